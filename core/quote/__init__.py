@@ -1,0 +1,1 @@
+"""Exact integer quoters: each reproduces one program's swap arithmetic, rounding included."""
