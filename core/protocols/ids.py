@@ -27,6 +27,8 @@ MARGINFI_V2 = Pubkey.from_string("MFv2hWf31Z9kbCa1snEPYctwafyhdvnV7FZnsebVacA")
 KAMINO_LEND = Pubkey.from_string("KLend2g3cP87fffoy8q1mQqGKjrxjC8boSyAYavgmjD")
 # The project's own program: fails a transaction unless a balance reaches a floor.
 PROFIT_GUARD = Pubkey.from_string("ArbGuard111111111111111111111111111111111111")
+# Test support: relays an instruction as a CPI (core/localnet/programs/cpi_relay.c).
+CPI_RELAY = Pubkey.from_string("CpiRe1ay111111111111111111111111111111111111")
 
 JITO_TIP_PAYMENT_PROGRAM = Pubkey.from_string("T1pyyaTNZsKv2WcRAB8oVnk93mLJw2XzjtVYqCsaHqt")
 # PDAs of the mainnet tip-payment program (seeds TIP_ACCOUNT_0..7); not the testnet list.
