@@ -515,9 +515,7 @@ def flash_repay_reserve_liquidity(
         AccountMeta(ids.SYSVAR_INSTRUCTIONS, is_signer=False, is_writable=False),
         AccountMeta(token_program, is_signer=False, is_writable=False),
     ]
-    data = struct.pack(
-        "<BQB", FLASH_REPAY_RESERVE_LIQUIDITY_TAG, liquidity_amount, borrow_instruction_index
-    )
+    data = struct.pack("<BQB", FLASH_REPAY_RESERVE_LIQUIDITY_TAG, liquidity_amount, borrow_instruction_index)
     return Instruction(program_id, data, accounts)
 
 

@@ -1,0 +1,530 @@
+"""The Solend emulator at So1end… in LiteSVM: flash borrow → repay, every refusal, fees, CU."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, replace
+
+import pytest
+from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
+from solders.instruction import AccountMeta, Instruction
+from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
+from solders.message import Message
+from solders.pubkey import Pubkey
+from solders.transaction import Transaction
+from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
+from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
+
+from core.localnet.accounts import set_data_account, set_mint, set_token_account, token_amount
+from core.localnet.programs import load_programs
+from core.protocols import ids
+from core.protocols.solend import (
+    RESERVE_AVAILABLE_AMOUNT_OFFSET,
+    U64_MAX,
+    WAD,
+    LendingError,
+    LendingMarket,
+    Reserve,
+    decode_reserve,
+    encode_lending_market,
+    encode_reserve,
+    flash_borrow_reserve_liquidity,
+    flash_loan_fees,
+    flash_repay_reserve_liquidity,
+    lending_market_authority,
+)
+
+FEE_03 = 3_000_000_000_000_000  # 0.3 %
+SUPPLY = 5_000_000_000_000
+USER_START = 50_000_000
+# Compute units recorded for the report / bench (filled by the CU test).
+MEASURED_CU: dict[str, int] = {}
+
+
+@dataclass
+class Env:
+    svm: LiteSVM
+    payer: Keypair
+    user: Keypair
+    market: Pubkey
+    authority: Pubkey
+    bump: int
+    mint: Pubkey
+    reserve: Pubkey
+    supply: Pubkey
+    fee_receiver: Pubkey
+    host_receiver: Pubkey
+    user_token: Pubkey
+    reserve_state: Reserve
+
+    def write_reserve(self, **changes: object) -> None:
+        self.reserve_state = replace(self.reserve_state, **changes)  # type: ignore[arg-type]
+        set_data_account(self.svm, self.reserve, ids.SOLEND, encode_reserve(self.reserve_state))
+
+    def read_reserve(self) -> Reserve:
+        acc = self.svm.get_account(self.reserve)
+        assert acc is not None
+        return decode_reserve(bytes(acc.data), self.reserve)
+
+    def balances(self) -> tuple[int, int, int, int]:
+        return tuple(  # type: ignore[return-value]
+            token_amount(self.svm, k)
+            for k in (self.supply, self.user_token, self.fee_receiver, self.host_receiver)
+        )
+
+    def borrow_ix(self, amount: int, **kw: object) -> Instruction:
+        args: dict[str, object] = dict(
+            liquidity_amount=amount,
+            source_liquidity=self.supply,
+            destination_liquidity=self.user_token,
+            reserve=self.reserve,
+            lending_market=self.market,
+        )
+        args.update(kw)
+        return flash_borrow_reserve_liquidity(**args)  # type: ignore[arg-type]
+
+    def repay_ix(self, amount: int, index: int, **kw: object) -> Instruction:
+        args: dict[str, object] = dict(
+            liquidity_amount=amount,
+            borrow_instruction_index=index,
+            source_liquidity=self.user_token,
+            destination_liquidity=self.supply,
+            reserve_liquidity_fee_receiver=self.fee_receiver,
+            host_fee_receiver=self.host_receiver,
+            reserve=self.reserve,
+            lending_market=self.market,
+            user_transfer_authority=self.user.pubkey(),
+        )
+        args.update(kw)
+        return flash_repay_reserve_liquidity(**args)  # type: ignore[arg-type]
+
+    def send(self, ixs: list[Instruction]) -> TransactionMetadata | FailedTransactionMetadata:
+        self.svm.expire_blockhash()
+        signers = [self.payer, self.user]
+        msg = Message(ixs, self.payer.pubkey())
+        needed = {k for k in msg.account_keys[: msg.header.num_required_signatures]}
+        tx = Transaction([s for s in signers if s.pubkey() in needed], msg, self.svm.latest_blockhash())
+        return self.svm.send_transaction(tx)
+
+
+@pytest.fixture
+def env() -> Env:
+    svm = LiteSVM()
+    load_programs(svm)
+    payer, user = Keypair(), Keypair()
+    svm.airdrop(payer.pubkey(), 10 * 10**9)
+    market = Keypair().pubkey()
+    authority, bump = lending_market_authority(market)
+    mint, reserve, supply = Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey()
+    fee_receiver, host_receiver, user_token = Keypair().pubkey(), Keypair().pubkey(), Keypair().pubkey()
+    set_mint(svm, mint, 6, supply=SUPPLY + USER_START)
+    set_token_account(svm, supply, mint, authority, SUPPLY)
+    set_token_account(svm, fee_receiver, mint, Keypair().pubkey(), 0)
+    set_token_account(svm, host_receiver, mint, Keypair().pubkey(), 0)
+    set_token_account(svm, user_token, mint, user.pubkey(), USER_START)
+    set_data_account(
+        svm,
+        market,
+        ids.SOLEND,
+        encode_lending_market(LendingMarket(bump_seed=bump, owner=Keypair().pubkey())),
+    )
+    state = Reserve(
+        lending_market=market,
+        liquidity_mint_pubkey=mint,
+        liquidity_supply_pubkey=supply,
+        fee_receiver=fee_receiver,
+        available_amount=SUPPLY,
+        flash_loan_fee_wad=FEE_03,
+        host_fee_percentage=20,
+    )
+    set_data_account(svm, reserve, ids.SOLEND, encode_reserve(state))
+    return Env(
+        svm,
+        payer,
+        user,
+        market,
+        authority,
+        bump,
+        mint,
+        reserve,
+        supply,
+        fee_receiver,
+        host_receiver,
+        user_token,
+        state,
+    )
+
+
+def custom_error(result: object) -> tuple[int, int]:
+    """(instruction index, custom error number) of a failed transaction."""
+    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
+    err = result.err()
+    assert isinstance(err, TransactionErrorInstructionError), err
+    assert isinstance(err.err, InstructionErrorCustom), (err.err, result.meta().logs())
+    return err.index, err.err.code
+
+
+def assert_refused(env: Env, ixs: list[Instruction], index: int, error: LendingError) -> None:
+    before_balances, before_reserve = env.balances(), env.read_reserve()
+    result = env.send(ixs)
+    assert custom_error(result) == (index, int(error)), result.meta().logs()  # type: ignore[union-attr]
+    assert env.balances() == before_balances
+    assert env.read_reserve() == before_reserve
+
+
+def ok(result: object) -> TransactionMetadata:
+    assert isinstance(result, TransactionMetadata), (result.err(), result.meta().logs())  # type: ignore[attr-defined]
+    return result
+
+
+# --- success ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("amount", "fee_wad", "host_pct", "total", "host"),
+    [
+        (1_000_000_000, FEE_03, 20, 3_000_000, 600_000),  # the source's test vector
+        (1000, FEE_03, 20, 3, 1),
+        (1_000_000, 0, 0, 0, 0),
+        (1_000_000, 0, 20, 0, 0),
+        (12_345_678, 5 * 10**14, 20, 6173, 1235),  # mainnet USDC: 0.05 %
+        (100, FEE_03, 0, 1, 0),
+    ],
+)
+def test_borrow_then_repay_charges_exactly_the_fee(
+    env: Env, amount: int, fee_wad: int, host_pct: int, total: int, host: int
+) -> None:
+    env.write_reserve(flash_loan_fee_wad=fee_wad, host_fee_percentage=host_pct)
+    assert flash_loan_fees(amount, fee_wad, host_pct) == (total, host)
+    ok(env.send([env.borrow_ix(amount), env.repay_ix(amount, 0)]))
+    assert env.balances() == (SUPPLY, USER_START - total, total - host, host)
+    after = env.read_reserve()
+    assert after.available_amount == SUPPLY  # back up after the repay
+    assert after.borrowed_amount_wads == 0
+    assert after.last_update_stale is True
+
+
+def test_borrowed_tokens_are_usable_between_borrow_and_repay(env: Env) -> None:
+    # The user starts with only the fee; the principal comes from the borrow itself.
+    set_token_account(env.svm, env.user_token, env.mint, env.user.pubkey(), 3_000_000)
+    spare = Keypair().pubkey()
+    set_token_account(env.svm, spare, env.mint, env.user.pubkey(), 0)
+    amount = 1_000_000_000
+    move = _spl_transfer(env.user_token, spare, env.user.pubkey(), amount)
+    back = _spl_transfer(spare, env.user_token, env.user.pubkey(), amount)
+    ok(env.send([env.borrow_ix(amount), move, back, env.repay_ix(amount, 0)]))
+    assert token_amount(env.svm, env.user_token) == 0
+    assert token_amount(env.svm, env.fee_receiver) == 2_400_000
+
+
+def _spl_transfer(src: Pubkey, dst: Pubkey, owner: Pubkey, amount: int) -> Instruction:
+    # SPL Token Transfer (tag 3); solders has no SPL instruction builders.
+    return Instruction(
+        ids.TOKEN_PROGRAM,
+        struct.pack("<BQ", 3, amount),
+        [AccountMeta(src, False, True), AccountMeta(dst, False, True), AccountMeta(owner, True, False)],
+    )
+
+
+def test_reserve_available_amount_goes_down_on_borrow_and_back_on_repay(env: Env) -> None:
+    amount = 777_000
+    raw_before = bytes(env.svm.get_account(env.reserve).data)  # type: ignore[union-attr]
+    ok(env.send([env.borrow_ix(amount), env.repay_ix(amount, 0)]))
+    raw_after = bytes(env.svm.get_account(env.reserve).data)  # type: ignore[union-attr]
+    off = RESERVE_AVAILABLE_AMOUNT_OFFSET
+    assert raw_before[off : off + 8] == raw_after[off : off + 8] == struct.pack("<Q", SUPPLY)
+    # Only last_update (slot, stale) may differ.
+    assert raw_before[10:] == raw_after[10:]
+
+
+@pytest.mark.parametrize("n_budget", [0, 1, 2])
+def test_compute_budget_instructions_in_front_shift_the_borrow_index(env: Env, n_budget: int) -> None:
+    budget = [set_compute_unit_limit(400_000), set_compute_unit_price(1000)][:n_budget]
+    amount = 1_000_000
+    ok(env.send([*budget, env.borrow_ix(amount), env.repay_ix(amount, n_budget)]))
+    if n_budget:
+        # The index without the budget instructions is now wrong: borrow sees a foreign index.
+        assert_refused(
+            env,
+            [*budget, env.borrow_ix(amount), env.repay_ix(amount, 0)],
+            n_budget,
+            LendingError.INVALID_FLASH_REPAY,
+        )
+
+
+def test_other_instructions_between_borrow_and_repay_are_allowed(env: Env) -> None:
+    amount = 1_000_000
+    memo = Instruction(ids.MEMO_PROGRAM, b"arb", [])
+    ok(env.send([memo, env.borrow_ix(amount), memo, memo, env.repay_ix(amount, 1), memo]))
+
+
+def test_compute_units_of_borrow_and_repay_are_recorded(env: Env) -> None:
+    amount = 1_000_000_000
+    meta = ok(env.send([env.borrow_ix(amount), env.repay_ix(amount, 0)]))
+    logs = meta.logs()
+    consumed = _per_instruction_cu(logs)
+    assert len(consumed) == 2, logs
+    MEASURED_CU["flash_borrow"], MEASURED_CU["flash_repay"] = consumed
+    print(
+        f"\nSolend emulator CU: borrow {consumed[0]}, repay {consumed[1]}, tx {meta.compute_units_consumed()}"
+    )
+    # A PDA-signed token CPI alone is ~3,100 CU; repay makes three user-signed transfers.
+    assert 3_000 < consumed[0] < 60_000
+    assert 5_000 < consumed[1] < 60_000
+
+
+def _per_instruction_cu(logs: list[str]) -> list[int]:
+    prefix = f"Program {ids.SOLEND} consumed "
+    return [int(line[len(prefix) :].split(" ")[0]) for line in logs if line.startswith(prefix)]
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def test_borrow_without_repay_is_refused(env: Env) -> None:
+    assert_refused(env, [env.borrow_ix(1_000_000)], 0, LendingError.NO_FLASH_REPAY_FOUND)
+
+
+def test_repay_alone_is_refused(env: Env) -> None:
+    assert_refused(env, [env.repay_ix(1_000_000, 0)], 0, LendingError.INVALID_FLASH_REPAY)
+
+
+def test_repay_pointing_at_a_later_index_is_refused(env: Env) -> None:
+    memo = Instruction(ids.MEMO_PROGRAM, b"x", [])
+    assert_refused(env, [memo, env.repay_ix(1_000_000, 1), memo], 1, LendingError.INVALID_FLASH_REPAY)
+    assert_refused(env, [env.repay_ix(1_000_000, 5)], 0, LendingError.INVALID_FLASH_REPAY)
+
+
+def test_repay_with_a_wrong_index_is_refused_by_the_borrow(env: Env) -> None:
+    memo = Instruction(ids.MEMO_PROGRAM, b"x", [])
+    assert_refused(
+        env, [memo, env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)], 1, LendingError.INVALID_FLASH_REPAY
+    )
+
+
+@pytest.mark.parametrize("delta", [-1, 1])
+def test_repay_with_a_different_amount_is_refused(env: Env, delta: int) -> None:
+    amount = 1_000_000
+    assert_refused(
+        env, [env.borrow_ix(amount), env.repay_ix(amount + delta, 0)], 0, LendingError.INVALID_FLASH_REPAY
+    )
+
+
+def test_repay_naming_another_reserve_is_refused(env: Env) -> None:
+    other = Keypair().pubkey()
+    set_data_account(env.svm, other, ids.SOLEND, encode_reserve(env.reserve_state))
+    assert_refused(
+        env,
+        [env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0, reserve=other)],
+        0,
+        LendingError.INVALID_FLASH_REPAY,
+    )
+
+
+def test_a_second_borrow_is_refused(env: Env) -> None:
+    amount = 1_000_000
+    assert_refused(
+        env,
+        [env.borrow_ix(amount), env.borrow_ix(amount), env.repay_ix(amount, 0), env.repay_ix(amount, 1)],
+        0,
+        LendingError.MULTIPLE_FLASH_BORROWS,
+    )
+
+
+def test_two_repays_for_one_borrow_are_refused(env: Env) -> None:
+    amount = 1_000_000
+    assert_refused(
+        env,
+        [env.borrow_ix(amount), env.repay_ix(amount, 0), env.repay_ix(amount, 0)],
+        0,
+        LendingError.MULTIPLE_FLASH_BORROWS,
+    )
+
+
+def test_a_borrow_issued_by_cpi_is_refused(env: Env) -> None:
+    inner = env.borrow_ix(1_000_000)
+    relay = _cpi_relay(inner)
+    # The top-level instruction at the current index belongs to the relay, not to Solend.
+    assert_refused(env, [relay, env.repay_ix(1_000_000, 0)], 0, LendingError.FLASH_BORROW_CPI)
+
+
+def test_a_repay_issued_by_cpi_is_refused(env: Env) -> None:
+    amount = 1_000_000
+    # A repay only reachable by CPI is invisible to the borrow's scan of top-level instructions.
+    assert_refused(
+        env,
+        [env.borrow_ix(amount), _cpi_relay(env.repay_ix(amount, 0))],
+        0,
+        LendingError.NO_FLASH_REPAY_FOUND,
+    )
+    # With a proper top-level repay in place, an extra repay by CPI is refused by the repay itself.
+    assert_refused(
+        env,
+        [env.borrow_ix(amount), env.repay_ix(amount, 0), _cpi_relay(env.repay_ix(amount, 0))],
+        2,
+        LendingError.FLASH_REPAY_CPI,
+    )
+
+
+def _cpi_relay(inner: Instruction) -> Instruction:
+    # cpi_relay.c: data = [index of the program account to invoke] + inner data; every other
+    # account is passed through with its flags.
+    metas = [*inner.accounts, AccountMeta(inner.program_id, is_signer=False, is_writable=False)]
+    return Instruction(ids.CPI_RELAY, bytes([len(inner.accounts)]) + bytes(inner.data), metas)
+
+
+def test_flash_loans_disabled_at_u64_max_fee(env: Env) -> None:
+    env.write_reserve(flash_loan_fee_wad=U64_MAX)
+    assert_refused(
+        env, [env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)], 0, LendingError.FLASH_LOANS_DISABLED
+    )
+
+
+def test_borrow_above_available_amount_is_refused(env: Env) -> None:
+    env.write_reserve(available_amount=999_999)
+    assert_refused(
+        env, [env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)], 0, LendingError.INSUFFICIENT_LIQUIDITY
+    )
+    ok(env.send([env.borrow_ix(999_999), env.repay_ix(999_999, 0)]))
+
+
+def test_borrow_too_small_for_the_fee_is_refused_at_the_repay(env: Env) -> None:
+    assert_refused(env, [env.borrow_ix(1), env.repay_ix(1, 0)], 1, LendingError.BORROW_TOO_SMALL)
+
+
+def test_repay_without_enough_tokens_fails_and_moves_nothing(env: Env) -> None:
+    set_token_account(env.svm, env.user_token, env.mint, env.user.pubkey(), 0)
+    before = env.balances()
+    result = env.send([env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)])
+    assert isinstance(result, FailedTransactionMetadata)
+    assert env.balances() == before
+
+
+# --- account checks -----------------------------------------------------------------------------
+
+
+def test_wrong_supply_account_is_refused(env: Env) -> None:
+    assert_refused(
+        env,
+        [env.borrow_ix(1000, source_liquidity=env.host_receiver), env.repay_ix(1000, 0)],
+        0,
+        LendingError.INVALID_ACCOUNT_INPUT,
+    )
+    assert_refused(
+        env,
+        [env.borrow_ix(1000), env.repay_ix(1000, 0, destination_liquidity=env.host_receiver)],
+        1,
+        LendingError.INVALID_ACCOUNT_INPUT,
+    )
+
+
+def test_supply_as_destination_or_source_is_refused(env: Env) -> None:
+    assert_refused(
+        env,
+        [env.borrow_ix(1000, destination_liquidity=env.supply), env.repay_ix(1000, 0)],
+        0,
+        LendingError.INVALID_ACCOUNT_INPUT,
+    )
+    assert_refused(
+        env,
+        [env.borrow_ix(1000), env.repay_ix(1000, 0, source_liquidity=env.supply)],
+        1,
+        LendingError.INVALID_ACCOUNT_INPUT,
+    )
+
+
+def test_wrong_fee_receiver_is_refused(env: Env) -> None:
+    assert_refused(
+        env,
+        [env.borrow_ix(1000), env.repay_ix(1000, 0, reserve_liquidity_fee_receiver=env.host_receiver)],
+        1,
+        LendingError.INVALID_ACCOUNT_INPUT,
+    )
+
+
+def test_wrong_market_authority_is_refused(env: Env) -> None:
+    assert_refused(
+        env,
+        [env.borrow_ix(1000, lending_market_authority_pubkey=Keypair().pubkey()), env.repay_ix(1000, 0)],
+        0,
+        LendingError.INVALID_MARKET_AUTHORITY,
+    )
+
+
+def test_wrong_token_program_is_refused(env: Env) -> None:
+    assert_refused(
+        env,
+        [env.borrow_ix(1000, token_program=ids.TOKEN_2022_PROGRAM), env.repay_ix(1000, 0)],
+        0,
+        LendingError.INVALID_TOKEN_PROGRAM,
+    )
+    assert_refused(
+        env,
+        [env.borrow_ix(1000), env.repay_ix(1000, 0, token_program=ids.TOKEN_2022_PROGRAM)],
+        1,
+        LendingError.INVALID_TOKEN_PROGRAM,
+    )
+
+
+def test_accounts_not_owned_by_the_program_are_refused(env: Env) -> None:
+    raw = bytes(env.svm.get_account(env.reserve).data)  # type: ignore[union-attr]
+    set_data_account(env.svm, env.reserve, ids.SYSTEM_PROGRAM, raw)
+    assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.INVALID_ACCOUNT_OWNER)
+    set_data_account(env.svm, env.reserve, ids.SOLEND, raw)
+    raw_market = bytes(env.svm.get_account(env.market).data)  # type: ignore[union-attr]
+    set_data_account(env.svm, env.market, ids.SYSTEM_PROGRAM, raw_market)
+    assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.INVALID_ACCOUNT_OWNER)
+
+
+def test_reserve_of_another_market_is_refused(env: Env) -> None:
+    env.write_reserve(lending_market=Keypair().pubkey())
+    assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.INVALID_ACCOUNT_INPUT)
+
+
+def test_unsigned_user_transfer_authority_cannot_repay(env: Env) -> None:
+    repay = env.repay_ix(1000, 0)
+    metas = list(repay.accounts)
+    metas[6] = AccountMeta(env.user.pubkey(), is_signer=False, is_writable=False)
+    unsigned = Instruction(repay.program_id, bytes(repay.data), metas)
+    before = env.balances()
+    result = env.send([env.borrow_ix(1000), unsigned])
+    assert isinstance(result, FailedTransactionMetadata)
+    err = result.err()
+    assert isinstance(err, TransactionErrorInstructionError) and err.index == 1
+    assert env.balances() == before
+
+
+# --- instruction data ---------------------------------------------------------------------------
+
+
+def _raw(env: Env, data: bytes, n_accounts: int = 7) -> Instruction:
+    return Instruction(ids.SOLEND, data, list(env.borrow_ix(1000).accounts)[:n_accounts])
+
+
+@pytest.mark.parametrize(
+    "data", [b"", bytes([19]), bytes([19]) + bytes(7), bytes([20]) + bytes(8), bytes([99])]
+)
+def test_short_or_unknown_data_is_refused(env: Env, data: bytes) -> None:
+    assert_refused(env, [_raw(env, data)], 0, LendingError.INSTRUCTION_UNPACK_ERROR)
+
+
+def test_deprecated_flash_loan_tag_13_is_refused(env: Env) -> None:
+    assert_refused(
+        env, [_raw(env, bytes([13]) + (1000).to_bytes(8, "little"))], 0, LendingError.DEPRECATED_INSTRUCTION
+    )
+
+
+def test_not_enough_accounts_is_refused(env: Env) -> None:
+    before = env.balances()
+    result = env.send([_raw(env, bytes(env.borrow_ix(1000).data), 6), env.repay_ix(1000, 0)])
+    assert isinstance(result, FailedTransactionMetadata)
+    assert "NotEnoughAccountKeys" in str(result.err())
+    assert env.balances() == before
+
+
+def test_borrowed_amount_wads_tracks_the_open_loan_on_chain(env: Env) -> None:
+    # A pre-existing debt stays untouched by a flash loan round trip.
+    env.write_reserve(borrowed_amount_wads=123 * WAD + 5)
+    ok(env.send([env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)]))
+    assert env.read_reserve().borrowed_amount_wads == 123 * WAD + 5
