@@ -6,6 +6,8 @@ import struct
 from dataclasses import dataclass, replace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
@@ -14,7 +16,11 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
-from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
+from solders.transaction_status import (
+    InstructionErrorCustom,
+    InstructionErrorFieldless,
+    TransactionErrorInstructionError,
+)
 
 from core.localnet.accounts import set_data_account, set_mint, set_token_account, token_amount
 from core.localnet.programs import load_programs
@@ -26,6 +32,7 @@ from core.protocols.solend import (
     LendingError,
     LendingMarket,
     Reserve,
+    SolendError,
     decode_reserve,
     encode_lending_market,
     encode_reserve,
@@ -38,8 +45,6 @@ from core.protocols.solend import (
 FEE_03 = 3_000_000_000_000_000  # 0.3 %
 SUPPLY = 5_000_000_000_000
 USER_START = 50_000_000
-# Compute units recorded for the report / bench (filled by the CU test).
-MEASURED_CU: dict[str, int] = {}
 
 
 @dataclass
@@ -108,8 +113,7 @@ class Env:
         return self.svm.send_transaction(tx)
 
 
-@pytest.fixture
-def env() -> Env:
+def make_env() -> Env:
     svm = LiteSVM()
     load_programs(svm)
     payer, user = Keypair(), Keypair()
@@ -154,6 +158,11 @@ def env() -> Env:
         user_token,
         state,
     )
+
+
+@pytest.fixture
+def env() -> Env:
+    return make_env()
 
 
 def custom_error(result: object) -> tuple[int, int]:
@@ -228,6 +237,8 @@ def _spl_transfer(src: Pubkey, dst: Pubkey, owner: Pubkey, amount: int) -> Instr
 
 
 def test_reserve_available_amount_goes_down_on_borrow_and_back_on_repay(env: Env) -> None:
+    # The repay adds the amount back, so ending where it started proves the borrow took it off
+    # (and borrowed_amount_wads, which the repay settles with a floor at 0, likewise).
     amount = 777_000
     raw_before = bytes(env.svm.get_account(env.reserve).data)  # type: ignore[union-attr]
     ok(env.send([env.borrow_ix(amount), env.repay_ix(amount, 0)]))
@@ -265,7 +276,6 @@ def test_compute_units_of_borrow_and_repay_are_recorded(env: Env) -> None:
     logs = meta.logs()
     consumed = _per_instruction_cu(logs)
     assert len(consumed) == 2, logs
-    MEASURED_CU["flash_borrow"], MEASURED_CU["flash_repay"] = consumed
     print(
         f"\nSolend emulator CU: borrow {consumed[0]}, repay {consumed[1]}, tx {meta.compute_units_consumed()}"
     )
@@ -528,3 +538,84 @@ def test_borrowed_amount_wads_tracks_the_open_loan_on_chain(env: Env) -> None:
     env.write_reserve(borrowed_amount_wads=123 * WAD + 5)
     ok(env.send([env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)]))
     assert env.read_reserve().borrowed_amount_wads == 123 * WAD + 5
+
+
+def test_borrow_records_the_clock_slot_in_last_update(env: Env) -> None:
+    env.svm.warp_to_slot(1234)
+    ok(env.send([env.borrow_ix(1_000_000), env.repay_ix(1_000_000, 0)]))
+    after = env.read_reserve()
+    assert (after.last_update_slot, after.last_update_stale) == (1234, True)
+
+
+def test_reserve_updated_in_a_future_slot_is_refused(env: Env) -> None:
+    # _refresh_reserve_interest: slots elapsed is a checked subtraction.
+    env.write_reserve(last_update_slot=env.svm.get_clock().slot + 1)
+    assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.MATH_OVERFLOW)
+
+
+def _builtin_error(result: object) -> tuple[int, str]:
+    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
+    err = result.err()
+    assert isinstance(err, TransactionErrorInstructionError), err
+    assert isinstance(err.err, InstructionErrorFieldless), err.err
+    return err.index, str(err.err).removeprefix("InstructionErrorFieldless.")
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (lambda r: r[:-1], "InvalidAccountData"),
+        (lambda r: bytes([2]) + r[1:], "InvalidAccountData"),
+        (lambda r: r[:9] + bytes([2]) + r[10:], "InvalidAccountData"),
+        (lambda r: bytes([0]) + r[1:], "UninitializedAccount"),
+    ],
+)
+def test_malformed_reserve_data_is_refused(env: Env, raw: object, error: str) -> None:
+    good = encode_reserve(env.reserve_state)
+    set_data_account(env.svm, env.reserve, ids.SOLEND, raw(good))  # type: ignore[operator]
+    before = env.balances()
+    result = env.send([env.borrow_ix(1000), env.repay_ix(1000, 0)])
+    assert _builtin_error(result) == (0, error)
+    assert env.balances() == before
+
+
+def test_a_fake_instructions_sysvar_is_refused(env: Env) -> None:
+    fake = Keypair().pubkey()
+    set_data_account(env.svm, fake, ids.SYSTEM_PROGRAM, bytes(64))
+    borrow = env.borrow_ix(1000)
+    metas = list(borrow.accounts)
+    metas[5] = AccountMeta(fake, is_signer=False, is_writable=False)
+    bad = Instruction(borrow.program_id, bytes(borrow.data), metas)
+    result = env.send([bad, env.repay_ix(1000, 0)])
+    assert _builtin_error(result) == (0, "UnsupportedSysvar")
+
+
+def test_emulator_fees_equal_the_python_fee_math() -> None:
+    """Random amounts, rates and host shares: the C program moves exactly flash_loan_fees()."""
+    e = make_env()
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        amount=st.one_of(st.integers(1, 10_000), st.integers(1, SUPPLY)),
+        fee_wad=st.one_of(st.sampled_from([0, 1, 5 * 10**14, FEE_03, 10**16]), st.integers(0, WAD)),
+        host_pct=st.integers(0, 100),
+    )
+    def check(amount: int, fee_wad: int, host_pct: int) -> None:
+        e.write_reserve(flash_loan_fee_wad=fee_wad, host_fee_percentage=host_pct, available_amount=SUPPLY)
+        for acc, owner, amt in (
+            (e.supply, e.authority, SUPPLY),
+            (e.user_token, e.user.pubkey(), SUPPLY),
+            (e.fee_receiver, e.payer.pubkey(), 0),
+            (e.host_receiver, e.payer.pubkey(), 0),
+        ):
+            set_token_account(e.svm, acc, e.mint, owner, amt)
+        result = e.send([e.borrow_ix(amount), e.repay_ix(amount, 0)])
+        try:
+            total, host = flash_loan_fees(amount, fee_wad, host_pct)
+        except SolendError as exc:
+            assert custom_error(result) == (1, int(exc.error))
+            return
+        ok(result)
+        assert e.balances() == (SUPPLY, SUPPLY - total, total - host, host)
+
+    check()
