@@ -7,8 +7,9 @@
  *  - there is no writable static memory (.data/.bss are refused by the linker): keep every
  *    global `const`;
  *  - unsigned __int128 add/sub/shift/compare compile inline, but multiply and divide become
- *    calls to __multi3/__udivti3 that cannot be linked, and a non-inlined function may not
- *    return or (portably) take a u128: every u128 helper here is always_inline;
+ *    calls to __multi3/__udivti3 that cannot be linked, so do shifts by a variable amount
+ *    (__ashlti3/__lshrti3), and a non-inlined function may not return a u128: every u128
+ *    helper here is always_inline, and u128 shifts are by constants only;
  *  - signed division is avoided (clang 14 crashes on it at -O0); use unsigned;
  *  - an undefined function name is taken for a syscall: the linker refuses names that are
  *    not real syscalls, so a missing helper fails the build, not the transaction.
@@ -268,12 +269,9 @@ SOL_INLINE void sol_store_u128(uint8_t *p, u128 v) { sol_store_u64(p, (uint64_t)
  * Checked u64 arithmetic: return false on overflow (the caller picks the error to return).
  */
 #define U64_MAX 0xffffffffffffffffUL
+/* (u64_mul follows u128_mul64 below.) */
 SOL_INLINE bool u64_add(uint64_t a, uint64_t b, uint64_t *out) { *out = a + b; return *out >= a; }
 SOL_INLINE bool u64_sub(uint64_t a, uint64_t b, uint64_t *out) { *out = a - b; return a >= b; }
-SOL_INLINE bool u64_mul(uint64_t a, uint64_t b, uint64_t *out) {
-  *out = a * b;
-  return a == 0 || *out / a == b;
-}
 
 /* ---------------------------------------------------------------------------------------
  * 128-bit arithmetic without compiler libcalls. Native u128 +, -, <<, >>, comparisons are
@@ -289,6 +287,14 @@ SOL_INLINE u128 u128_mul64(uint64_t a, uint64_t b) {
   uint64_t lo = (p00 & 0xffffffffUL) | (mid << 32);
   uint64_t hi = p11 + (p01 >> 32) + (p10 >> 32) + (mid >> 32);
   return ((u128)hi << 64) | lo;
+}
+
+/* Checked u64 multiply. Not `a * b / a == b`: clang turns that idiom into an overflow
+ * intrinsic that lowers to __multi3. */
+SOL_INLINE bool u64_mul(uint64_t a, uint64_t b, uint64_t *out) {
+  u128 p = u128_mul64(a, b);
+  *out = (uint64_t)p;
+  return (p >> 64) == 0;
 }
 
 SOL_INLINE bool u128_add(u128 a, u128 b, u128 *out) { *out = a + b; return *out >= a; }
@@ -362,11 +368,12 @@ SOL_INLINE u128 u128_divmod(u128 n, u128 d, u128 *rem) {
   }
   /* d >= 2^64, so the quotient fits in 64 bits. Estimate it from the top 64 bits of d
    * (normalised) and n >> 1, then correct by at most one. */
+  /* Shifts by a variable amount are spelled on u64 halves: on u128 they become __ashlti3. */
   uint64_t s = u64_clz(d_hi);
-  uint64_t v1 = (uint64_t)((d << s) >> 64);
+  uint64_t v1 = s == 0 ? d_hi : (d_hi << s) | ((uint64_t)d >> (64 - s));
   u128 n1 = n >> 1;
   uint64_t q1 = u128_divlu((uint64_t)(n1 >> 64), (uint64_t)n1, v1, NULL);
-  uint64_t q0 = (uint64_t)(((u128)q1 << s) >> 63);
+  uint64_t q0 = q1 >> (63 - s); /* (q1 << s) >> 63, as s <= 63 */
   if (q0 != 0) q0 -= 1;
   /* q0 * d fits: q0 <= n / d. */
   u128 prod = u128_mul64(q0, (uint64_t)d) + (u128_mul64(q0, d_hi) << 64);
