@@ -73,11 +73,19 @@ def swap_base_out(amount_out: int, reserve_in: int, reserve_out: int, fee_num: i
 
 
 def check_swap_status(info: AmmInfo, unix_timestamp: int) -> None:
-    """The program's status gate: Initialized, SwapOnly, or WaitingTrade once the pool has opened."""
+    """The program's status gate (`AmmStatus::swap_permission` plus its two timed transitions).
+
+    Initialized and SwapOnly swap; WaitingTrade swaps once `pool_open_time` has passed (the
+    program then stores SwapOnly); OrderBookOnly swaps once `orderbook_to_init_time` has passed
+    (the program then stores Initialized); every other status is InvalidStatus.
+    """
     status = info.status
     if status == AmmStatus.WAITING_TRADE:
         if unix_timestamp < info.state_data.pool_open_time:
             raise RaydiumSwapError(AmmError.INVALID_STATUS, "pool not open yet")
+    elif status == AmmStatus.ORDER_BOOK_ONLY:
+        if unix_timestamp < info.state_data.orderbook_to_init_time:
+            raise RaydiumSwapError(AmmError.INVALID_STATUS, "order-book-only pool before its init time")
     elif status not in (AmmStatus.INITIALIZED, AmmStatus.SWAP_ONLY):
         raise RaydiumSwapError(AmmError.INVALID_STATUS, f"status {status} does not allow swaps")
 

@@ -185,15 +185,15 @@ def test_pool_quotes_use_the_net_reserves_in_the_right_direction(coin_to_pc: boo
         (AmmStatus.DISABLED, 0, False),
         (AmmStatus.WITHDRAW_ONLY, 0, False),
         (AmmStatus.LIQUIDITY_ONLY, 0, False),
-        (AmmStatus.ORDER_BOOK_ONLY, 0, False),
+        (AmmStatus.ORDER_BOOK_ONLY, 499, False),
+        (AmmStatus.ORDER_BOOK_ONLY, 500, True),
     ],
 )
 def test_status_gate_allows_initialized_swap_only_and_opened_waiting_trade(
     status: AmmStatus, now: int, allowed: bool
 ) -> None:
-    info = dataclasses.replace(
-        POOL, status=status, state_data=dataclasses.replace(POOL.state_data, pool_open_time=1000)
-    )
+    timed = dataclasses.replace(POOL.state_data, pool_open_time=1000, orderbook_to_init_time=500)
+    info = dataclasses.replace(POOL, status=status, state_data=timed)
     if allowed:
         check_swap_status(info, now)
         assert quote_pool_base_in(info, 10**13, 10**12, 10**6, True, unix_timestamp=now) > 0
