@@ -503,13 +503,15 @@ class MetricsConfig(Section):
     """Prometheus metrics endpoint."""
 
     enabled: bool = Field(False, description="Serve metrics at all.")
-    bind: str = Field("127.0.0.1:9464", description="host:port to serve `/metrics` on.")
+    bind: str = Field(
+        "127.0.0.1:9464", description="host:port to serve `/metrics` on (port 0: any free port)."
+    )
 
     @field_validator("bind")
     @classmethod
     def _host_port(cls, value: str) -> str:
         host, sep, port = value.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise PydanticCustomError("bind", "must be host:port")
         return value
 
