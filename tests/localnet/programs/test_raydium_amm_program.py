@@ -606,3 +606,11 @@ def test_compute_units_per_swap(env: Env) -> None:
 def test_the_emulator_is_loaded_at_the_mainnet_program_id(env: Env) -> None:
     acc = env.svm.get_account(ids.RAYDIUM_AMM_V4)
     assert isinstance(acc, Account) and acc.executable
+
+
+def test_base_out_needing_more_than_u64_panics_like_the_program(env: Env) -> None:
+    # before_fee = ceil(1e18 * (1e11 - 1) / 1) is far above u64::MAX: `as_u64()` panics on chain.
+    env.write_balances(10**18, 10**11, 10**12, 10**12)
+    with pytest.raises(RaydiumSwapError):
+        quote_base_out(10**11 - 1, 10**18, 10**11, 25, 10_000)
+    expect_error(env, env.swap_ix(17, True, U64_MAX, 10**11 - 1), PANIC)
