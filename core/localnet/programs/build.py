@@ -24,7 +24,8 @@ PROGRAMS_DIR = Path(__file__).resolve().parent
 INCLUDE_DIR = PROGRAMS_DIR / "include"
 
 CFLAGS: tuple[str, ...] = (
-    "-target", "bpfel",
+    "-target",
+    "bpfel",
     "-mcpu=v2",  # v3 emits 32-bit jumps the SBPFv0 verifier rejects
     "-O2",
     "-fno-builtin",
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--check", action="store_true", help="compare fresh builds with the committed .so files"
     )
     parser.add_argument("programs", nargs="*", help="program names (default: every *.c here)")
+    parser.add_argument("--dir", type=Path, default=PROGRAMS_DIR, help=argparse.SUPPRESS)  # for tests
     args = parser.parse_args(argv)
 
     try:
@@ -101,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ToolchainMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    sources = program_sources()
+    sources = program_sources(args.dir)
     if args.programs:
         wanted = set(args.programs)
         unknown = wanted - {s.stem for s in sources}

@@ -17,6 +17,7 @@ from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata
 
 from core.localnet.accounts import set_mint, set_token_account, token_amount
+from core.localnet.programs import load_programs
 from core.protocols import ids
 from tests.localnet.programs.toolchain_support import build_c, meta_of, send
 
@@ -232,3 +233,12 @@ def test_stack_height_is_one_at_top_level_and_clock_reads_the_slot(probe: Probe)
     probe.svm.warp_to_slot(1234)
     out = probe.call(b"\x0c")
     assert (from_le(out[:8]), from_le(out[8:16])) == (1, 1234)
+
+
+def test_stack_height_is_two_when_called_through_cpi_relay(probe: Probe) -> None:
+    load_programs(probe.svm, ["cpi_relay"])
+    relay = Instruction(ids.CPI_RELAY, b"\x00\x0c", [AccountMeta(PROBE_ID, False, False)])
+    tx = Transaction([probe.payer], Message([relay], probe.payer.pubkey()), probe.svm.latest_blockhash())
+    result = probe.svm.simulate_transaction(tx)
+    assert not isinstance(result, FailedTransactionMetadata), result
+    assert from_le(bytes(result.meta().return_data().data)[:8]) == 2
