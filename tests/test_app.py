@@ -1,0 +1,97 @@
+"""The console starts, shows the mode loudly, lists trades from the store, and quits on q."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from arbtui.app import ArbConsole, HelpScreen, Pane, StatusHeader
+from core.config import LEGACY_ENV_NAMES, load_config
+from core.keypair import generate_localnet_keypair, load_keypair, localnet_keypair_path
+from core.store import BundleAttempt, StoreWriter
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in list(os.environ):
+        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+def config_for(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    return load_config(None, {"store.dir": str(tmp_path / "store"), **overrides}, search_default_paths=False)
+
+
+async def test_console_starts_in_dry_run_and_quits_on_q(tmp_path: Path) -> None:
+    app = ArbConsole(config_for(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        assert "DRY-RUN" in header.plain
+        assert "localnet" in header.plain
+        assert "no signer (dry-run)" in header.plain
+        titles = [pane.border_title for pane in app.query(Pane)]
+        assert titles == ["Opportunities", "Flash-loan validations", "Jito inclusion", "Retries", "Trades"]
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_help_opens_on_question_mark_and_closes_on_escape(tmp_path: Path) -> None:
+    app = ArbConsole(config_for(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("q")
+
+
+async def test_trades_pane_shows_recent_attempts_from_the_store(tmp_path: Path) -> None:
+    config = config_for(tmp_path)
+    writer = StoreWriter(config.store.dir, "dry-run")
+    for i in range(3):
+        writer.save_attempt(
+            BundleAttempt(
+                id=f"a{i}",
+                opportunity_id=f"o{i}",
+                mode="dry-run",
+                created_at=1_700_000_000.0 + i,
+                state="landed",
+                provider="solend",
+                flash_amount_usd=1000.0,
+                realised_profit_usd=1.5,
+                tip_lamports=12_000,
+            )
+        )
+    await writer.close()
+    app = ArbConsole(config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        table = app.query_one("#trades", Pane).query_one(DataTable)
+        assert table.row_count == 3
+        assert table.get_row("a2")[1:] == ["landed", "solend", "1,000", "+1.50", "12,000"]
+        await pilot.press("q")
+
+
+async def test_live_header_is_loud_and_names_the_wallet(tmp_path: Path) -> None:
+    config = config_for(tmp_path, **{"mode.dry_run": False})
+    generate_localnet_keypair(config.store.dir)
+    signer = load_keypair(localnet_keypair_path(config.store.dir))
+    app = ArbConsole(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        assert " LIVE " in header.plain
+        assert "DRY-RUN" not in header.plain
+        assert signer.short in header.plain
+        await pilot.press("q")
+
+
+async def test_live_header_flags_an_unusable_wallet(tmp_path: Path) -> None:
+    config = config_for(tmp_path, **{"mode.dry_run": False})
+    app = ArbConsole(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert "wallet unusable: file not found" in app.query_one(StatusHeader).plain
+        await pilot.press("q")
