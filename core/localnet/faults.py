@@ -1,0 +1,110 @@
+"""Fault injection knobs shared by the local cluster's servers (RPC, PubSub, later the block engine).
+
+One `Faults` object is handed to every server; tests and operators change it while the cluster
+runs (directly, from `--fault k=v`, or over the loopback-only `arbtui_setFaults` RPC method).
+Every rate is a probability in [0, 1] drawn per request / per notification.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+class FaultSpecError(ValueError):
+    """A `k=v` fault setting that names no knob or carries a value of the wrong kind."""
+
+
+@dataclass
+class Faults:
+    latency_ms: float = 0.0  # added before every RPC answer and PubSub notification
+    http_429_rate: float = 0.0  # answer HTTP 429 Too Many Requests instead of serving
+    http_503_rate: float = 0.0  # answer HTTP 503 Service Unavailable instead of serving
+    malformed_json_rate: float = 0.0  # answer a truncated JSON body
+    ws_drop_rate: float = 0.0  # close a websocket instead of sending a notification
+    ws_drop_all: bool = False  # one-shot: PubSub closes every connection, then clears this
+    skip_notification_rate: float = 0.0  # silently drop a PubSub notification
+    stall_slot_ms: float = 0.0  # one-shot: the slot clock pauses this long, then clears this
+    seed: int | None = None  # seeds the draws so a test run is reproducible
+    _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.validate()
+        if self.seed is not None:
+            self._rng.seed(self.seed)
+
+    # -- draws ---------------------------------------------------------------------------------
+    def roll(self, rate: float) -> bool:
+        return rate > 0.0 and self._rng.random() < rate
+
+    def take_ws_drop_all(self) -> bool:
+        """True once per `ws_drop_all = True`: the PubSub server acts on it and it resets."""
+        if self.ws_drop_all:
+            self.ws_drop_all = False
+            return True
+        return False
+
+    def take_stall_ms(self) -> float:
+        stall, self.stall_slot_ms = self.stall_slot_ms, 0.0
+        return stall
+
+    # -- settings ------------------------------------------------------------------------------
+    @classmethod
+    def knob_names(cls) -> list[str]:
+        return [f.name for f in fields(cls) if not f.name.startswith("_")]
+
+    def validate(self) -> None:
+        for name in ("http_429_rate", "http_503_rate", "malformed_json_rate", "ws_drop_rate",
+                     "skip_notification_rate"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise FaultSpecError(f"{name} must be within [0, 1], got {value}")
+        for name in ("latency_ms", "stall_slot_ms"):
+            if getattr(self, name) < 0:
+                raise FaultSpecError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    def update(self, settings: dict[str, Any]) -> None:
+        """Apply several knobs at once; nothing changes if any one of them is bad."""
+        staged = self.as_dict()
+        for name, raw in settings.items():
+            staged[name] = _coerce(name, raw)
+        probe = Faults(**{k: v for k, v in staged.items() if k != "seed"})
+        probe.validate()
+        for name, value in staged.items():
+            setattr(self, name, value)
+        if "seed" in settings and self.seed is not None:
+            self._rng.seed(self.seed)
+
+    def set_from_spec(self, spec: str) -> None:
+        """`latency_ms=50` as given to `--fault`."""
+        name, sep, value = spec.partition("=")
+        if not sep:
+            raise FaultSpecError(f"expected k=v, got {spec!r}")
+        self.update({name.strip(): value.strip()})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.knob_names()}
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    kinds = {f.name: f.type for f in fields(Faults) if not f.name.startswith("_")}
+    if name not in kinds:
+        raise FaultSpecError(f"unknown fault {name!r}; known: {', '.join(kinds)}")
+    kind = kinds[name]
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if str(raw).lower() in ("1", "true", "yes", "on"):
+                return True
+            if str(raw).lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int | None":
+            return None if raw is None or str(raw).lower() == "none" else int(raw)
+        if isinstance(raw, bool):
+            raise ValueError(raw)
+        return float(raw)
+    except (TypeError, ValueError):
+        raise FaultSpecError(f"bad value for {name}: {raw!r}") from None

@@ -1,0 +1,666 @@
+"""The Solana JSON-RPC methods of the local cluster, answered as agave answers them.
+
+Each method takes the request's positional `params` list and returns the JSON `result`, or raises
+`RpcError`. All of them are synchronous: they read LiteSVM on the event loop thread.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import base58
+from solders.account import Account
+from solders.hash import Hash
+from solders.message import MessageV0, from_bytes_versioned
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from core.localnet import rpc_errors as E
+from core.localnet.account_encoding import (
+    AccountEncoding,
+    encode_account,
+    parse_account_encoding,
+    parse_filters,
+)
+from core.localnet.cluster import Cluster, TxRecord, TxRejected
+from core.localnet.rpc_errors import RpcError, invalid_params
+from core.localnet.token_balances import TOKEN_PROGRAMS, ui_token_amount
+from core.localnet.tx_errors import error_text
+from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, lookup_table_addresses
+from core.protocols import ids
+from core.protocols.errors import DecodeError
+from core.protocols.spl_token import TOKEN_ACCOUNT_LEN, decode_token_account
+
+API_VERSION = "2.2.0"
+FEATURE_SET = 3_294_202_862
+MAX_MULTIPLE_ACCOUNTS = 100
+MAX_SIGNATURE_STATUSES = 256
+MAX_PRIORITIZATION_FEE_ADDRESSES = 128
+MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
+MAX_BASE64_TX_SIZE = 1644
+_TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
+_MESSAGE_TYPE = "solana_message::versioned::VersionedMessage"
+_COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
+                       "root": "finalized", "max": "finalized"}
+_COMMITMENTS = ("processed", "confirmed", "finalized")
+
+
+# -- parameter parsing -------------------------------------------------------------------------
+def _param(params: list[Any], index: int, what: str) -> Any:
+    if index >= len(params):
+        raise invalid_params(f"Invalid params: invalid length {len(params)}, expected {what}.")
+    return params[index]
+
+
+def _config(params: list[Any], index: int) -> dict[str, Any]:
+    if len(params) <= index or params[index] is None:
+        return {}
+    cfg = params[index]
+    if not isinstance(cfg, dict):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(cfg)}, expected a config object.")
+    return cfg
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    if isinstance(value, list):
+        return "sequence"
+    if isinstance(value, dict):
+        return "map"
+    return "null"
+
+
+def _pubkey(value: Any) -> Pubkey:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
+    try:
+        return Pubkey.from_string(value)
+    except ValueError as exc:
+        raise invalid_params(f"Invalid param: {'WrongSize' if 'size' in str(exc) else 'Invalid'}") from None
+
+
+def _signature(value: Any) -> Signature:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
+    try:
+        raw = base58.b58decode(value)
+    except ValueError:
+        raise invalid_params("Invalid param: Invalid") from None
+    if len(raw) != 64:
+        raise invalid_params("Invalid param: WrongSize")
+    return Signature.from_bytes(raw)
+
+
+def _hash(value: Any) -> Hash:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
+    try:
+        raw = base58.b58decode(value)
+    except ValueError:
+        raise invalid_params("Invalid param: Invalid") from None
+    if len(raw) != 32:
+        raise invalid_params("Invalid param: WrongSize")
+    return Hash(raw)
+
+
+def _uint(value: Any, what: str = "u64") -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected {what}.")
+    return value
+
+
+def _bool(cfg: dict[str, Any], key: str) -> bool:
+    value = cfg.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a boolean.")
+    return value
+
+
+def _commitment(cfg: dict[str, Any], key: str = "commitment") -> str:
+    value = cfg.get(key)
+    if value is None:
+        return "finalized"
+    if isinstance(value, str):
+        value = _COMMITMENT_ALIASES.get(value, value)
+    if value not in _COMMITMENTS:
+        raise invalid_params(
+            f"Invalid params: unknown variant `{value}`, expected one of `processed`, `confirmed`, "
+            "`finalized`, `recent`, `single`, `singleGossip`, `root`, `max`."
+        )
+    return value
+
+
+def _string_list(value: Any, limit: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a sequence.")
+    if len(value) > limit:
+        raise invalid_params(f"Too many inputs provided; max {limit}")
+    return value
+
+
+def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTransaction]:
+    """agave's `decode_and_deserialize::<VersionedTransaction>`, with its size limits and messages."""
+    if not isinstance(encoded, str):
+        raise invalid_params(f"Invalid params: invalid type: {_json_kind(encoded)}, expected a string.")
+    if encoding == "base58":
+        if len(encoded) > MAX_BASE58_TX_SIZE:
+            raise invalid_params(
+                f"base58 encoded {_TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"{MAX_BASE58_TX_SIZE}/{PACKET_DATA_SIZE})"
+            )
+        try:
+            wire = base58.b58decode(encoded)
+        except ValueError as exc:
+            raise invalid_params(f"invalid base58 encoding: {exc}") from None
+    else:
+        if len(encoded) > MAX_BASE64_TX_SIZE:
+            raise invalid_params(
+                f"base64 encoded {_TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"{MAX_BASE64_TX_SIZE}/{PACKET_DATA_SIZE})"
+            )
+        try:
+            wire = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise invalid_params(f"invalid base64 encoding: {exc}") from None
+    if len(wire) > PACKET_DATA_SIZE:
+        raise invalid_params(
+            f"decoded {_TX_TYPE} too large: {len(wire)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+        )
+    try:
+        tx = VersionedTransaction.from_bytes(wire)
+    except ValueError as exc:
+        raise invalid_params(f"failed to deserialize {_TX_TYPE}: {exc}") from None
+    return wire, tx
+
+
+def _tx_encoding(cfg: dict[str, Any]) -> str:
+    encoding = cfg.get("encoding") or "base58"
+    if encoding not in ("base58", "base64"):
+        raise invalid_params(f"unsupported encoding: {encoding}. Supported encodings: base58, base64")
+    return encoding
+
+
+class RpcMethods:
+    def __init__(self, cluster: Cluster) -> None:
+        self.cluster = cluster
+        self.table: dict[str, Callable[[list[Any]], Any]] = {
+            name: getattr(self, name)
+            for name in (
+                "getHealth", "getVersion", "getSlot", "getBlockHeight", "getEpochInfo",
+                "getLatestBlockhash", "isBlockhashValid", "getAccountInfo", "getMultipleAccounts",
+                "getProgramAccounts", "getBalance", "getTokenAccountBalance", "getTokenAccountsByOwner",
+                "getMinimumBalanceForRentExemption", "getFeeForMessage", "sendTransaction",
+                "simulateTransaction", "getSignatureStatuses", "getTransaction",
+                "getRecentPrioritizationFees", "requestAirdrop", "getFirstAvailableBlock",
+                "getGenesisHash", "getIdentity", "getTransactionCount", "getEpochSchedule",
+                "minimumLedgerSlot",
+            )
+        }
+
+    # -- shared pieces ---------------------------------------------------------------------------
+    def _bank_slot(self, cfg: dict[str, Any], commitment_key: str = "commitment") -> tuple[str, int]:
+        commitment = _commitment(cfg, commitment_key)
+        slot = self.cluster.commitment_slot(commitment)
+        min_slot = cfg.get("minContextSlot")
+        if min_slot is not None and slot < _uint(min_slot):
+            raise E.min_context_slot_not_reached(slot)
+        return commitment, slot
+
+    @staticmethod
+    def _context(slot: int, value: Any) -> dict[str, Any]:
+        return {"context": {"slot": slot, "apiVersion": API_VERSION}, "value": value}
+
+    def _encode(self, account: Account, enc: AccountEncoding, commitment: str) -> dict[str, Any]:
+        return encode_account(account, enc, self.cluster.mint_decimals)
+
+    # -- cluster state -----------------------------------------------------------------------------
+    def getHealth(self, params: list[Any]) -> str:
+        if not self.cluster.ready:
+            raise E.node_unhealthy()
+        return "ok"
+
+    def getVersion(self, params: list[Any]) -> dict[str, Any]:
+        return {"solana-core": API_VERSION, "feature-set": FEATURE_SET}
+
+    def getSlot(self, params: list[Any]) -> int:
+        return self._bank_slot(_config(params, 0))[1]
+
+    def getBlockHeight(self, params: list[Any]) -> int:
+        return self.cluster.block_height_at(self._bank_slot(_config(params, 0))[1])
+
+    def getEpochInfo(self, params: list[Any]) -> dict[str, int]:
+        commitment, _ = self._bank_slot(_config(params, 0))
+        return self.cluster.epoch_info(commitment)
+
+    def getEpochSchedule(self, params: list[Any]) -> dict[str, Any]:
+        schedule = self.cluster.svm.get_epoch_schedule()
+        return {
+            "firstNormalEpoch": schedule.first_normal_epoch,
+            "firstNormalSlot": schedule.first_normal_slot,
+            "leaderScheduleSlotOffset": schedule.leader_schedule_slot_offset,
+            "slotsPerEpoch": schedule.slots_per_epoch,
+            "warmup": schedule.warmup,
+        }
+
+    def getTransactionCount(self, params: list[Any]) -> int:
+        return self.cluster.transaction_count
+
+    def getLatestBlockhash(self, params: list[Any]) -> dict[str, Any]:
+        commitment, slot = self._bank_slot(_config(params, 0))
+        blockhash, last_valid = self.cluster.latest_blockhash(commitment)
+        return self._context(slot, {"blockhash": str(blockhash), "lastValidBlockHeight": last_valid})
+
+    def isBlockhashValid(self, params: list[Any]) -> dict[str, Any]:
+        blockhash = _hash(_param(params, 0, "blockhash"))
+        commitment, slot = self._bank_slot(_config(params, 1))
+        return self._context(slot, self.cluster.is_blockhash_valid(blockhash, commitment))
+
+    def getGenesisHash(self, params: list[Any]) -> str:
+        return str(self.cluster.genesis_hash)
+
+    def getIdentity(self, params: list[Any]) -> dict[str, str]:
+        return {"identity": str(self.cluster.identity)}
+
+    def getFirstAvailableBlock(self, params: list[Any]) -> int:
+        return self.cluster.first_available_slot
+
+    def minimumLedgerSlot(self, params: list[Any]) -> int:
+        return self.cluster.first_available_slot
+
+    def getMinimumBalanceForRentExemption(self, params: list[Any]) -> int:
+        size = _uint(_param(params, 0, "data length"), "usize")
+        self._bank_slot(_config(params, 1))
+        return self.cluster.svm.minimum_balance_for_rent_exemption(size)
+
+    # -- accounts ----------------------------------------------------------------------------------
+    def getAccountInfo(self, params: list[Any]) -> dict[str, Any]:
+        pubkey = _pubkey(_param(params, 0, "pubkey"))
+        cfg = _config(params, 1)
+        commitment, slot = self._bank_slot(cfg)
+        enc = parse_account_encoding(cfg, "binary")
+        account = self.cluster.get_account(pubkey, commitment)
+        return self._context(slot, None if account is None else self._encode(account, enc, commitment))
+
+    def getMultipleAccounts(self, params: list[Any]) -> dict[str, Any]:
+        keys = [_pubkey(k) for k in _string_list(_param(params, 0, "pubkeys"), MAX_MULTIPLE_ACCOUNTS)]
+        cfg = _config(params, 1)
+        commitment, slot = self._bank_slot(cfg)
+        enc = parse_account_encoding(cfg, "base64")
+        values = []
+        for key in keys:
+            account = self.cluster.get_account(key, commitment)
+            values.append(None if account is None else self._encode(account, enc, commitment))
+        return self._context(slot, values)
+
+    def getBalance(self, params: list[Any]) -> dict[str, Any]:
+        pubkey = _pubkey(_param(params, 0, "pubkey"))
+        commitment, slot = self._bank_slot(_config(params, 1))
+        account = self.cluster.get_account(pubkey, commitment)
+        return self._context(slot, 0 if account is None else account.lamports)
+
+    def getProgramAccounts(self, params: list[Any]) -> Any:
+        program = _pubkey(_param(params, 0, "program id"))
+        cfg = _config(params, 1)
+        commitment, slot = self._bank_slot(cfg)
+        enc = parse_account_encoding(cfg, "binary")
+        filters = parse_filters(cfg.get("filters"))
+        with_context = _bool(cfg, "withContext")
+        out = []
+        for pubkey, account in sorted(self.cluster.program_accounts(program, commitment),
+                                      key=lambda kv: bytes(kv[0])):
+            data = bytes(account.data)
+            if all(f.matches(data) for f in filters):
+                out.append({"pubkey": str(pubkey), "account": self._encode(account, enc, commitment)})
+        return self._context(slot, out) if with_context else out
+
+    def getTokenAccountBalance(self, params: list[Any]) -> dict[str, Any]:
+        pubkey = _pubkey(_param(params, 0, "pubkey"))
+        commitment, slot = self._bank_slot(_config(params, 1))
+        account = self.cluster.get_account(pubkey, commitment)
+        if account is None:
+            raise invalid_params("Invalid param: could not find account")
+        if account.owner not in TOKEN_PROGRAMS or len(account.data) != TOKEN_ACCOUNT_LEN:
+            raise invalid_params("Invalid param: not a Token account")
+        try:
+            token = decode_token_account(bytes(account.data), pubkey)
+        except DecodeError:
+            raise invalid_params("Invalid param: not a Token account") from None
+        decimals = self.cluster.mint_decimals(token.mint)
+        if decimals is None:
+            raise invalid_params("Invalid param: could not find mint")
+        return self._context(slot, ui_token_amount(token.amount, decimals))
+
+    def getTokenAccountsByOwner(self, params: list[Any]) -> dict[str, Any]:
+        owner = _pubkey(_param(params, 0, "owner"))
+        selector = _param(params, 1, "token account filter")
+        cfg = _config(params, 2)
+        commitment, slot = self._bank_slot(cfg)
+        enc = parse_account_encoding(cfg, "binary")
+        if not isinstance(selector, dict) or len(selector) != 1 or not (
+            "mint" in selector or "programId" in selector
+        ):
+            raise invalid_params(
+                "Invalid params: data did not match any variant of untagged enum RpcTokenAccountsFilter."
+            )
+        mint: Pubkey | None = None
+        if "mint" in selector:
+            mint = _pubkey(selector["mint"])
+            mint_account = self.cluster.get_account(mint, commitment)
+            if mint_account is None:
+                raise invalid_params("Invalid param: could not find mint")
+            program = mint_account.owner
+        else:
+            program = _pubkey(selector["programId"])
+        if program not in TOKEN_PROGRAMS:
+            raise invalid_params("Invalid param: unrecognized Token program id")
+        out = []
+        for pubkey, account in sorted(self.cluster.program_accounts(program, commitment),
+                                      key=lambda kv: bytes(kv[0])):
+            data = bytes(account.data)
+            if len(data) != TOKEN_ACCOUNT_LEN or data[32:64] != bytes(owner):
+                continue
+            if mint is not None and data[0:32] != bytes(mint):
+                continue
+            out.append({"pubkey": str(pubkey), "account": self._encode(account, enc, commitment)})
+        return self._context(slot, out)
+
+    # -- fees --------------------------------------------------------------------------------------
+    def getFeeForMessage(self, params: list[Any]) -> dict[str, Any]:
+        encoded = _param(params, 0, "message")
+        commitment, slot = self._bank_slot(_config(params, 1))
+        if not isinstance(encoded, str):
+            raise invalid_params(f"Invalid params: invalid type: {_json_kind(encoded)}, expected a string.")
+        try:
+            raw = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise invalid_params(f"invalid base64 encoding: {exc}") from None
+        if len(raw) > PACKET_DATA_SIZE:
+            raise invalid_params(
+                f"decoded {_MESSAGE_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+            )
+        try:
+            message = from_bytes_versioned(raw)
+        except ValueError as exc:
+            raise invalid_params(f"failed to deserialize {_MESSAGE_TYPE}: {exc}") from None
+        return self._context(slot, self.cluster.fee_for_message(message, commitment))
+
+    def getRecentPrioritizationFees(self, params: list[Any]) -> list[dict[str, int]]:
+        raw = params[0] if params and params[0] is not None else []
+        keys = [_pubkey(k) for k in _string_list(raw, MAX_PRIORITIZATION_FEE_ADDRESSES)]
+        fees = self.cluster.prioritization_fees(keys)
+        return [{"slot": slot, "prioritizationFee": fee} for slot, fee in fees]
+
+    # -- transactions ------------------------------------------------------------------------------
+    def _check_lookups(self, tx: VersionedTransaction, commitment: str) -> None:
+        """Address loading happens while sanitizing, before any preflight: its errors are -32602."""
+        message = tx.message
+        if not isinstance(message, MessageV0):
+            return
+        for lookup in message.address_table_lookups:
+            account = self.cluster.get_account(lookup.account_key, commitment)
+            if account is None:
+                reason = "AddressLookupTableNotFound"
+            elif account.owner != ids.ADDRESS_LOOKUP_TABLE_PROGRAM:
+                reason = "InvalidAddressLookupTableOwner"
+            else:
+                table = lookup_table_addresses(account)
+                if table is None:
+                    reason = "InvalidAddressLookupTableData"
+                elif any(i >= len(table) for i in [*lookup.writable_indexes, *lookup.readonly_indexes]):
+                    reason = "InvalidAddressLookupTableIndex"
+                else:
+                    continue
+            raise invalid_params(f"invalid transaction: {error_text(reason)}")
+
+    @staticmethod
+    def _sanitize(tx: VersionedTransaction) -> None:
+        try:
+            tx.sanitize()
+        except Exception as exc:  # solders raises its own SanitizeError type
+            raise invalid_params(f"invalid transaction: {error_text('SanitizeFailure')}") from exc
+        if len(tx.signatures) != tx.message.header.num_required_signatures:
+            raise invalid_params(f"invalid transaction: {error_text('SanitizeFailure')}")
+
+    def sendTransaction(self, params: list[Any]) -> str:
+        cfg = _config(params, 1)
+        _, tx = decode_transaction(_param(params, 0, "transaction"), _tx_encoding(cfg))
+        skip_preflight = _bool(cfg, "skipPreflight")
+        if cfg.get("maxRetries") is not None:
+            _uint(cfg["maxRetries"], "usize")
+        preflight_cfg = dict(cfg)
+        if skip_preflight:
+            preflight_cfg["preflightCommitment"] = "processed"
+        commitment, _ = self._bank_slot(preflight_cfg, "preflightCommitment")
+        self._sanitize(tx)
+        self._check_lookups(tx, commitment)
+        signature = tx.signatures[0]
+        if not skip_preflight:
+            if not all(tx.verify_with_results()):
+                raise E.signature_verification_failure()
+            sim = self.cluster.simulate(tx, commitment=commitment, sig_verify=True)
+            if sim.err is not None:
+                raise E.preflight_failure(
+                    f"Transaction simulation failed: {error_text(sim.err_json)}",
+                    {
+                        "err": sim.err_json,
+                        "logs": sim.logs,
+                        "accounts": None,
+                        "unitsConsumed": sim.units_consumed,
+                        "returnData": sim.return_data,
+                        "innerInstructions": None,
+                        "replacementBlockhash": None,
+                    },
+                )
+        # As on mainnet, a rejected transaction was still accepted by the RPC node: the leader
+        # drops it and its status never appears.
+        with contextlib.suppress(TxRejected):
+            self.cluster.submit(tx)
+        return str(signature)
+
+    def simulateTransaction(self, params: list[Any]) -> dict[str, Any]:
+        cfg = _config(params, 1)
+        _, tx = decode_transaction(_param(params, 0, "transaction"), _tx_encoding(cfg))
+        commitment, slot = self._bank_slot(cfg)
+        sig_verify = _bool(cfg, "sigVerify")
+        replace = _bool(cfg, "replaceRecentBlockhash")
+        if sig_verify and replace:
+            raise invalid_params("sigVerify may not be used with replaceRecentBlockhash")
+        inner = _bool(cfg, "innerInstructions")
+        accounts_cfg = cfg.get("accounts")
+        self._sanitize(tx)
+        self._check_lookups(tx, commitment)
+        if sig_verify and not all(tx.verify_with_results()):
+            raise E.signature_verification_failure()
+        sim = self.cluster.simulate(
+            tx, commitment=commitment, sig_verify=sig_verify, replace_blockhash=replace
+        )
+        accounts = None
+        if accounts_cfg is not None:
+            accounts = self._simulated_accounts(accounts_cfg, sim.post_accounts, sim.loaded, commitment)
+        replacement = None
+        if sim.replacement_blockhash is not None:
+            blockhash, last_valid = sim.replacement_blockhash
+            replacement = {"blockhash": str(blockhash), "lastValidBlockHeight": last_valid}
+        value = {
+            "err": sim.err_json,
+            "logs": sim.logs,
+            "accounts": accounts,
+            "unitsConsumed": sim.units_consumed,
+            "returnData": sim.return_data,
+            "innerInstructions": sim.inner_instructions if inner else None,
+            "replacementBlockhash": replacement,
+            "fee": sim.fee if sim.err is None else None,
+            "preBalances": sim.pre_balances or None,
+            "postBalances": sim.post_balances or None,
+        }
+        return self._context(slot, value)
+
+    def _simulated_accounts(
+        self, cfg: Any, post: dict[Pubkey, Account | None], loaded: LoadedKeys | None, commitment: str
+    ) -> list[Any]:
+        if not isinstance(cfg, dict) or not isinstance(cfg.get("addresses"), list):
+            raise invalid_params(
+                "Invalid params: invalid type: expected struct RpcSimulateTransactionAccountsConfig."
+            )
+        enc = parse_account_encoding(cfg, "base64")
+        if enc.encoding in ("binary", "base58"):
+            raise invalid_params("base58 encoding not supported")
+        max_accounts = len(loaded.keys) if loaded is not None else 0
+        if len(cfg["addresses"]) > max_accounts:
+            raise invalid_params(f"Too many accounts provided; max {max_accounts}")
+        out = []
+        for raw in cfg["addresses"]:
+            key = _pubkey(raw)
+            account = post[key] if key in post else self.cluster.get_account(key, commitment)
+            out.append(None if account is None else self._encode(account, enc, commitment))
+        return out
+
+    def getSignatureStatuses(self, params: list[Any]) -> dict[str, Any]:
+        raw = _string_list(_param(params, 0, "signatures"), MAX_SIGNATURE_STATUSES)
+        sigs = [_signature(s) for s in raw]
+        search = _bool(_config(params, 1), "searchTransactionHistory")
+        values: list[Any] = []
+        for sig in sigs:
+            record = self.cluster.transaction(sig)
+            if record is None or (not search and not self.cluster.status_cache_has(record)):
+                values.append(None)
+                continue
+            status = self.cluster.confirmation_status(record.slot)
+            values.append(
+                {
+                    "slot": record.slot,
+                    "confirmations": None if status == "finalized" else self.cluster.slot - record.slot,
+                    "err": record.err_json,
+                    "status": _status(record),
+                    "confirmationStatus": status,
+                }
+            )
+        return self._context(self.cluster.slot, values)
+
+    def getTransaction(self, params: list[Any]) -> Any:
+        sig = _signature(_param(params, 0, "signature"))
+        raw_cfg = params[1] if len(params) > 1 else None
+        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else _config(params, 1)
+        encoding = cfg.get("encoding") or "json"
+        if encoding not in ("json", "jsonParsed", "base64", "base58"):
+            raise invalid_params(
+                f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
+                "`base58`, `json`, `jsonParsed`."
+            )
+        commitment = _commitment(cfg)
+        if commitment == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
+        max_version = cfg.get("maxSupportedTransactionVersion")
+        if max_version is not None:
+            _uint(max_version, "u8")
+        record = self.cluster.transaction(sig)
+        if record is None or record.slot > self.cluster.commitment_slot(commitment):
+            return None
+        version = record.tx.version()
+        version_json: Any = "legacy" if not isinstance(version, int) else version
+        if isinstance(version, int):
+            if max_version is None:
+                raise E.unsupported_transaction_version(version)
+            if version > max_version:
+                raise E.unsupported_transaction_version(version)
+        result: dict[str, Any] = {
+            "slot": record.slot,
+            "transaction": _encode_transaction(record, encoding),
+            "meta": _meta(record),
+            "blockTime": record.block_time,
+        }
+        if max_version is not None:
+            result["version"] = version_json
+        return result
+
+    def requestAirdrop(self, params: list[Any]) -> str:
+        pubkey = _pubkey(_param(params, 0, "pubkey"))
+        lamports = _uint(_param(params, 1, "lamports"))
+        self._bank_slot(_config(params, 2))
+        try:
+            record = self.cluster.airdrop(pubkey, lamports)
+        except TxRejected as exc:
+            raise RpcError(E.INTERNAL_ERROR, f"airdrop request failed: {exc.text}") from None
+        if record.err is not None:
+            raise RpcError(E.INTERNAL_ERROR, f"airdrop request failed: {error_text(record.err_json)}")
+        return str(record.signature)
+
+
+# -- transaction JSON ------------------------------------------------------------------------------
+def _status(record: TxRecord) -> dict[str, Any]:
+    return {"Ok": None} if record.err_json is None else {"Err": record.err_json}
+
+
+def _meta(record: TxRecord) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "err": record.err_json,
+        "status": _status(record),
+        "fee": record.fee,
+        "preBalances": record.pre_balances,
+        "postBalances": record.post_balances,
+        "innerInstructions": record.inner_instructions,
+        "logMessages": record.logs,
+        "preTokenBalances": record.pre_token_balances,
+        "postTokenBalances": record.post_token_balances,
+        "rewards": [],
+        "loadedAddresses": {
+            "writable": [str(k) for k in record.loaded.loaded_writable],
+            "readonly": [str(k) for k in record.loaded.loaded_readonly],
+        },
+        "computeUnitsConsumed": record.compute_units,
+    }
+    if record.return_data is not None:
+        meta["returnData"] = record.return_data
+    return meta
+
+
+def _encode_transaction(record: TxRecord, encoding: str) -> Any:
+    tx = record.tx
+    if encoding == "base64":
+        return [base64.b64encode(bytes(tx)).decode(), "base64"]
+    if encoding == "base58":
+        return [base58.b58encode(bytes(tx)).decode(), "base58"]
+    message = tx.message
+    header = message.header
+    ui_message: dict[str, Any] = {
+        "accountKeys": [str(k) for k in message.account_keys],
+        "header": {
+            "numRequiredSignatures": header.num_required_signatures,
+            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
+            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
+        },
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [
+            {
+                "programIdIndex": ix.program_id_index,
+                "accounts": list(bytes(ix.accounts)),
+                "data": base58.b58encode(bytes(ix.data)).decode(),
+                "stackHeight": None,
+            }
+            for ix in message.instructions
+        ],
+    }
+    if isinstance(message, MessageV0):
+        ui_message["addressTableLookups"] = [
+            {
+                "accountKey": str(lookup.account_key),
+                "writableIndexes": list(bytes(lookup.writable_indexes)),
+                "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
+            }
+            for lookup in message.address_table_lookups
+        ]
+    return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}
