@@ -12,6 +12,7 @@ from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.transaction_metadata import FailedTransactionMetadata
+from solders.transaction_status import InstructionErrorFieldless
 
 from core.localnet.programs import PROGRAM_IDS, PROGRAMS_DIR, load_programs, so_path
 from core.localnet.programs import build as build_mod
@@ -69,6 +70,26 @@ def test_every_registered_program_with_a_source_loads_into_litesvm() -> None:
     for name in loaded:
         account = svm.get_account(PROGRAM_IDS[name])
         assert account is not None and account.executable
+
+
+BPF_LOADER_2 = Pubkey.from_string("BPFLoader2111111111111111111111111111111111")
+
+
+@pytest.mark.parametrize("setup", ["upgradeable", "mainnet-features", "bpf-loader-2"])
+def test_linked_programs_run_under_mainnet_features_and_other_loaders(setup: str) -> None:
+    svm = LiteSVM().with_mainnet_features() if setup == "mainnet-features" else LiteSVM()
+    program = Pubkey.new_unique()
+    so = so_path("cpi_relay").read_bytes()
+    if setup == "bpf-loader-2":
+        svm.add_program_with_loader(program, so, BPF_LOADER_2)
+    else:
+        svm.add_program(program, so)
+    payer = Keypair()
+    svm.airdrop(payer.pubkey(), 10**9)
+    # Empty data: the relay parses its input and returns InvalidInstructionData.
+    result = send(svm, payer, Instruction(program, b"", []))
+    assert isinstance(result, FailedTransactionMetadata)
+    assert result.err().err == InstructionErrorFieldless.InvalidInstructionData
 
 
 def test_load_programs_refuses_an_unknown_name() -> None:
