@@ -9,7 +9,7 @@ reserve.rs` and `lending_market.rs` (Pack layouts), `rate_limiter.rs`, `instruct
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from solders.instruction import AccountMeta, Instruction
@@ -573,3 +573,134 @@ def flash_loan_cost(reserve: Reserve, amount: int) -> tuple[int, int]:
             LendingError.INSUFFICIENT_LIQUIDITY, f"{amount} > available {reserve.available_amount}"
         )
     return flash_loan_fees(amount, reserve.flash_loan_fee_wad, reserve.host_fee_percentage)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interest accrual (`_refresh_reserve_interest`, run by every flash borrow)
+#
+# Rate is a WAD-scaled U128 and Decimal a WAD-scaled U192 on-chain; every product floors and
+# every overflow is MathOverflow. `Reserve::unpack` raises max_utilization_rate and
+# super_max_borrow_rate to at least their optimal/max counterparts, which is reproduced here.
+
+SLOTS_PER_YEAR = 63_072_000  # DEFAULT_TICKS_PER_SECOND / DEFAULT_TICKS_PER_SLOT * 86_400 * 365
+_U128_MAX = 2**128 - 1
+_U192_MAX = 2**192 - 1
+
+
+def _overflow(what: str) -> SolendError:
+    return SolendError(LendingError.MATH_OVERFLOW, what)
+
+
+def _rate(value: int) -> int:
+    if not 0 <= value <= _U128_MAX:
+        raise _overflow("rate out of u128")
+    return value
+
+
+def _decimal(value: int) -> int:
+    if not 0 <= value <= _U192_MAX:
+        raise _overflow("decimal out of u192")
+    return value
+
+
+def _rate_mul(a: int, b: int) -> int:
+    return _rate(a * b) // WAD
+
+
+def _rate_div(a: int, b: int) -> int:
+    if b == 0:
+        raise _overflow("rate division by zero")
+    return _rate(a * WAD) // b
+
+
+def _rate_pow(base: int, exp: int) -> int:
+    """`Rate::try_pow`: square-and-multiply, squaring once more after the last bit."""
+    ret = base if exp % 2 else WAD
+    while exp > 0:
+        exp //= 2
+        base = _rate_mul(base, base)
+        if exp % 2:
+            ret = _rate_mul(ret, base)
+    return ret
+
+
+def _decimal_mul(a: int, b: int) -> int:
+    return _decimal(a * b) // WAD
+
+
+def _decimal_div(a: int, b: int) -> int:
+    if b == 0:
+        raise _overflow("decimal division by zero")
+    return _decimal(a * WAD) // b
+
+
+def utilization_rate(r: Reserve) -> int:
+    """`ReserveLiquidity::utilization_rate` as a WAD-scaled Rate."""
+    total_supply = (
+        _decimal(r.available_amount * WAD + r.borrowed_amount_wads) - r.accumulated_protocol_fees_wads
+    )
+    if total_supply < 0:
+        raise _overflow("accumulated protocol fees exceed the total supply")
+    if total_supply == 0 or r.borrowed_amount_wads == 0:
+        return 0
+    denominator = _decimal(r.borrowed_amount_wads + r.available_amount * WAD)
+    return _rate(_decimal_div(r.borrowed_amount_wads, denominator))
+
+
+def current_borrow_rate(r: Reserve) -> int:
+    """`Reserve::current_borrow_rate` (annual, WAD-scaled Rate)."""
+    pct = PERCENT_SCALER
+    utilization = utilization_rate(r)
+    optimal_utilization = r.optimal_utilization_rate * pct
+    max_utilization = max(r.optimal_utilization_rate, r.max_utilization_rate) * pct
+    if utilization <= optimal_utilization:
+        min_rate = r.min_borrow_rate * pct
+        if optimal_utilization == 0:
+            return min_rate
+        if r.optimal_borrow_rate < r.min_borrow_rate:
+            raise _overflow("optimal borrow rate below min borrow rate")
+        normalized = _rate_div(utilization, optimal_utilization)
+        rate_range = (r.optimal_borrow_rate - r.min_borrow_rate) * pct
+        return _rate(_rate_mul(normalized, rate_range) + min_rate)
+    if utilization <= max_utilization:
+        weight = _rate_div(utilization - optimal_utilization, max_utilization - optimal_utilization)
+        optimal_rate = r.optimal_borrow_rate * pct
+        max_rate = r.max_borrow_rate * pct
+        if max_rate < optimal_rate:
+            raise _overflow("max borrow rate below optimal borrow rate")
+        return _rate(_rate_mul(weight, max_rate - optimal_rate) + optimal_rate)
+    max_utilization_pct = max(r.optimal_utilization_rate, r.max_utilization_rate)
+    if max_utilization_pct > 100:
+        raise _overflow("max utilization above 100 %")
+    weight = _rate_div(utilization - max_utilization, (100 - max_utilization_pct) * pct)
+    max_rate = r.max_borrow_rate * pct
+    super_max_rate = _rate(max(r.max_borrow_rate, r.super_max_borrow_rate) * pct)
+    return _rate(_decimal(_decimal_mul(weight, super_max_rate - max_rate) + max_rate))
+
+
+def accrue_interest(r: Reserve, current_slot: int) -> Reserve:
+    """The reserve after `_refresh_reserve_interest` at `current_slot` (interest compounded per
+    slot, last_update set to the slot and not stale). Raises MathOverflow like the program."""
+    if current_slot < r.last_update_slot:
+        raise _overflow("current slot is before the reserve's last update")
+    slots_elapsed = current_slot - r.last_update_slot
+    if slots_elapsed == 0:
+        return replace(r, last_update_slot=current_slot, last_update_stale=False)
+    slot_rate = current_borrow_rate(r) // SLOTS_PER_YEAR
+    compounded = _rate_pow(_rate(WAD + slot_rate), slots_elapsed)
+    cumulative = _decimal_mul(r.cumulative_borrow_rate_wads, compounded)
+    net_new_debt = _decimal_mul(r.borrowed_amount_wads, compounded) - r.borrowed_amount_wads
+    accumulated = _decimal(
+        _decimal_mul(net_new_debt, r.protocol_take_rate * PERCENT_SCALER) + r.accumulated_protocol_fees_wads
+    )
+    borrowed = _decimal(r.borrowed_amount_wads + net_new_debt)
+    if max(cumulative, accumulated, borrowed) > _U128_MAX:
+        raise _overflow("reserve decimal no longer fits its 16-byte field")  # pack_decimal panics
+    return replace(
+        r,
+        last_update_slot=current_slot,
+        last_update_stale=False,
+        cumulative_borrow_rate_wads=cumulative,
+        accumulated_protocol_fees_wads=accumulated,
+        borrowed_amount_wads=borrowed,
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import decimal
 import struct
+from dataclasses import replace
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from core.protocols.solend import (
     RESERVE_AVAILABLE_AMOUNT_OFFSET,
     RESERVE_FLASH_LOAN_FEE_WAD_OFFSET,
     RESERVE_LEN,
+    SLOTS_PER_YEAR,
     U64_MAX,
     WAD,
     LendingError,
@@ -24,6 +26,8 @@ from core.protocols.solend import (
     RateLimiter,
     Reserve,
     SolendError,
+    accrue_interest,
+    current_borrow_rate,
     decode_lending_market,
     decode_reserve,
     encode_lending_market,
@@ -367,3 +371,88 @@ def test_fee_rejects_out_of_range_inputs() -> None:
         flash_loan_fees(1, 2**64, 20)
     with pytest.raises(ValueError):
         flash_loan_fees(1, FEE_03, 256)
+
+
+# --- interest accrual ---------------------------------------------------------------------------
+
+PCT = 10**16
+
+
+def test_accrue_interest_one_slot_matches_the_refresh_reserve_test_formula() -> None:
+    # refresh_reserve.rs: 6 SOL all borrowed, borrow rate at max (30 %), take rate 10 %, 1 slot.
+    borrowed = 6 * 10**9 * WAD
+    r = _reserve(
+        available_amount=0,
+        borrowed_amount_wads=borrowed,
+        optimal_utilization_rate=80,
+        max_utilization_rate=90,
+        optimal_borrow_rate=10,
+        max_borrow_rate=30,
+        super_max_borrow_rate=30,
+        protocol_take_rate=10,
+        last_update_slot=1000,
+        last_update_stale=True,
+    )
+    assert current_borrow_rate(r) == 30 * PCT
+    compound_rate = WAD + 30 * PCT // SLOTS_PER_YEAR
+    compound_borrow = borrowed * compound_rate // WAD
+    after = accrue_interest(r, 1001)
+    assert after.borrowed_amount_wads == compound_borrow
+    assert after.cumulative_borrow_rate_wads == compound_rate
+    assert after.accumulated_protocol_fees_wads == (compound_borrow - borrowed) * (10 * PCT) // WAD
+    assert (after.last_update_slot, after.last_update_stale) == (1001, False)
+
+
+@pytest.mark.parametrize(
+    ("available", "borrowed", "expected_pct_wad"),
+    [
+        (100, 0, 2 * PCT),  # no borrows: the min rate
+        (50, 50, 7 * PCT),  # util 0.5 / optimal 0.8 of the (10 − 2) % range, + 2 %
+        (20, 80, 10 * PCT),  # at optimal
+        (15, 85, 20 * PCT),  # half way optimal → max utilization: half way 10 → 30 %
+        (5, 95, 45 * PCT),  # half way max utilization → 100 %: half way 30 → 60 %
+        (0, 100, 60 * PCT),
+    ],
+)
+def test_current_borrow_rate_follows_the_three_segments(
+    available: int, borrowed: int, expected_pct_wad: int
+) -> None:
+    r = _reserve(
+        available_amount=available,
+        borrowed_amount_wads=borrowed * WAD,
+        optimal_utilization_rate=80,
+        max_utilization_rate=90,
+        min_borrow_rate=2,
+        optimal_borrow_rate=10,
+        max_borrow_rate=30,
+        super_max_borrow_rate=60,
+    )
+    assert current_borrow_rate(r) == expected_pct_wad
+
+
+def test_accrue_interest_with_a_zero_rate_changes_only_last_update() -> None:
+    r = _reserve(borrowed_amount_wads=10 * WAD, last_update_slot=5, last_update_stale=True)
+    after = accrue_interest(r, 10**6)
+    assert after == replace(r, last_update_slot=10**6, last_update_stale=False)
+
+
+def test_accrue_interest_refuses_a_slot_before_the_last_update() -> None:
+    with pytest.raises(SolendError) as info:
+        accrue_interest(_reserve(last_update_slot=10), 9)
+    assert info.value.error == LendingError.MATH_OVERFLOW
+
+
+def test_accrue_interest_compounds_per_slot() -> None:
+    r = _reserve(
+        available_amount=0,
+        borrowed_amount_wads=10**6 * WAD,
+        max_borrow_rate=50,
+        super_max_borrow_rate=50,
+        optimal_utilization_rate=100,
+        optimal_borrow_rate=50,
+    )
+    # util 1 = optimal → 50 %; two one-slot accruals equal one two-slot accrual up to floors
+    two = accrue_interest(r, 2)
+    one_one = accrue_interest(accrue_interest(r, 1), 2)
+    assert two.cumulative_borrow_rate_wads > accrue_interest(r, 1).cumulative_borrow_rate_wads > WAD
+    assert abs(two.borrowed_amount_wads - one_one.borrowed_amount_wads) < 10**6 * 10

@@ -6,9 +6,9 @@
  * _flash_repay_reserve_liquidity, is_cpi_call), `sdk/src/state/reserve.rs`
  * (calculate_flash_loan_fees, ReserveLiquidity::borrow/repay, Pack layout) and `sdk/src/error.rs`.
  *
- * Not emulated: interest accrual in _refresh_reserve_interest. The borrow records the clock slot
- * in last_update like the real one, but leaves cumulative_borrow_rate / borrowed_amount_wads
- * untouched, which equals the real program only when the reserve's current borrow rate is 0.
+ * The borrow first accrues interest like _refresh_reserve_interest (Reserve::accrue_interest,
+ * current_borrow_rate, ReserveLiquidity::compound_interest, Rate::try_pow) in the program's
+ * WAD-scaled Rate (u128) and Decimal (u192) arithmetic.
  * Other instructions of the program (deposits, obligations, ...) are refused as not emulated.
  */
 #include "sol.h"
@@ -58,6 +58,19 @@
 #define R_FEE_RECEIVER 339
 #define R_RESERVE_TYPE 469
 #define R_EXTRA_MARKET_PRICE_FLAG 521
+#define R_CUMULATIVE_BORROW_RATE_WADS 195
+#define R_OPTIMAL_UTILIZATION_RATE 299
+#define R_MIN_BORROW_RATE 303
+#define R_OPTIMAL_BORROW_RATE 304
+#define R_MAX_BORROW_RATE 305
+#define R_PROTOCOL_TAKE_RATE 372
+#define R_ACCUMULATED_PROTOCOL_FEES_WADS 373
+#define R_MAX_UTILIZATION_RATE 470
+#define R_SUPER_MAX_BORROW_RATE 471
+
+#define PERCENT_SCALER 10000000000000000UL
+/* DEFAULT_TICKS_PER_SECOND / DEFAULT_TICKS_PER_SLOT * SECONDS_PER_DAY * 365 (integer division). */
+#define SLOTS_PER_YEAR 63072000UL
 
 #define LENDING_MARKET_LEN 290
 #define M_VERSION 0
@@ -207,6 +220,200 @@ static uint64_t flash_loan_fees(uint64_t amount, uint64_t fee_wad, uint8_t host_
   return SUCCESS;
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * Interest accrual. Rate = WAD-scaled u128, Decimal = WAD-scaled u192; every product floors.
+ * A Decimal that no longer fits 128 bits could not be packed back into the reserve (the real
+ * program panics there), so any such value is reported as MathOverflow. Values travel by
+ * pointer: a non-inlined BPF function cannot return a u128.
+ */
+
+typedef struct {
+  uint64_t w[4]; /* little-endian 64-bit limbs */
+} U256;
+
+/* a * b, the full 256-bit product. */
+static void u256_mul(const u128 *a, const u128 *b, U256 *out) {
+  uint64_t a0 = (uint64_t)*a, a1 = (uint64_t)(*a >> 64), b0 = (uint64_t)*b, b1 = (uint64_t)(*b >> 64);
+  u128 p00 = u128_mul64(a0, b0), p01 = u128_mul64(a0, b1), p10 = u128_mul64(a1, b0), p11 = u128_mul64(a1, b1);
+  u128 mid = (p00 >> 64) + (u128)(uint64_t)p01 + (u128)(uint64_t)p10; /* < 3 * 2^64 */
+  u128 high = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);      /* < 2^128: the product fits 256 bits */
+  out->w[0] = (uint64_t)p00;
+  out->w[1] = (uint64_t)mid;
+  out->w[2] = (uint64_t)high;
+  out->w[3] = (uint64_t)(high >> 64);
+}
+
+/* floor(x / WAD) into *out; false if it does not fit 128 bits. */
+static bool u256_div_wad(const U256 *x, u128 *out) {
+  uint64_t rem = x->w[3] % WAD;
+  if (x->w[3] / WAD != 0) return false;
+  uint64_t q2 = u128_divlu(rem, x->w[2], WAD, &rem);
+  if (q2 != 0) return false;
+  uint64_t q1 = u128_divlu(rem, x->w[1], WAD, &rem);
+  uint64_t q0 = u128_divlu(rem, x->w[0], WAD, &rem);
+  *out = ((u128)q1 << 64) | q0;
+  return true;
+}
+
+/* Decimal * Decimal (or Decimal * Rate): floor(a * b / WAD). */
+static bool decimal_mul(const u128 *a, const u128 *b, u128 *out) {
+  U256 p;
+  u256_mul(a, b, &p);
+  return u256_div_wad(&p, out);
+}
+
+/* Rate * Rate: a * b must fit u128 (U128 checked_mul), then / WAD. */
+static bool rate_mul(const u128 *a, const u128 *b, u128 *out) {
+  u128 p;
+  if (!u128_mul(*a, *b, &p)) return false;
+  *out = u128_divmod64(p, WAD, NULL);
+  return true;
+}
+
+/* Rate / Rate: a * WAD must fit u128, then / b. */
+static bool rate_div(const u128 *a, const u128 *b, u128 *out) {
+  u128 p;
+  if (*b == 0 || !u128_mul(*a, (u128)WAD, &p)) return false;
+  *out = u128_divmod(p, *b, NULL);
+  return true;
+}
+
+SOL_INLINE bool u256_ge(const U256 *a, const U256 *b) {
+  for (int i = 3; i >= 0; i--)
+    if (a->w[i] != b->w[i]) return a->w[i] > b->w[i];
+  return true;
+}
+
+/* utilization_rate = borrowed * WAD / (borrowed + available * WAD) as a Rate (<= WAD): the
+ * numerator and denominator can exceed 128 bits, the quotient cannot exceed 2^60. */
+static bool utilization_rate(const uint8_t *r, u128 *out) {
+  u128 borrowed = sol_load_u128(r + R_BORROWED_AMOUNT_WADS);
+  u128 fees = sol_load_u128(r + R_ACCUMULATED_PROTOCOL_FEES_WADS);
+  u128 available = u128_mul64(sol_load_u64(r + R_AVAILABLE_AMOUNT), WAD);
+  u128 denominator;
+  bool carry = !u128_add(available, borrowed, &denominator);
+  /* total_supply = available + borrowed - fees in U192: checked_sub, then the zero test. */
+  if (!carry && denominator < fees) return false;
+  if ((!carry && denominator == fees) || borrowed == 0) {
+    *out = 0;
+    return true;
+  }
+  U256 num, den;
+  u128 wad = WAD;
+  u256_mul(&borrowed, &wad, &num);
+  den.w[0] = (uint64_t)denominator;
+  den.w[1] = (uint64_t)(denominator >> 64);
+  den.w[2] = carry ? 1 : 0;
+  den.w[3] = 0;
+  uint64_t q = 0;
+  for (int k = 60; k >= 0; k--) {
+    /* shifted = den << k (den < 2^129, so it fits 256 bits) */
+    U256 sh;
+    uint64_t kk = (uint64_t)k;
+    sh.w[0] = den.w[0] << kk;
+    sh.w[1] = kk ? (den.w[1] << kk) | (den.w[0] >> (64 - kk)) : den.w[1];
+    sh.w[2] = kk ? (den.w[2] << kk) | (den.w[1] >> (64 - kk)) : den.w[2];
+    sh.w[3] = kk ? (den.w[2] >> (64 - kk)) : 0;
+    if (u256_ge(&num, &sh)) {
+      uint64_t borrow = 0;
+      for (int i = 0; i < 4; i++) {
+        uint64_t d = num.w[i] - sh.w[i] - borrow;
+        borrow = (num.w[i] < sh.w[i] || (num.w[i] == sh.w[i] && borrow)) ? 1 : 0;
+        num.w[i] = d;
+      }
+      q |= 1UL << kk;
+    }
+  }
+  *out = q;
+  return true;
+}
+
+SOL_INLINE u128 percent(uint64_t pct) { return u128_mul64(pct, PERCENT_SCALER); }
+
+/* Reserve::current_borrow_rate; Reserve::unpack raises max_utilization_rate and
+ * super_max_borrow_rate to at least their optimal / max counterparts. */
+static bool current_borrow_rate(const uint8_t *r, u128 *out) {
+  u128 utilization;
+  if (!utilization_rate(r, &utilization)) return false;
+  uint8_t opt_util_pct = r[R_OPTIMAL_UTILIZATION_RATE];
+  uint8_t max_util_pct = r[R_MAX_UTILIZATION_RATE] > opt_util_pct ? r[R_MAX_UTILIZATION_RATE] : opt_util_pct;
+  uint8_t min_rate_pct = r[R_MIN_BORROW_RATE], opt_rate_pct = r[R_OPTIMAL_BORROW_RATE];
+  uint8_t max_rate_pct = r[R_MAX_BORROW_RATE];
+  u128 opt_util = percent(opt_util_pct), max_util = percent(max_util_pct);
+  u128 weight, range, scaled;
+  if (utilization <= opt_util) {
+    u128 min_rate = percent(min_rate_pct);
+    if (opt_util == 0) {
+      *out = min_rate;
+      return true;
+    }
+    if (opt_rate_pct < min_rate_pct) return false;
+    range = percent(opt_rate_pct - min_rate_pct);
+    if (!rate_div(&utilization, &opt_util, &weight) || !rate_mul(&weight, &range, &scaled)) return false;
+    return u128_add(scaled, min_rate, out);
+  }
+  if (utilization <= max_util) {
+    u128 num = utilization - opt_util, den = max_util - opt_util;
+    if (max_rate_pct < opt_rate_pct) return false;
+    range = percent(max_rate_pct - opt_rate_pct);
+    if (!rate_div(&num, &den, &weight) || !rate_mul(&weight, &range, &scaled)) return false;
+    return u128_add(scaled, percent(opt_rate_pct), out);
+  }
+  if (max_util_pct > 100) return false;
+  u128 num = utilization - max_util, den = percent(100 - max_util_pct);
+  if (!rate_div(&num, &den, &weight)) return false;
+  uint64_t super_max_pct = sol_load_u64(r + R_SUPER_MAX_BORROW_RATE);
+  if (super_max_pct < max_rate_pct) super_max_pct = max_rate_pct;
+  range = percent(super_max_pct) - percent(max_rate_pct);
+  if (!decimal_mul(&weight, &range, &scaled)) return false;
+  return u128_add(scaled, percent(max_rate_pct), out);
+}
+
+/* Rate::try_pow: square-and-multiply that squares once more after the last bit. */
+static bool rate_pow(const u128 *base_in, uint64_t exp, u128 *out) {
+  u128 base = *base_in;
+  u128 ret = (exp % 2) != 0 ? base : (u128)WAD;
+  while (exp > 0) {
+    exp /= 2;
+    if (!rate_mul(&base, &base, &base)) return false;
+    if ((exp % 2) != 0 && !rate_mul(&ret, &base, &ret)) return false;
+  }
+  *out = ret;
+  return true;
+}
+
+/* Reserve::accrue_interest + LastUpdate::update_slot, in place on the reserve data. */
+static uint64_t accrue_interest(uint8_t *r, uint64_t slot) {
+  uint64_t last = sol_load_u64(r + R_LAST_UPDATE_SLOT);
+  if (slot < last) return LE_MATH_OVERFLOW; /* slots_elapsed: checked_sub */
+  if (slot > last) {
+    u128 rate, compounded;
+    if (!current_borrow_rate(r, &rate)) return LE_MATH_OVERFLOW;
+    u128 base = u128_divmod64(rate, SLOTS_PER_YEAR, NULL) + WAD;
+    if (base < WAD) return LE_MATH_OVERFLOW;
+    /* A zero borrow rate compounds to exactly one: skip the ~30 squarings (same result). */
+    if (base == WAD) compounded = WAD;
+    else if (!rate_pow(&base, slot - last, &compounded)) return LE_MATH_OVERFLOW;
+    u128 cumulative = sol_load_u128(r + R_CUMULATIVE_BORROW_RATE_WADS);
+    u128 borrowed = sol_load_u128(r + R_BORROWED_AMOUNT_WADS);
+    u128 fees = sol_load_u128(r + R_ACCUMULATED_PROTOCOL_FEES_WADS);
+    u128 take_rate = percent(r[R_PROTOCOL_TAKE_RATE]);
+    u128 new_cumulative, new_borrowed, new_debt, new_fees;
+    if (!decimal_mul(&cumulative, &compounded, &new_cumulative)) return LE_MATH_OVERFLOW;
+    if (!decimal_mul(&borrowed, &compounded, &new_borrowed) || new_borrowed < borrowed) return LE_MATH_OVERFLOW;
+    new_debt = new_borrowed - borrowed;
+    if (!decimal_mul(&new_debt, &take_rate, &new_fees) || !u128_add(new_fees, fees, &new_fees))
+      return LE_MATH_OVERFLOW;
+    sol_store_u128(r + R_CUMULATIVE_BORROW_RATE_WADS, new_cumulative);
+    sol_store_u128(r + R_ACCUMULATED_PROTOCOL_FEES_WADS, new_fees);
+    sol_store_u128(r + R_BORROWED_AMOUNT_WADS, new_borrowed);
+  }
+  sol_store_u64(r + R_LAST_UPDATE_SLOT, slot);
+  r[R_LAST_UPDATE_STALE] = 0;
+  return SUCCESS;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 /* What both sides of a flash loan compare against the other instruction (BPF calls take at
@@ -274,7 +481,7 @@ static uint64_t flash_borrow(const SolParameters *p, uint64_t amount) {
   const SolAccountInfo *token_program = &p->ka[6];
   uint64_t err;
 
-  /* _refresh_reserve_interest: unpack, owner, slots elapsed (checked), last_update = now. */
+  /* _refresh_reserve_interest: unpack, owner, accrue interest, last_update = now. */
   SolClock clock;
   err = sol_get_clock_sysvar(&clock);
   if (err) return err;
@@ -284,7 +491,8 @@ static uint64_t flash_borrow(const SolParameters *p, uint64_t amount) {
     sol_log("Reserve provided is not owned by the lending program");
     return LE_INVALID_ACCOUNT_OWNER;
   }
-  if (clock.slot < sol_load_u64(reserve->data + R_LAST_UPDATE_SLOT)) return LE_MATH_OVERFLOW;
+  err = accrue_interest(reserve->data, clock.slot);
+  if (err) return err;
 
   err = check_lending_market(market, token_program, p->program_id);
   if (err) return err;
@@ -338,8 +546,7 @@ static uint64_t flash_borrow(const SolParameters *p, uint64_t amount) {
     return LE_MATH_OVERFLOW;
   sol_store_u64(r + R_AVAILABLE_AMOUNT, available - amount);
   sol_store_u128(r + R_BORROWED_AMOUNT_WADS, borrowed);
-  sol_store_u64(r + R_LAST_UPDATE_SLOT, clock.slot);
-  r[R_LAST_UPDATE_STALE] = 1; /* update_slot, then mark_stale */
+  r[R_LAST_UPDATE_STALE] = 1; /* mark_stale */
 
   SolSignerSeed base_seed = {market->key->x, 32};
   SplTransfer t = {token_program, source, destination, authority, amount, &base_seed, 1, bump};

@@ -33,6 +33,7 @@ from core.protocols.solend import (
     LendingMarket,
     Reserve,
     SolendError,
+    accrue_interest,
     decode_reserve,
     encode_lending_market,
     encode_reserve,
@@ -619,3 +620,92 @@ def test_emulator_fees_equal_the_python_fee_math() -> None:
         assert e.balances() == (SUPPLY, SUPPLY - total, total - host, host)
 
     check()
+
+
+def test_borrow_accrues_interest_like_the_program() -> None:
+    """Random reserve states and elapsed slots: the reserve after a flash loan round trip equals
+    accrue_interest() in Python (and MathOverflow where Python overflows)."""
+    e = make_env()
+    now = e.svm.get_clock().slot
+    amount = 1000
+
+    @settings(max_examples=120, deadline=None)
+    @given(
+        borrowed=st.one_of(st.integers(0, 10**15 * WAD), st.integers(0, 2**128 - 1)),
+        available=st.integers(amount, 10**13),
+        fee_share=st.integers(0, 100),
+        utils=st.tuples(st.integers(0, 100), st.integers(0, 100)).map(sorted),
+        rates=st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)).map(sorted),
+        super_max=st.integers(0, 2000),
+        take=st.integers(0, 100),
+        elapsed=st.one_of(st.integers(0, 3), st.integers(0, 10**7)),
+        cumulative=st.integers(WAD, 10 * WAD),
+    )
+    def check(
+        borrowed: int,
+        available: int,
+        fee_share: int,
+        utils: list[int],
+        rates: list[int],
+        super_max: int,
+        take: int,
+        elapsed: int,
+        cumulative: int,
+    ) -> None:
+        e.write_reserve(
+            flash_loan_fee_wad=0,
+            available_amount=available,
+            borrowed_amount_wads=borrowed,
+            accumulated_protocol_fees_wads=borrowed * fee_share // 1000,
+            optimal_utilization_rate=utils[0],
+            max_utilization_rate=utils[1],
+            min_borrow_rate=rates[0],
+            optimal_borrow_rate=rates[1],
+            max_borrow_rate=rates[2],
+            super_max_borrow_rate=super_max,
+            protocol_take_rate=take,
+            cumulative_borrow_rate_wads=cumulative,
+            last_update_slot=now - elapsed,
+            last_update_stale=True,
+        )
+        set_token_account(e.svm, e.supply, e.mint, e.authority, available)
+        before = e.reserve_state
+        result = e.send([e.borrow_ix(amount), e.repay_ix(amount, 0)])
+        try:
+            expected = accrue_interest(before, now)
+        except SolendError as exc:
+            assert custom_error(result) == (0, int(exc.error))
+            return
+        if expected.borrowed_amount_wads + amount * WAD > 2**128 - 1:
+            # The borrow's debt no longer fits the 16-byte field (the program panics in pack).
+            assert isinstance(result, FailedTransactionMetadata)
+            assert result.err().index == 0  # type: ignore[union-attr]
+            return
+        ok(result)
+        settled = min(amount * WAD, expected.borrowed_amount_wads + amount * WAD)
+        assert e.read_reserve() == replace(
+            expected,
+            last_update_stale=True,
+            borrowed_amount_wads=expected.borrowed_amount_wads + amount * WAD - settled,
+        )
+
+    check()
+
+
+def test_interest_that_overflows_a_rate_is_refused(env: Env) -> None:
+    # Utilization ~1 with a 10,000x super-max rate: Rate::try_pow overflows u128 within 10^7 slots.
+    now = env.svm.get_clock().slot
+    env.write_reserve(
+        available_amount=SUPPLY,
+        borrowed_amount_wads=10**15 * WAD,
+        optimal_utilization_rate=50,
+        max_utilization_rate=60,
+        optimal_borrow_rate=100,
+        max_borrow_rate=255,
+        super_max_borrow_rate=10**6,
+        last_update_slot=now - 10**7,
+    )
+    with pytest.raises(SolendError) as info:
+        accrue_interest(env.reserve_state, now)
+    assert info.value.error == LendingError.MATH_OVERFLOW
+    assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.MATH_OVERFLOW)
