@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,12 +25,12 @@ from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
+from core.keypair import generate_localnet_keypair
 from core.localnet.accounts import set_data_account, set_mint, set_token_account
 from core.protocols import ids, raydium_amm, solend
 
 LAMPORTS_PER_SOL = 1_000_000_000
 OPENBOOK_PROGRAM = Pubkey.from_string("srmqPvymJeFKQ4zGQed1GFppgkRHL9kaELCbyksJtPX")
-LOCALNET_KEYPAIR_FILE = "localnet-keypair.json"
 
 # Sizes of the placeholder accounts a Raydium v4 pool points at (OpenBook OpenOrders / Market,
 # Raydium TargetOrders); the emulator reads none of them, mainnet clients only check they exist.
@@ -403,34 +402,11 @@ def _fund_holder(
 # The operator wallet.
 
 
-def _write_keypair_file(path: Path, kp: Keypair) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(list(bytes(kp)), f)
-
-
 def _operator_keypair(seed: int, store_dir: Path | None) -> tuple[Keypair, Path | None]:
-    """The console's localnet keypair: from the store dir (created 0600 on first use), else seeded."""
+    """The console's localnet keypair (created 0600 in the store dir on first use), else a seeded one."""
     if store_dir is None:
         return _keypair(seed, "operator"), None
-    try:  # the foundation's helper, when present, owns where and how the file lives
-        from core.keypair import generate_localnet_keypair  # type: ignore[import-not-found]
-    except ImportError:
-        generate_localnet_keypair = None
-    if generate_localnet_keypair is not None:
-        result = generate_localnet_keypair(Path(store_dir))
-        if isinstance(result, tuple):
-            kp, path = result
-            return kp, Path(path)
-        if isinstance(result, Keypair):
-            return result, None
-        path = Path(result)
-        return Keypair.from_bytes(bytes(json.loads(path.read_text()))), path
-    store = Path(store_dir)
-    store.mkdir(parents=True, exist_ok=True)
-    path = store / LOCALNET_KEYPAIR_FILE
-    if not path.exists():
-        _write_keypair_file(path, Keypair())
+    path = generate_localnet_keypair(Path(store_dir))
     return Keypair.from_bytes(bytes(json.loads(path.read_text()))), path
 
 
