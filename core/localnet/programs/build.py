@@ -79,6 +79,8 @@ def compile_object(source: Path, out: Path, clang: str | None = None) -> None:
     )
     if proc.returncode != 0:
         raise CompileError(f"clang failed on {source.name}:\n{proc.stderr}")
+    if proc.stderr:
+        print(proc.stderr, end="", file=sys.stderr)  # warnings: shown, not fatal
 
 
 def build_program(source: Path, clang: str | None = None) -> bytes:
