@@ -12,7 +12,7 @@ from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 from solders.transaction_metadata import FailedTransactionMetadata
-from solders.transaction_status import InstructionErrorFieldless
+from solders.transaction_status import InstructionErrorCustom, InstructionErrorFieldless
 
 from core.localnet.programs import PROGRAM_IDS, PROGRAMS_DIR, load_programs, so_path
 from core.localnet.programs import build as build_mod
@@ -165,6 +165,19 @@ def test_linker_links_several_objects_with_cross_calls_strings_and_pointer_table
     assert "Program log: helper" in logs
     assert "Program log: 0x29, 0x0, 0x0, 0x0, 0x0" in logs  # TABLE[3] = 41
     assert "Program log: odd!" in logs  # pointer table in .rodata resolved to absolute addresses
+
+
+def test_a_minimal_program_without_syscalls_or_rodata_loads_and_returns_its_error() -> None:
+    so = link([compile_c("unsigned long entrypoint(const unsigned char *input) { return 42; }\n")])
+    assert ".rodata" not in _elf_sections(so)
+    svm = LiteSVM()
+    program = Pubkey.new_unique()
+    svm.add_program(program, so)
+    payer = Keypair()
+    svm.airdrop(payer.pubkey(), 10**9)
+    result = send(svm, payer, Instruction(program, b"", []))
+    assert isinstance(result, FailedTransactionMetadata)
+    assert result.err().err == InstructionErrorCustom(42)
 
 
 def test_linker_refuses_writable_data_naming_the_section_and_symbol() -> None:
