@@ -348,3 +348,47 @@ def test_every_key_is_documented_in_repo_arb_toml() -> None:
     text = (REPO / "arb.toml").read_text()
     for key in leaf_keys():
         assert f"# {key.split('.')[1]} = " in text, key
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    toml=st.none() | st.integers(1, 10**6),
+    legacy=st.none() | st.integers(1, 10**6),
+    arb=st.none() | st.integers(1, 10**6),
+    cli=st.none() | st.integers(1, 10**6),
+)
+def test_highest_layer_that_sets_a_key_wins(
+    tmp_path_factory: pytest.TempPathFactory,
+    toml: int | None,
+    legacy: int | None,
+    arb: int | None,
+    cli: int | None,
+) -> None:
+    directory = tmp_path_factory.mktemp("layers")
+    path = directory / "arb.toml"
+    path.write_text(f"[flash_loan]\nmax_amount_usdc = {toml}\n" if toml is not None else "")
+    layers = [
+        (toml, str(path)),
+        (legacy, "env MAX_FLASH_AMOUNT_USDC"),
+        (arb, "env ARB_FLASH_LOAN__MAX_AMOUNT_USDC"),
+        (cli, "cli"),
+    ]
+    saved = {
+        name: os.environ.pop(name, None)
+        for name in ("MAX_FLASH_AMOUNT_USDC", "ARB_FLASH_LOAN__MAX_AMOUNT_USDC")
+    }
+    try:
+        if legacy is not None:
+            os.environ["MAX_FLASH_AMOUNT_USDC"] = str(legacy)
+        if arb is not None:
+            os.environ["ARB_FLASH_LOAN__MAX_AMOUNT_USDC"] = str(arb)
+        config = load_config(path, {"flash_loan.max_amount_usdc": cli} if cli is not None else {})
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
+    set_layers = [(value, label) for value, label in layers if value is not None]
+    expected, label = set_layers[-1] if set_layers else (10000, "default")
+    assert config.flash_loan.max_amount_usdc == expected
+    assert config.source_of("flash_loan.max_amount_usdc") == label
