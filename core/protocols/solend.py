@@ -519,6 +519,48 @@ def flash_repay_reserve_liquidity(
     return Instruction(program_id, data, accounts)
 
 
+def flash_loan_instructions(
+    *,
+    reserve_address: Pubkey,
+    reserve: Reserve,
+    liquidity_amount: int,
+    borrow_instruction_index: int,
+    user_token_account: Pubkey,
+    user_transfer_authority: Pubkey,
+    host_fee_receiver: Pubkey,
+    token_program: Pubkey = ids.TOKEN_PROGRAM,
+    program_id: Pubkey = ids.SOLEND,
+) -> tuple[Instruction, Instruction]:
+    """The (borrow, repay) pair for `reserve`, with the supply and fee receiver read from it.
+
+    Place the borrow at top-level index `borrow_instruction_index` and the repay after it; the
+    user's token account must hold `liquidity_amount` + the fee when the repay runs.
+    """
+    borrow = flash_borrow_reserve_liquidity(
+        liquidity_amount=liquidity_amount,
+        source_liquidity=reserve.liquidity_supply_pubkey,
+        destination_liquidity=user_token_account,
+        reserve=reserve_address,
+        lending_market=reserve.lending_market,
+        token_program=token_program,
+        program_id=program_id,
+    )
+    repay = flash_repay_reserve_liquidity(
+        liquidity_amount=liquidity_amount,
+        borrow_instruction_index=borrow_instruction_index,
+        source_liquidity=user_token_account,
+        destination_liquidity=reserve.liquidity_supply_pubkey,
+        reserve_liquidity_fee_receiver=reserve.fee_receiver,
+        host_fee_receiver=host_fee_receiver,
+        reserve=reserve_address,
+        lending_market=reserve.lending_market,
+        user_transfer_authority=user_transfer_authority,
+        token_program=token_program,
+        program_id=program_id,
+    )
+    return borrow, repay
+
+
 def _check_u64(value: int, name: str) -> None:
     if not 0 <= value <= U64_MAX:
         raise ValueError(f"{name} {value} is not a u64")

@@ -21,6 +21,8 @@ from solders.transaction_status import (
     InstructionErrorFieldless,
     TransactionErrorInstructionError,
 )
+from spl.token.instructions import transfer as spl_transfer
+from spl.token.models import TransferParams
 
 from core.localnet.accounts import set_data_account, set_mint, set_token_account, token_amount
 from core.localnet.programs import load_programs
@@ -39,6 +41,7 @@ from core.protocols.solend import (
     encode_reserve,
     flash_borrow_reserve_liquidity,
     flash_loan_fees,
+    flash_loan_instructions,
     flash_repay_reserve_liquidity,
     lending_market_authority,
 )
@@ -229,11 +232,8 @@ def test_borrowed_tokens_are_usable_between_borrow_and_repay(env: Env) -> None:
 
 
 def _spl_transfer(src: Pubkey, dst: Pubkey, owner: Pubkey, amount: int) -> Instruction:
-    # SPL Token Transfer (tag 3); solders has no SPL instruction builders.
-    return Instruction(
-        ids.TOKEN_PROGRAM,
-        struct.pack("<BQ", 3, amount),
-        [AccountMeta(src, False, True), AccountMeta(dst, False, True), AccountMeta(owner, True, False)],
+    return spl_transfer(
+        TransferParams(program_id=ids.TOKEN_PROGRAM, source=src, dest=dst, owner=owner, amount=amount)
     )
 
 
@@ -709,3 +709,18 @@ def test_interest_that_overflows_a_rate_is_refused(env: Env) -> None:
         accrue_interest(env.reserve_state, now)
     assert info.value.error == LendingError.MATH_OVERFLOW
     assert_refused(env, [env.borrow_ix(1000), env.repay_ix(1000, 0)], 0, LendingError.MATH_OVERFLOW)
+
+
+def test_the_instruction_pair_built_from_the_decoded_reserve_works_behind_compute_budget(env: Env) -> None:
+    borrow, repay = flash_loan_instructions(
+        reserve_address=env.reserve,
+        reserve=env.read_reserve(),
+        liquidity_amount=1_000_000_000,
+        borrow_instruction_index=2,
+        user_token_account=env.user_token,
+        user_transfer_authority=env.user.pubkey(),
+        host_fee_receiver=env.host_receiver,
+    )
+    budget = [set_compute_unit_limit(200_000), set_compute_unit_price(1)]
+    ok(env.send([*budget, borrow, repay]))
+    assert env.balances() == (SUPPLY, USER_START - 3_000_000, 2_400_000, 600_000)
