@@ -468,6 +468,17 @@ class StoreWriter:
         self._thread = threading.Thread(target=self._run, name=f"store-writer-{mode}", daemon=True)
         self._thread.start()
 
+    @classmethod
+    async def open(cls, store_dir: Path, mode: Mode, *, max_batch: int = 1000) -> StoreWriter:
+        """Construct without blocking the event loop on migrations."""
+        return await asyncio.to_thread(cls, store_dir, mode, max_batch=max_batch)
+
+    async def __aenter__(self) -> StoreWriter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
     # -- enqueue (non-blocking, callable from any thread)
 
     def add_opportunity(self, opportunity: Opportunity) -> None:

@@ -300,3 +300,12 @@ async def test_failed_write_is_reported_and_spares_its_batch(tmp_path: Path) -> 
     await writer.close()
     with StoreReader(tmp_path, "dry-run") as reader:
         assert [(a.id, a.decision) for a in reader.approvals()] == [(1, "approved"), (2, "rejected")]
+
+
+async def test_writer_opens_off_the_loop_and_closes_as_context_manager(tmp_path: Path) -> None:
+    async with await StoreWriter.open(tmp_path, "live") as writer:
+        writer.save_attempt(make_attempt(1, mode="live"))
+    with StoreReader(tmp_path, "live") as reader:
+        assert reader.count("bundle_attempts") == 1
+    with pytest.raises(StoreError):
+        writer.save_attempt(make_attempt(2, mode="live"))
