@@ -41,7 +41,8 @@
 #define TAG_FLASH_LOAN 13
 #define TAG_FLASH_BORROW 19
 #define TAG_FLASH_REPAY 20
-/* Highest instruction tag the mainnet program unpacks (MarkObligationAsClosable). */
+/* Tags 0-20 are in instruction.rs's unpack; later program versions added a few more
+ * (ForgiveDebt 21, UpdateMarketMetadata 22, ...). Tags up to this one are accepted. */
 #define TAG_MAX_KNOWN 24
 
 /* Reserve (619 bytes) and LendingMarket (290 bytes) field offsets: reserve.rs / lending_market.rs. */
@@ -136,8 +137,8 @@ static uint64_t check_reserve(const SolAccountInfo *reserve, const SolAccountInf
 }
 
 /* LendingInstruction::unpack, as far as the flash-loan checks need it: the tag, the amount of
- * tags 13/19/20 and the borrow index of tag 20. Other known tags are accepted without reading
- * their payload. */
+ * tags 12/13/19/20 and the borrow index of tag 20. Tags whose payload is one u64 must carry it;
+ * the others' payloads (market and reserve configs, metadata) are not checked (approximation). */
 typedef struct {
   uint8_t tag;
   uint8_t borrow_instruction_index;
@@ -160,6 +161,9 @@ static uint64_t unpack_instruction(const uint8_t *data, uint64_t len, Unpacked *
       if (len < 10) break;
       out->liquidity_amount = sol_load_u64(data + 1);
       out->borrow_instruction_index = data[9];
+      return SUCCESS;
+    case 4: case 5: case 8: case 9: case 10: case 11: case 14: case 15: case 17: case 21:
+      if (len < 9) break; /* { liquidity_amount | collateral_amount: u64 } */
       return SUCCESS;
     default:
       if (out->tag <= TAG_MAX_KNOWN) return SUCCESS;

@@ -724,3 +724,14 @@ def test_the_instruction_pair_built_from_the_decoded_reserve_works_behind_comput
     budget = [set_compute_unit_limit(200_000), set_compute_unit_price(1)]
     ok(env.send([*budget, borrow, repay]))
     assert env.balances() == (SUPPLY, USER_START - 3_000_000, 2_400_000, 600_000)
+
+
+def test_borrow_refuses_a_later_lending_instruction_it_cannot_unpack(env: Env) -> None:
+    # DepositReserveLiquidity (tag 4) without its u64: the borrow's scan fails to unpack it.
+    bad_deposit = Instruction(ids.SOLEND, bytes([4]), [])
+    assert_refused(
+        env,
+        [env.borrow_ix(1000), bad_deposit, env.repay_ix(1000, 0)],
+        0,
+        LendingError.INSTRUCTION_UNPACK_ERROR,
+    )
