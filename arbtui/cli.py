@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import tomllib
 from collections.abc import Callable, Sequence
@@ -122,8 +123,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if getattr(args, "_passthrough", False):
+        # "resolve": the delegated module may define a common option itself (localnet has --store-dir).
         sub = argparse.ArgumentParser(
-            prog=f"arbtui {args.command}", description=_SUBCOMMANDS[args.command][0]
+            prog=f"arbtui {args.command}",
+            description=_SUBCOMMANDS[args.command][0],
+            conflict_handler="resolve",
         )
         add_common_options(sub)
         handler = args._builder(sub)
@@ -143,6 +147,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `arbtui config show | head`: the reader went away; say nothing more (Python's advice).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_FAILURE
 
 
 def _common_of(args: argparse.Namespace) -> dict[str, Any]:

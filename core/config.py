@@ -35,7 +35,12 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENV_PREFIX = "ARB_"
 ENV_DELIMITER = "__"
@@ -546,7 +551,11 @@ SECTIONS: dict[str, type[Section]] = {
 
 
 class AppConfig(BaseSettings):
-    """The whole configuration. Build it with `load_config`; `AppConfig()` alone reads only env."""
+    """The whole configuration. Build it with `load_config`, which layers the sources itself.
+
+    Validation reads nothing but its input: the layers (toml, env, CLI) are merged by `load_config`
+    with pydantic-settings' own sources, so each value's origin is known.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_DELIMITER, extra="forbid", validate_assignment=True
@@ -566,6 +575,17 @@ class AppConfig(BaseSettings):
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
     _config_path: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _derive_regions(self) -> AppConfig:
@@ -799,9 +819,20 @@ def _arb_env_layer() -> tuple[dict[str, Any], list[ConfigProblem]]:
             problems.append(
                 ConfigProblem(f"env {name}", f"unknown section '{section}'{hint}", os.environ[name])
             )
+        elif os.environ[name].lstrip()[:1] in ("[", "{"):
+            try:
+                json.loads(os.environ[name])
+            except json.JSONDecodeError as exc:
+                problems.append(
+                    ConfigProblem(
+                        f"env {name}", f"not valid JSON ({exc.msg}, column {exc.colno})", os.environ[name]
+                    )
+                )
+    if problems:
+        return {}, problems
     try:
         layer = EnvSettingsSource(AppConfig)()
-    except Exception as exc:  # pydantic-settings raises SettingsError for JSON it cannot parse
+    except Exception as exc:  # pydantic-settings raises SettingsError for values it cannot parse
         problems.append(ConfigProblem(f"env {ENV_PREFIX}*", str(exc), has_value=False))
         layer = {}
     return layer, problems

@@ -218,3 +218,18 @@ def test_unknown_subcommand_is_a_usage_error(tmp_path: Path, env: dict[str, str]
     result = arbtui(tmp_path, env, "frobnicate")
     assert result.returncode == 2
     assert "usage:" in result.stderr
+
+
+def test_closed_stdout_pipe_is_not_a_traceback(tmp_path: Path, env: dict[str, str]) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "arbtui", "config", "show", "--sources"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # like `| head -0`
+    stderr = reader.stderr.read().decode()
+    reader.wait(timeout=60)
+    assert "Traceback" not in stderr

@@ -392,3 +392,17 @@ def test_highest_layer_that_sets_a_key_wins(
     expected, label = set_layers[-1] if set_layers else (10000, "default")
     assert config.flash_loan.max_amount_usdc == expected
     assert config.source_of("flash_loan.max_amount_usdc") == label
+
+
+def test_validation_alone_reads_no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARB_UI__REFRESH_HZ", "20")
+    assert AppConfig.model_validate({}).ui.refresh_hz == 10
+    assert load_config().ui.refresh_hz == 20
+
+
+def test_env_json_that_does_not_parse_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARB_JITO__REGIONS", "{bad")
+    with pytest.raises(ConfigError) as exc:
+        load_config()
+    assert [line.split(":")[0] for line in problems_of(exc)] == ["env ARB_JITO__REGIONS"]
+    assert "not valid JSON" in problems_of(exc)[0]
