@@ -147,11 +147,15 @@ def _keypair_for(seed: int, role: str) -> Keypair:
 
 
 def _optional(module: str) -> Any:
+    """A sibling module built by another part of the project, or None while it is absent/broken."""
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
         if exc.name != module:
-            raise
+            log.error("%s cannot be imported: %s", module, exc)
+        return None
+    except Exception as exc:
+        log.error("%s cannot be imported: %s: %s", module, type(exc).__name__, exc)
         return None
 
 
@@ -191,6 +195,7 @@ class Cluster:
         self.genesis_time = 0
         self.transaction_count = 0
         self.first_available_slot = 0
+        self.ledger: Any = None  # set by core.localnet.ledger.attach_ledger for --ledger
         self._listeners: list[Callable[[ClusterEvent], None]] = []
         self._blocks: dict[int, _BlockInfo] = {}  # slot -> block, last MAX_RECENT_BLOCKHASHES
         self._hash_index: dict[Hash, _BlockInfo] = {}
@@ -229,6 +234,9 @@ class Cluster:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._clock_task
             self._clock_task = None
+        if self.ledger is not None and hasattr(self.ledger, "close"):
+            self.ledger.close()
+            self.ledger = None
 
     def _load_programs(self) -> None:
         programs = _optional("core.localnet.programs")
