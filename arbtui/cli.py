@@ -183,6 +183,10 @@ def _config(parser: argparse.ArgumentParser) -> Handler:
 
     def run(args: argparse.Namespace, config: AppConfig) -> int:
         if args.config_action == "check":
+            problem = live_wallet_problem(config)
+            if problem:
+                print(f"arbtui: config: {problem}", file=sys.stderr)
+                return EXIT_CONFIG
             where = str(config.config_path) if config.config_path else "built-in defaults"
             print(f"config ok ({where})")
             return EXIT_OK
@@ -196,6 +200,19 @@ def _config(parser: argparse.ArgumentParser) -> Handler:
         return EXIT_OK
 
     return run
+
+
+def live_wallet_problem(config: AppConfig) -> str | None:
+    """In live mode off localnet the keypair must load and be 0600; in dry-run it is never read."""
+    if config.mode.dry_run or config.cluster.name == "localnet":
+        return None
+    from core.keypair import KeypairError, load_keypair
+
+    try:
+        load_keypair(config.wallet.keypair_path, for_live=True)
+    except KeypairError as exc:
+        return f"wallet.keypair: {exc.reason} (got {str(exc.path)!r})"
+    return None
 
 
 def render_config_text(config: AppConfig, *, all_sources: bool) -> str:

@@ -233,3 +233,27 @@ def test_closed_stdout_pipe_is_not_a_traceback(tmp_path: Path, env: dict[str, st
     stderr = reader.stderr.read().decode()
     reader.wait(timeout=60)
     assert "Traceback" not in stderr
+
+
+def test_config_check_in_live_mode_checks_the_keypair(tmp_path: Path, env: dict[str, str]) -> None:
+    keypair = tmp_path / "id.json"
+    keypair.write_text(json.dumps(list(range(64))))
+    keypair.chmod(0o644)
+    args = (
+        "config",
+        "check",
+        "--set",
+        "mode.dry_run=false",
+        "--set",
+        "cluster.name=devnet",
+        "--set",
+        f"wallet.keypair={json.dumps(str(keypair))}",
+    )
+    result = arbtui(tmp_path, env, *args)
+    assert result.returncode == 2
+    assert "wallet.keypair: permissions 0644" in result.stderr
+    keypair.chmod(0o600)
+    result = arbtui(tmp_path, env, *args)
+    assert result.returncode == 2
+    assert "wallet.keypair: public key does not match" in result.stderr
+    assert "Traceback" not in result.stderr
