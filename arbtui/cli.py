@@ -224,7 +224,7 @@ def render_config_text(config: AppConfig, *, all_sources: bool) -> str:
         lines.append(f"\n[{section}]")
         for key, value in _flatten(values):
             dotted = f"{section}.{key}"
-            source = _source_for_key(config, dotted)
+            source = config.source_of(dotted)
             text = f"{key} = {json.dumps(value)}"
             if all_sources or source != "default":
                 text = f"{text:<60} # {source}"
@@ -240,10 +240,6 @@ def _flatten(values: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
         else:
             out.append((f"{prefix}{key}", value))
     return out
-
-
-def _source_for_key(config: AppConfig, dotted: str) -> str:
-    return config.source_of(dotted)
 
 
 @subcommand("report", "daily performance and success rate by flash size from the trade store")

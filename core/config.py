@@ -723,14 +723,11 @@ def _problems_from(exc: ValidationError, sources: Mapping[str, str]) -> list[Con
             message = _MESSAGES[kind].format(**{k: _bound(v) for k, v in ctx.items()})
         else:
             message = err["msg"].removeprefix("Value error, ")
-        source = _source_for(path, sources)
-        has_value = kind != "missing" and not (
-            kind.startswith("model") and isinstance(err.get("input"), dict)
-        )
         value = err.get("input")
-        if isinstance(value, dict) and kind not in ("dict_type", "extra_forbidden"):
-            has_value = False  # a whole-section check: its message names the keys
-        problems.append(ConfigProblem(path, message, value, has_value, source))
+        # A check over a whole section gets the section as input; its message names the keys.
+        whole_section = isinstance(value, dict) and kind != "extra_forbidden"
+        has_value = kind != "missing" and not whole_section
+        problems.append(ConfigProblem(path, message, value, has_value, _source_for(path, sources)))
     return problems
 
 
@@ -907,13 +904,8 @@ def load_config(
 
     merged: dict[str, Any] = {}
     sources: dict[str, str] = dict.fromkeys(leaf_keys(), "default")
-    for key, field in (
-        ("cluster.rpc_url", ClusterConfig.model_fields["rpc_url"]),
-        ("cluster.ws_url", ClusterConfig.model_fields["ws_url"]),
-        ("jito.regions", JitoConfig.model_fields["regions"]),
-    ):
-        if field.json_schema_extra and field.json_schema_extra.get(DERIVED):
-            sources[key] = "derived from cluster.name"
+    for key in ("cluster.rpc_url", "cluster.ws_url", "jito.regions"):
+        sources[key] = "derived from cluster.name"
 
     problems: list[ConfigProblem] = []
     if config_path is not None:
@@ -935,9 +927,11 @@ def load_config(
     for key in cli_sources:
         sources[key] = (cli_labels or {}).get(key, "cli")
 
-    if merged.get("cluster", {}).get("rpc_url") and not merged.get("cluster", {}).get("ws_url"):
+    cluster = merged.get("cluster") if isinstance(merged.get("cluster"), dict) else {}
+    jito = merged.get("jito") if isinstance(merged.get("jito"), dict) else {}
+    if cluster.get("rpc_url") and not cluster.get("ws_url"):
         sources["cluster.ws_url"] = "derived from cluster.rpc_url"
-    if merged.get("cluster", {}).get("name") == "custom" and not merged.get("jito", {}).get("regions"):
+    if cluster.get("name") == "custom" and not jito.get("regions"):
         sources["jito.regions"] = "derived from cluster.name (none for custom)"
 
     try:

@@ -406,3 +406,40 @@ def test_env_json_that_does_not_parse_names_the_variable(monkeypatch: pytest.Mon
         load_config()
     assert [line.split(":")[0] for line in problems_of(exc)] == ["env ARB_JITO__REGIONS"]
     assert "not valid JSON" in problems_of(exc)[0]
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
+KEY_NAMES = st.sampled_from(
+    sorted({k.split(".")[-1] for k in leaf_keys()} | set(AppConfig.model_fields) | {"x", "regions", "ny"})
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(KEY_NAMES, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(sorted(AppConfig.model_fields)) | KEY_NAMES, VALUES, max_size=4))
+def test_any_input_is_a_valid_config_or_a_config_error(data: dict[str, object]) -> None:
+    try:
+        load_config(None, dict(data), search_default_paths=False)
+    except ConfigError as exc:
+        assert exc.problems
+        assert all(": " in line for line in exc.lines())
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        "cluster = 5\n",
+        "[jito]\nregions = 5\n",
+        "flash_loan = [1, 2]\n",
+        "[flash_loan]\ncaps = 'many'\n",
+        "[cluster]\nrpc_url = 'http://h:99999'\n",
+        "[jito]\ntime_of_day = [1]\n",
+    ],
+)
+def test_wrongly_shaped_toml_is_a_config_error(tmp_path: Path, toml: str) -> None:
+    with pytest.raises(ConfigError):
+        load_config(write(tmp_path, toml))
