@@ -25,6 +25,7 @@ PROGRAM_IDS: dict[str, Pubkey] = {
     "cpi_relay": ids.CPI_RELAY,
     "raydium_amm": ids.RAYDIUM_AMM_V4,
     "solend": ids.SOLEND,
+    "whirlpool": ids.ORCA_WHIRLPOOL,
 }
 
 
