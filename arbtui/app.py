@@ -2,6 +2,8 @@
 
 For now: the header (cluster, mode, wallet, engine state), the five panes laid out for 80×24 and
 up, `?` help and `q` quit; the Trades pane shows the most recent bundle attempts from the store.
+On `localnet` with nothing listening on the RPC port, the console starts the embedded cluster in
+a child process and stops it on exit.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -22,6 +24,9 @@ from core.config import AppConfig
 from core.keypair import KeypairError, load_keypair, localnet_keypair_path
 from core.logs import configure_logging
 from core.store import BundleAttempt, Mode, StoreError, StoreReader
+
+if TYPE_CHECKING:
+    from core.localnet.launcher import ClusterHandle
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,7 @@ class StatusHeader(Static):
         super().__init__(id="status")
         self.config = config
         self.engine_state = engine_state
+        self.cluster_state = ""
         self.plain = ""
 
     def on_mount(self) -> None:
@@ -63,8 +69,10 @@ class StatusHeader(Static):
     def refresh_status(self) -> None:
         wallet, wallet_bad = wallet_label(self.config)
         text = Text()
-        text.append(" arbtui ", style="bold")
         text.append(f" {self.config.cluster.name} ", style="bold reverse")
+        if self.cluster_state:
+            bad = self.cluster_state.startswith(("failed", "unavailable"))
+            text.append(f" {self.cluster_state}", style="bold red" if bad else "")
         text.append(" ")
         if self.config.mode.dry_run:
             text.append(" DRY-RUN ", style="bold black on yellow")
@@ -141,10 +149,12 @@ class ArbConsole(App[int]):
         Binding("tab", "focus_next", "Next pane", show=False),
     ]
 
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(self, config: AppConfig, *, start_cluster: bool = True) -> None:
         super().__init__()
         self.config = config
         self.mode: Mode = mode_of(config)
+        self.start_cluster = start_cluster
+        self.cluster: ClusterHandle | None = None
         self._trade_keys: tuple[tuple[str, str, float | None], ...] = ()
         self._reader: StoreReader | None = None
 
@@ -171,12 +181,39 @@ class ArbConsole(App[int]):
 
     async def on_mount(self) -> None:
         self.sub_title = f"{self.config.cluster.name} · {self.mode}"
+        if self.start_cluster:
+            self.run_worker(self.connect_cluster(), group="cluster", exclusive=True)
         await self.refresh_trades()
         self.set_interval(TRADES_POLL_SECONDS, self.refresh_trades)
 
     def on_unmount(self) -> None:
         if self._reader is not None:
             self._reader.close()
+        if self.cluster is not None:
+            self.cluster.stop()  # only stops a cluster this console started
+
+    async def connect_cluster(self) -> None:
+        """On localnet with nothing listening, start the embedded cluster in a child process."""
+        header = self.query_one(StatusHeader)
+        header.cluster_state = "starting…" if self.config.cluster.name == "localnet" else ""
+        header.refresh_status()
+        try:
+            from core.localnet.launcher import LocalnetStartError, ensure_cluster_async
+        except ImportError as exc:
+            log.error("local cluster unavailable: %s", exc)
+            header.cluster_state = "unavailable"
+            header.refresh_status()
+            return
+        try:
+            self.cluster = await ensure_cluster_async(self.config)
+        except LocalnetStartError as exc:
+            log.error("local cluster failed to start: %s", exc)
+            header.cluster_state = "failed (see localnet.log)"
+        else:
+            header.cluster_state = "up"
+            if self.config.cluster.name != "localnet":
+                header.cluster_state = ""
+        header.refresh_status()
 
     async def refresh_trades(self) -> None:
         try:
@@ -227,5 +264,9 @@ def run_console(config: AppConfig) -> int:
     configure_logging(config.store.dir)
     log.info("console starting: cluster=%s mode=%s", config.cluster.name, mode_of(config))
     app = ArbConsole(config)
-    result = app.run()
+    try:
+        result = app.run()
+    finally:
+        if app.cluster is not None:
+            app.cluster.stop()
     return int(result or app.return_code or 0)

@@ -27,7 +27,7 @@ def config_for(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-
 
 
 async def test_console_starts_in_dry_run_and_quits_on_q(tmp_path: Path) -> None:
-    app = ArbConsole(config_for(tmp_path))
+    app = ArbConsole(config_for(tmp_path), start_cluster=False)
     async with app.run_test(size=(80, 24)) as pilot:
         header = app.query_one(StatusHeader)
         assert "DRY-RUN" in header.plain
@@ -41,7 +41,7 @@ async def test_console_starts_in_dry_run_and_quits_on_q(tmp_path: Path) -> None:
 
 
 async def test_help_opens_on_question_mark_and_closes_on_escape(tmp_path: Path) -> None:
-    app = ArbConsole(config_for(tmp_path))
+    app = ArbConsole(config_for(tmp_path), start_cluster=False)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -68,7 +68,7 @@ async def test_trades_pane_shows_recent_attempts_from_the_store(tmp_path: Path) 
             )
         )
     await writer.close()
-    app = ArbConsole(config)
+    app = ArbConsole(config, start_cluster=False)
     async with app.run_test(size=(120, 40)) as pilot:
         table = app.query_one("#trades", Pane).query_one(DataTable)
         assert table.row_count == 3
@@ -80,7 +80,7 @@ async def test_live_header_is_loud_and_names_the_wallet(tmp_path: Path) -> None:
     config = config_for(tmp_path, **{"mode.dry_run": False})
     generate_localnet_keypair(config.store.dir)
     signer = load_keypair(localnet_keypair_path(config.store.dir))
-    app = ArbConsole(config)
+    app = ArbConsole(config, start_cluster=False)
     async with app.run_test(size=(80, 24)) as pilot:
         header = app.query_one(StatusHeader)
         assert " LIVE " in header.plain
@@ -91,7 +91,42 @@ async def test_live_header_is_loud_and_names_the_wallet(tmp_path: Path) -> None:
 
 async def test_live_header_flags_an_unusable_wallet(tmp_path: Path) -> None:
     config = config_for(tmp_path, **{"mode.dry_run": False})
-    app = ArbConsole(config)
+    app = ArbConsole(config, start_cluster=False)
     async with app.run_test(size=(80, 24)) as pilot:
         assert "wallet unusable: file not found" in app.query_one(StatusHeader).plain
         await pilot.press("q")
+
+
+def free_port_pair() -> int:
+    """A port p with p and p + 1 free (RPC and PubSub)."""
+    import socket
+
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+            return port
+    raise RuntimeError("no free port pair")
+
+
+async def test_console_starts_the_embedded_cluster_and_stops_it_on_quit(tmp_path: Path) -> None:
+    port = free_port_pair()
+    config = config_for(tmp_path, **{"cluster.rpc_url": f"http://127.0.0.1:{port}"})
+    app = ArbConsole(config)
+    async with app.run_test(size=(80, 24)) as pilot:
+        header = app.query_one(StatusHeader)
+        for _ in range(600):  # wait for the child cluster; bounded by the test timeout, not asserted on
+            if header.cluster_state in ("up", "failed (see localnet.log)"):
+                break
+            await pilot.pause(0.05)
+        assert header.cluster_state == "up", header.plain
+        assert app.cluster is not None and app.cluster.owned and app.cluster.process is not None
+        process = app.cluster.process
+        assert process.poll() is None
+        await pilot.press("q")
+    assert process.poll() is not None
