@@ -58,16 +58,21 @@ def test_each_subcommand_has_help(tmp_path: Path, env: dict[str, str], args: tup
     assert "--config" in result.stdout and "--store-dir" in result.stdout
 
 
-def test_localnet_help_or_clear_unavailable_message(tmp_path: Path, env: dict[str, str]) -> None:
+def test_localnet_help_shows_its_own_and_the_common_options(tmp_path: Path, env: dict[str, str]) -> None:
     result = arbtui(tmp_path, env, "localnet", "--help")
-    available = (Path(__file__).resolve().parents[1] / "core" / "localnet" / "cli.py").exists()
-    if available:
-        assert result.returncode == 0, result.stderr
-        assert "--store-dir" in result.stdout
-    else:
-        assert result.returncode == 1
-        assert "not available yet" in result.stderr
-    assert "Traceback" not in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert "--rpc-port" in result.stdout and "--config" in result.stdout and "--store-dir" in result.stdout
+
+
+def test_localnet_without_its_module_says_not_available(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from arbtui.cli import main
+
+    monkeypatch.setitem(sys.modules, "core.localnet.cli", None)  # import now fails as if absent
+    monkeypatch.chdir(tmp_path)
+    assert main(["localnet"]) == 1
+    assert "not available yet" in capsys.readouterr().err
 
 
 def test_importing_the_cli_does_not_import_textual(env: dict[str, str], tmp_path: Path) -> None:
