@@ -593,13 +593,14 @@ class StoreWriter:
                     for write in writes:
                         db.conn.execute(write.sql, write.params)
                 self.batches_committed += 1
-            except sqlite3.Error:
-                # One bad write must not take its batch-mates down: replay them one by one.
+            except Exception:
+                # One bad write must not take its batch-mates down (nor the worker, or every
+                # later flush would hang): replay them one by one and keep the first error.
                 for write in writes:
                     try:
                         with db.atomic():
                             db.conn.execute(write.sql, write.params)
-                    except sqlite3.Error as exc:
+                    except Exception as exc:
                         log.error("store write failed: %s (%s)", exc, write.sql.split(" (")[0])
                         self._error = self._error or exc
         stop = False

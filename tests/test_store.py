@@ -309,3 +309,14 @@ async def test_writer_opens_off_the_loop_and_closes_as_context_manager(tmp_path:
         assert reader.count("bundle_attempts") == 1
     with pytest.raises(StoreError):
         writer.save_attempt(make_attempt(2, mode="live"))
+
+
+async def test_unbindable_value_fails_its_write_not_the_writer(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path, "dry-run")
+    writer.update_attempt("nope", error_detail=object())  # type: ignore[arg-type]
+    with pytest.raises(StoreError):
+        await writer.flush()
+    writer.save_attempt(make_attempt(1))
+    await writer.close()
+    with StoreReader(tmp_path, "dry-run") as reader:
+        assert reader.count("bundle_attempts") == 1
