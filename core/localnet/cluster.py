@@ -655,10 +655,10 @@ def inner_instructions_json(meta: TransactionMetadata) -> list[dict[str, Any]]:
                 "index": index,
                 "instructions": [
                     {
-                        "programIdIndex": ii.instruction.program_id_index,
-                        "accounts": list(bytes(ii.instruction.accounts)),
-                        "data": base58.b58encode(bytes(ii.instruction.data)).decode(),
-                        "stackHeight": ii.stack_height,
+                        "programIdIndex": ii.instruction().program_id_index,
+                        "accounts": list(bytes(ii.instruction().accounts)),
+                        "data": base58.b58encode(bytes(ii.instruction().data)).decode(),
+                        "stackHeight": ii.stack_height(),
                     }
                     for ii in inner
                 ],

@@ -31,7 +31,7 @@ from core.localnet.cluster import Cluster, TxRecord, TxRejected
 from core.localnet.rpc_errors import RpcError, invalid_params
 from core.localnet.token_balances import TOKEN_PROGRAMS, ui_token_amount
 from core.localnet.tx_errors import error_text
-from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, lookup_table_addresses
+from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, active_lookup_addresses, lookup_table
 from core.protocols import ids
 from core.protocols.errors import DecodeError
 from core.protocols.spl_token import TOKEN_ACCOUNT_LEN, decode_token_account
@@ -417,13 +417,15 @@ class RpcMethods:
             elif account.owner != ids.ADDRESS_LOOKUP_TABLE_PROGRAM:
                 reason = "InvalidAddressLookupTableOwner"
             else:
-                table = lookup_table_addresses(account)
+                table = lookup_table(account)
                 if table is None:
                     reason = "InvalidAddressLookupTableData"
-                elif any(i >= len(table) for i in [*lookup.writable_indexes, *lookup.readonly_indexes]):
-                    reason = "InvalidAddressLookupTableIndex"
                 else:
-                    continue
+                    usable = active_lookup_addresses(table, self.cluster.slot)
+                    indexes = [*bytes(lookup.writable_indexes), *bytes(lookup.readonly_indexes)]
+                    if all(i < usable for i in indexes):
+                        continue
+                    reason = "InvalidAddressLookupTableIndex"
             raise invalid_params(f"invalid transaction: {error_text(reason)}")
 
     @staticmethod

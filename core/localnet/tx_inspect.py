@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from solders.account import Account
+from solders.address_lookup_table_account import AddressLookupTable
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 
@@ -79,15 +80,30 @@ class ComputeBudget:
     unit_price: int  # micro-lamports per compute unit
 
 
-def lookup_table_addresses(account: Account | None) -> list[Pubkey] | None:
+def lookup_table(account: Account | None) -> AddressLookupTable | None:
+    """The table an account holds (56-byte meta, then 32-byte addresses), or None if it holds none."""
     if account is None or account.owner != ids.ADDRESS_LOOKUP_TABLE_PROGRAM:
         return None
     data = bytes(account.data)
     if len(data) < LOOKUP_TABLE_META_SIZE or (len(data) - LOOKUP_TABLE_META_SIZE) % 32:
         return None
-    return [
-        Pubkey.from_bytes(data[i : i + 32]) for i in range(LOOKUP_TABLE_META_SIZE, len(data), 32)
-    ]
+    try:
+        return AddressLookupTable.deserialize(data)
+    except ValueError:
+        return None
+
+
+def lookup_table_addresses(account: Account | None) -> list[Pubkey] | None:
+    table = lookup_table(account)
+    return None if table is None else list(table.addresses)
+
+
+def active_lookup_addresses(table: AddressLookupTable, current_slot: int) -> int:
+    """How many entries a transaction in `current_slot` may use: those extended in this slot wait."""
+    meta = table.meta
+    if current_slot > meta.last_extended_slot:
+        return len(table.addresses)
+    return meta.last_extended_slot_start_index
 
 
 def load_keys(message: Message | MessageV0, get_account: Callable[[Pubkey], Account | None]) -> LoadedKeys:

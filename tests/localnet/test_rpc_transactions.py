@@ -66,7 +66,11 @@ async def test_get_transaction_meta_has_mainnet_fields(localnet: Localnet, clien
     payer = await funded(client)
     to = Keypair().pubkey()
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
-    ixs = [set_compute_unit_limit(10_000), set_compute_unit_price(1_000_000), transfer_ix(payer, to, 5 * 10**8)]
+    ixs = [
+        set_compute_unit_limit(10_000),
+        set_compute_unit_price(1_000_000),
+        transfer_ix(payer, to, 5 * 10**8),
+    ]
     tx = signed_v0(payer, ixs, blockhash)
     sig = (await client.send_transaction(tx, TxOpts(preflight_commitment=Confirmed))).value
     await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.02)
@@ -84,15 +88,18 @@ async def test_get_transaction_meta_has_mainnet_fields(localnet: Localnet, clien
     assert meta.loaded_addresses is not None and meta.loaded_addresses.writable == []
     assert got.transaction.version == 0
     assert got.block_time is not None and got.slot >= 1
-    raw = await rpc(localnet.url, "getTransaction",
-                    [str(sig), {"encoding": "base64", "commitment": "confirmed",
-                                "maxSupportedTransactionVersion": 0}])
+    raw = await rpc(
+        localnet.url,
+        "getTransaction",
+        [str(sig), {"encoding": "base64", "commitment": "confirmed", "maxSupportedTransactionVersion": 0}],
+    )
     assert base64.b64decode(raw["result"]["transaction"][0]) == bytes(tx)
     assert raw["result"]["meta"]["rewards"] == [] and raw["result"]["meta"]["status"] == {"Ok": None}
 
 
-async def test_get_transaction_of_v0_without_max_version_is_error_32015(localnet: Localnet,
-                                                                         client: AsyncClient) -> None:
+async def test_get_transaction_of_v0_without_max_version_is_error_32015(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
@@ -103,8 +110,9 @@ async def test_get_transaction_of_v0_without_max_version_is_error_32015(localnet
     assert '"maxSupportedTransactionVersion": 0' in reply["error"]["message"]
 
 
-async def test_legacy_transaction_without_max_version_has_no_version_field(localnet: Localnet,
-                                                                            client: AsyncClient) -> None:
+async def test_legacy_transaction_without_max_version_has_no_version_field(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_legacy(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
@@ -117,20 +125,29 @@ async def test_legacy_transaction_without_max_version_has_no_version_field(local
 
 async def test_get_transaction_refuses_processed_commitment(localnet: Localnet) -> None:
     reply = await rpc(localnet.url, "getTransaction", [str(Signature.default()), {"commitment": "processed"}])
-    assert reply["error"] == {"code": -32602, "message": "Method does not support commitment below `confirmed`"}
+    assert reply["error"] == {
+        "code": -32602,
+        "message": "Method does not support commitment below `confirmed`",
+    }
 
 
-async def test_preflight_failure_is_32002_with_logs_and_nothing_lands(localnet: Localnet,
-                                                                      client: AsyncClient) -> None:
+async def test_preflight_failure_is_32002_with_logs_and_nothing_lands(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client, LAMPORTS_PER_SOL)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), 50 * LAMPORTS_PER_SOL)], blockhash)
-    reply = await rpc(localnet.url, "sendTransaction",
-                      [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64",
-                                                               "preflightCommitment": "confirmed"}])
+    reply = await rpc(
+        localnet.url,
+        "sendTransaction",
+        [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64", "preflightCommitment": "confirmed"}],
+    )
     err = reply["error"]
     assert err["code"] == -32002
-    assert err["message"] == "Transaction simulation failed: Error processing Instruction 0: custom program error: 0x1"
+    assert (
+        err["message"]
+        == "Transaction simulation failed: Error processing Instruction 0: custom program error: 0x1"
+    )
     assert err["data"]["err"] == {"InstructionError": [0, {"Custom": 1}]}
     assert any("insufficient lamports" in line for line in err["data"]["logs"])
     assert err["data"]["unitsConsumed"] > 0 and err["data"]["accounts"] is None
@@ -139,8 +156,9 @@ async def test_preflight_failure_is_32002_with_logs_and_nothing_lands(localnet: 
         await client.send_transaction(tx, TxOpts(preflight_commitment=Confirmed))
 
 
-async def test_skip_preflight_failure_lands_with_error_and_pays_fee(localnet: Localnet,
-                                                                    client: AsyncClient) -> None:
+async def test_skip_preflight_failure_lands_with_error_and_pays_fee(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client, LAMPORTS_PER_SOL)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), 50 * LAMPORTS_PER_SOL)], blockhash)
@@ -151,8 +169,9 @@ async def test_skip_preflight_failure_lands_with_error_and_pays_fee(localnet: Lo
     assert (await client.get_balance(payer.pubkey(), Processed)).value == LAMPORTS_PER_SOL - 5000
 
 
-async def test_duplicate_send_returns_same_signature_and_lands_once(localnet: Localnet,
-                                                                    client: AsyncClient) -> None:
+async def test_duplicate_send_returns_same_signature_and_lands_once(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
@@ -160,9 +179,11 @@ async def test_duplicate_send_returns_same_signature_and_lands_once(localnet: Lo
     second = (await client.send_transaction(tx, TxOpts(skip_preflight=True))).value
     assert first == second
     assert (await client.get_balance(payer.pubkey(), Processed)).value == 9 * LAMPORTS_PER_SOL - 5000
-    reply = await rpc(localnet.url, "sendTransaction",
-                      [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64",
-                                                               "preflightCommitment": "processed"}])
+    reply = await rpc(
+        localnet.url,
+        "sendTransaction",
+        [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64", "preflightCommitment": "processed"}],
+    )
     assert reply["error"]["code"] == -32002
     assert reply["error"]["data"]["err"] == "AlreadyProcessed"
 
@@ -190,9 +211,11 @@ async def test_blockhash_expires_after_150_blocks(localnet: Localnet, client: As
     localnet.cluster.advance_slot()
     assert await is_blockhash_valid(localnet, latest.blockhash) is False
     tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], latest.blockhash)
-    reply = await rpc(localnet.url, "sendTransaction",
-                      [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64",
-                                                               "preflightCommitment": "processed"}])
+    reply = await rpc(
+        localnet.url,
+        "sendTransaction",
+        [base64.b64encode(bytes(tx)).decode(), {"encoding": "base64", "preflightCommitment": "processed"}],
+    )
     assert reply["error"]["code"] == -32002
     assert reply["error"]["message"] == "Transaction simulation failed: Blockhash not found"
     assert reply["error"]["data"]["err"] == "BlockhashNotFound"
@@ -201,8 +224,9 @@ async def test_blockhash_expires_after_150_blocks(localnet: Localnet, client: As
     assert (await client.get_signature_statuses([sig], search_transaction_history=True)).value == [None]
 
 
-async def test_confirmed_blockhash_fails_preflight_at_finalized_as_on_mainnet(localnet: Localnet,
-                                                                             client: AsyncClient) -> None:
+async def test_confirmed_blockhash_fails_preflight_at_finalized_as_on_mainnet(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client)
     while localnet.cluster.slot < 40:
         await asyncio.sleep(0.05)
@@ -231,11 +255,16 @@ async def test_recent_prioritization_fees_report_what_landed(localnet: Localnet,
     assert len(fees) <= 150
 
 
-async def test_get_fee_for_message_counts_signatures_and_priority(localnet: Localnet,
-                                                                  client: AsyncClient) -> None:
+async def test_get_fee_for_message_counts_signatures_and_priority(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = Keypair()
     blockhash = (await client.get_latest_blockhash(Processed)).value.blockhash
-    ixs = [set_compute_unit_limit(200_000), set_compute_unit_price(10), transfer_ix(payer, Keypair().pubkey(), 1)]
+    ixs = [
+        set_compute_unit_limit(200_000),
+        set_compute_unit_price(10),
+        transfer_ix(payer, Keypair().pubkey(), 1),
+    ]
     message = signed_v0(payer, ixs, blockhash).message
     assert (await client.get_fee_for_message(message, Processed)).value == 5000 + 2
 
@@ -246,13 +275,17 @@ async def test_send_transaction_accepts_base58(localnet: Localnet, client: Async
     payer = await funded(client)
     blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
     tx = signed_legacy(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
-    reply = await rpc(localnet.url, "sendTransaction",
-                      [base58.b58encode(bytes(tx)).decode(), {"preflightCommitment": "confirmed"}])
+    reply = await rpc(
+        localnet.url,
+        "sendTransaction",
+        [base58.b58encode(bytes(tx)).decode(), {"preflightCommitment": "confirmed"}],
+    )
     assert reply["result"] == str(tx.signatures[0])
 
 
-async def test_simulate_returns_accounts_and_replacement_blockhash(localnet: Localnet,
-                                                                  client: AsyncClient) -> None:
+async def test_simulate_returns_accounts_and_replacement_blockhash(
+    localnet: Localnet, client: AsyncClient
+) -> None:
     payer = await funded(client)
     to = Keypair().pubkey()
     stale = (await client.get_latest_blockhash(Processed)).value.blockhash
@@ -260,15 +293,33 @@ async def test_simulate_returns_accounts_and_replacement_blockhash(localnet: Loc
         localnet.cluster.advance_slot()
     tx = signed_v0(payer, [transfer_ix(payer, to, LAMPORTS_PER_SOL)], stale)
     encoded = base64.b64encode(bytes(tx)).decode()
-    reply = await rpc(localnet.url, "simulateTransaction",
-                      [encoded, {"encoding": "base64", "commitment": "processed",
-                                 "replaceRecentBlockhash": True, "innerInstructions": True,
-                                 "accounts": {"addresses": [str(to)], "encoding": "base64"}}])
+    reply = await rpc(
+        localnet.url,
+        "simulateTransaction",
+        [
+            encoded,
+            {
+                "encoding": "base64",
+                "commitment": "processed",
+                "replaceRecentBlockhash": True,
+                "innerInstructions": True,
+                "accounts": {"addresses": [str(to)], "encoding": "base64"},
+            },
+        ],
+    )
     value = reply["result"]["value"]
     assert value["err"] is None
     assert value["accounts"][0]["lamports"] == LAMPORTS_PER_SOL
-    assert value["replacementBlockhash"]["blockhash"] == str(localnet.cluster.latest_blockhash("processed")[0])
+    assert value["replacementBlockhash"]["blockhash"] == str(
+        localnet.cluster.latest_blockhash("processed")[0]
+    )
     assert (await client.get_balance(to, Processed)).value == 0  # nothing committed
-    both = await rpc(localnet.url, "simulateTransaction",
-                     [encoded, {"encoding": "base64", "sigVerify": True, "replaceRecentBlockhash": True}])
-    assert both["error"] == {"code": -32602, "message": "sigVerify may not be used with replaceRecentBlockhash"}
+    both = await rpc(
+        localnet.url,
+        "simulateTransaction",
+        [encoded, {"encoding": "base64", "sigVerify": True, "replaceRecentBlockhash": True}],
+    )
+    assert both["error"] == {
+        "code": -32602,
+        "message": "sigVerify may not be used with replaceRecentBlockhash",
+    }
