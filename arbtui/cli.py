@@ -20,10 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from core.config import AppConfig, ConfigError, load_config
+from core.config import AppConfig, ConfigError, ConfigProblem, load_config
+from core.store import StoreError
 
 Handler = Callable[[argparse.Namespace, AppConfig], int]
-Builder = Callable[[argparse.ArgumentParser], Handler]
+# A builder returns None only for a passthrough subcommand whose module cannot be loaded.
+Builder = Callable[[argparse.ArgumentParser], Handler | None]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -81,8 +83,6 @@ def config_from_args(args: argparse.Namespace) -> AppConfig:
     for item in getattr(args, "settings", None) or []:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            from core.config import ConfigProblem
-
             raise ConfigError([ConfigProblem("--set", "expected KEY=VALUE", item)])
         overrides[key.strip()] = _parse_value(raw.strip())
         labels[key.strip()] = "cli --set"
@@ -145,6 +145,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in exc.lines():
             print(f"arbtui: config: {line}", file=sys.stderr)
         return EXIT_CONFIG
+    except StoreError as exc:
+        print(f"arbtui: store: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

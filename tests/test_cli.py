@@ -262,3 +262,13 @@ def test_config_check_in_live_mode_checks_the_keypair(tmp_path: Path, env: dict[
     assert result.returncode == 2
     assert "wallet.keypair: public key does not match" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_corrupt_store_is_one_line_not_a_traceback(tmp_path: Path, env: dict[str, str]) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "trades-dry-run.sqlite3").write_bytes(b"not a database" * 100)
+    result = arbtui(tmp_path, env, "report", "--store-dir", str(store))
+    assert result.returncode == 1
+    assert result.stderr.startswith("arbtui: store: ")
+    assert "Traceback" not in result.stderr
