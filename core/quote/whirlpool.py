@@ -229,7 +229,8 @@ def tick_index_from_sqrt_price(sqrt_price_x64: int) -> int:
 _EXCEEDS = -1
 
 
-def _try_amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+def get_amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+    """Token A between two sqrt prices: L * (hi - lo) * 2^64 / (hi * lo)."""
     lower, upper = (p1, p0) if p0 > p1 else (p0, p1)
     numerator = liquidity * (upper - lower)
     if numerator >= _U192:  # checked_shift_word_left: the top 64-bit word must be empty
@@ -237,48 +238,43 @@ def _try_amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int
     quotient, remainder = divmod(numerator << 64, upper * lower)
     if round_up and remainder:
         quotient += 1
-    if quotient > U64_MAX:  # NumberDownCastError or TokenMaxExceeded: both "exceeds"
-        return _EXCEEDS
+    if quotient >= _U128:
+        raise NumberDownCastError("amount delta a does not fit u128")
+    if quotient > U64_MAX:
+        raise TokenMaxExceeded("amount delta a above u64")
     return quotient
 
 
-def _try_amount_delta_b(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+def get_amount_delta_b(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+    """Token B between two sqrt prices: L * (hi - lo) / 2^64."""
     lower, upper = (p1, p0) if p0 > p1 else (p0, p1)
     diff = upper - lower
     if liquidity == 0 or diff == 0:
         return 0
     product = liquidity * diff
-    if product >= _U128:  # MultiplicationShiftRightOverflow
-        return _EXCEEDS
+    if product >= _U128:
+        raise MultiplicationShiftRightOverflow("liquidity * price delta above u128")
     result = product >> 64
     if round_up and product & Q64_MASK:
-        if result == U64_MAX:  # MultiplicationOverflow
-            return _EXCEEDS
+        if result == U64_MAX:
+            raise MultiplicationOverflow("rounded amount delta b above u64")
         result += 1
     return result
 
 
-def get_amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
-    """Token A between two sqrt prices: L * (hi - lo) * 2^64 / (hi * lo)."""
-    value = _try_amount_delta_a(p0, p1, liquidity, round_up)
-    if value == _EXCEEDS:
-        lower, upper = (p1, p0) if p0 > p1 else (p0, p1)
-        q = (liquidity * (upper - lower) << 64) // (upper * lower) + 1
-        if q >= _U128:
-            raise NumberDownCastError("amount delta a does not fit u128")
-        raise TokenMaxExceeded("amount delta a above u64")
-    return value
+def _try_amount_delta_a(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+    """try_get_amount_delta_a: above u64 is `_EXCEEDS`; a 192-bit overflow still raises."""
+    try:
+        return get_amount_delta_a(p0, p1, liquidity, round_up)
+    except (NumberDownCastError, TokenMaxExceeded):
+        return _EXCEEDS
 
 
-def get_amount_delta_b(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
-    """Token B between two sqrt prices: L * (hi - lo) / 2^64."""
-    value = _try_amount_delta_b(p0, p1, liquidity, round_up)
-    if value == _EXCEEDS:
-        lower, upper = (p1, p0) if p0 > p1 else (p0, p1)
-        if liquidity * (upper - lower) >= _U128:
-            raise MultiplicationShiftRightOverflow("liquidity * price delta above u128")
-        raise MultiplicationOverflow("rounded amount delta b above u64")
-    return value
+def _try_amount_delta_b(p0: int, p1: int, liquidity: int, round_up: bool) -> int:
+    try:
+        return get_amount_delta_b(p0, p1, liquidity, round_up)
+    except (MultiplicationShiftRightOverflow, MultiplicationOverflow):
+        return _EXCEEDS
 
 
 def get_next_sqrt_price_from_a_round_up(sqrt_price: int, liquidity: int, amount: int, is_input: bool) -> int:
