@@ -1,0 +1,222 @@
+"""Benchmark: incremental cycle search vs networkx Bellman-Ford on the same stream of pool updates.
+
+One run: a synthetic market of 1,000 Raydium-like constant-product pools over 60 tokens (USDC and
+SOL as loan tokens and hubs, several pools per pair), then a stream of pool updates (each pool's
+price jitters around its token reference prices, liquidity drifts). Measures update → re-ranked
+opportunities latency of `SearchEngine.upsert_pool` + `top(10)`; then the same stream through the
+usual Python approach (a networkx DiGraph of −log(best rate) per direction, negative-cycle search
+from each loan token per update) on a prefix of the stream. Last line: one JSON object.
+
+    .venv/bin/python bench/search.py [--updates N] [--seed S] [--sigma 0.003]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import random
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import contextlib
+
+import networkx as nx
+from solders.pubkey import Pubkey
+
+from core.protocols.ids import NATIVE_MINT, USDC_MINT
+from core.search import FeeModel, Pool, SearchEngine
+from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
+from core.search.fees import solend_flash_fee
+
+SOL_USD = 150.0
+
+
+def make_tokens(rng: random.Random, n: int) -> list[tuple[Pubkey, float, int]]:
+    """(mint, usd price, decimals); USDC and SOL first."""
+    tokens = [(USDC_MINT, 1.0, 6), (NATIVE_MINT, SOL_USD, 9)]
+    for i in range(n - 2):
+        price = math.exp(rng.uniform(math.log(1e-5), math.log(5e4)))
+        tokens.append((Pubkey(bytes([7, i + 1]) + bytes(30)), price, rng.choice((5, 6, 8, 9))))
+    return tokens
+
+
+def make_pairs(rng: random.Random, n_tokens: int, n_pools: int) -> list[tuple[int, int]]:
+    pairs: list[tuple[int, int]] = [(0, 1)] * 6
+    for t in range(2, n_tokens):
+        pairs += [(t, 0)] * rng.randint(1, 4)
+        pairs += [(t, 1)] * rng.randint(1, 4)
+    while len(pairs) < n_pools:
+        a, b = rng.sample(range(2, n_tokens), 2)
+        pairs.append((a, b))
+    return pairs[:n_pools]
+
+
+def reserves(tokens, a: int, b: int, tvl_usd: float, jitter: float) -> tuple[int, int]:
+    _, pa, da = tokens[a]
+    _, pb, db = tokens[b]
+    half = tvl_usd / 2
+    ra = half / pa * 10**da
+    rb = half / pb * 10**db * math.exp(jitter)
+    return max(1000, int(ra)), max(1000, int(rb))
+
+
+def build_market(seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates: int):
+    rng = random.Random(seed)
+    tokens = make_tokens(rng, n_tokens)
+    pairs = make_pairs(rng, n_tokens, n_pools)
+    tvls = [math.exp(rng.uniform(math.log(5e4), math.log(5e6))) for _ in pairs]
+    fees = [rng.choice(((25, 10_000), (25, 10_000), (30, 10_000), (20, 10_000))) for _ in pairs]
+    ids = [Pubkey(bytes([9]) + i.to_bytes(4, "little") + bytes(27)) for i in range(len(pairs))]
+
+    def pool(i: int, slot: int, jitter: float, tvl_scale: float) -> Pool:
+        a, b = pairs[i]
+        ra, rb = reserves(tokens, a, b, tvls[i] * tvl_scale, jitter)
+        return Pool(ids[i], RAYDIUM_AMM_V4, tokens[a][0], tokens[b][0], RaydiumState(ra, rb, *fees[i]), slot)
+
+    initial = [pool(i, 1, rng.gauss(0.0, sigma), 1.0) for i in range(len(pairs))]
+    stream = []
+    for k in range(n_updates):
+        i = rng.randrange(len(pairs))
+        stream.append(pool(i, 2 + k // 400, rng.gauss(0.0, sigma), math.exp(rng.gauss(0.0, 0.02))))
+    return tokens, initial, stream
+
+
+def make_engine(tokens) -> SearchEngine:
+    usdc_per_lamport = tokens[1][1] / 1e9 * 1e6
+
+    def lamports_to_loan(mint: Pubkey, lamports: int) -> int:
+        return lamports if mint == NATIVE_MINT else math.ceil(lamports * usdc_per_lamport)
+
+    def loan_to_lamports(mint: Pubkey, amount: int) -> int:
+        return amount if mint == NATIVE_MINT else int(amount / usdc_per_lamport)
+
+    fee_model = FeeModel(
+        flash_fee=solend_flash_fee(500_000_000_000_000, 20),
+        lamports_to_loan=lamports_to_loan,
+        loan_to_lamports=loan_to_lamports,
+        signatures=1,
+        priority_fee_lamports=20_000,
+    )
+    caps = {USDC_MINT: 5_000_000 * 10**6, NATIVE_MINT: 30_000 * 10**9}
+    return SearchEngine(
+        (USDC_MINT, NATIVE_MINT), caps.__getitem__, fee_model, {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL}
+    )
+
+
+class NetworkxSearch:
+    """The usual approach: best −log(rate) per token pair direction, Bellman-Ford per update."""
+
+    def __init__(self, loan_mints) -> None:
+        self.graph = nx.DiGraph()
+        self.pools: dict[tuple, dict[Pubkey, float]] = {}
+        self.loans = loan_mints
+
+    def _rate(self, pool: Pool, a_to_b: bool) -> float:
+        s = pool.state
+        gamma = 1 - s.swap_fee_numerator / s.swap_fee_denominator
+        return gamma * (s.pc_reserve / s.coin_reserve if a_to_b else s.coin_reserve / s.pc_reserve)
+
+    def upsert(self, pool: Pool) -> list[list]:
+        for src, dst, a_to_b in ((pool.mint_a, pool.mint_b, True), (pool.mint_b, pool.mint_a, False)):
+            per_pool = self.pools.setdefault((src, dst), {})
+            per_pool[pool.id] = self._rate(pool, a_to_b)
+            self.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
+        found = []
+        for loan in self.loans:
+            with contextlib.suppress(nx.NetworkXError):
+                found.append(nx.find_negative_cycle(self.graph, loan))
+        return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pools", type=int, default=1000)
+    parser.add_argument("--tokens", type=int, default=60)
+    parser.add_argument("--updates", type=int, default=40_000)
+    parser.add_argument("--nx-updates", type=int, default=300)
+    parser.add_argument("--sigma", type=float, default=0.003, help="price jitter of a pool around reference")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    tokens, initial, stream = build_market(args.seed, args.tokens, args.pools, args.sigma, args.updates)
+    engine = make_engine(tokens)
+    t0 = time.perf_counter()
+    for p in initial:
+        engine.upsert_pool(p)
+    build_s = time.perf_counter() - t0
+    print(f"market: {engine.pool_count} pools, {args.tokens} tokens, {engine.cycle_count} cycles, "
+          f"built in {build_s:.2f} s; {len(engine.top(10**9))} opportunities standing")
+
+    engine.warm()
+    engine.stats.update(updates=0, candidates=0, searches=0, evaluations=0)
+    gc.collect()
+    gc.freeze()
+    latencies = []
+    changed = 0
+    perf = time.perf_counter_ns
+    upsert, top = engine.upsert_pool, engine.top
+    t_start = perf()
+    for p in stream:
+        t = perf()
+        changed += len(upsert(p))
+        top(10)
+        latencies.append(perf() - t)
+    wall_s = (perf() - t_start) / 1e9
+    n = len(stream)
+    lat_us = sorted(x / 1000 for x in latencies)
+    p50 = statistics.median(lat_us)
+    p99 = lat_us[int(0.99 * (n - 1))]
+    ups = n / (sum(latencies) / 1e9)
+    st = engine.stats
+    print(f"engine: {n} updates in {wall_s:.2f} s → {ups:,.0f} updates/s (loop incl. timing {n / wall_s:,.0f}/s); "
+          f"p50 {p50:.1f} µs, p99 {p99:.1f} µs, p99.9 {lat_us[int(0.999 * (n - 1))]:.1f} µs, max {lat_us[-1]:.1f} µs")
+    print(f"        per update: {st['candidates'] / n:.2f} cycles past the rate filter, "
+          f"{st['searches'] / n:.3f} integer searches ({st['evaluations'] / max(1, st['searches']):.1f} "
+          f"chain quotes each), {changed / n:.2f} opportunity events; "
+          f"{len(engine.top(10**9))} opportunities standing at the end")
+    best = engine.top(1)
+    if best:
+        o = best[0]
+        print(f"        best: net {o.net} gross {o.gross} in {o.amount_in} via {len(o.route)} hops (loan {o.loan_mint})")
+
+    nxs = NetworkxSearch((USDC_MINT, NATIVE_MINT))
+    for p in initial:
+        nxs.graph.add_node(p.mint_a)
+    for p in initial:
+        for src, dst, a_to_b in ((p.mint_a, p.mint_b, True), (p.mint_b, p.mint_a, False)):
+            per_pool = nxs.pools.setdefault((src, dst), {})
+            per_pool[p.id] = nxs._rate(p, a_to_b)
+            nxs.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
+    subset = stream[: args.nx_updates]
+    found = 0
+    t = time.perf_counter()
+    for p in subset:
+        found += len(nxs.upsert(p))
+    nx_s = time.perf_counter() - t
+    nx_ups = len(subset) / nx_s
+    print(f"networkx: {len(subset)} updates in {nx_s:.2f} s → {nx_ups:,.1f} updates/s "
+          f"({found} negative cycles found, one per loan token at most, unsized)")
+    speedup = ups / nx_ups
+    print(f"speedup: {speedup:,.0f}x")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({
+        "updates_per_s": round(ups, 1),
+        "p50_us": round(p50, 2),
+        "p99_us": round(p99, 2),
+        "networkx_updates_per_s": round(nx_ups, 2),
+        "speedup_x": round(speedup, 1),
+        "pools": engine.pool_count,
+        "cycles": engine.cycle_count,
+        "peak_rss_mb": round(peak_mb, 1),
+    }))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Raydium AMM v4 for the search: the pool state it quotes from and its float line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.protocols.raydium_amm import AmmInfo
+from core.quote.raydium_amm import pool_reserves, swap_base_in
+from core.search.dex_models import U64_MAX, BoundQuote, DexModel, HopLine, constant_product_line
+
+RAYDIUM_AMM_V4 = "raydium_amm_v4"
+
+
+@dataclass(frozen=True, slots=True)
+class RaydiumState:
+    """What a SwapBaseIn quote depends on: reserves net of pending pnl, and the swap fee.
+
+    a_to_b = coin → pc.
+    """
+
+    coin_reserve: int
+    pc_reserve: int
+    swap_fee_numerator: int
+    swap_fee_denominator: int
+
+    @classmethod
+    def from_pool(cls, info: AmmInfo, coin_vault_amount: int, pc_vault_amount: int) -> RaydiumState:
+        coin, pc = pool_reserves(info, coin_vault_amount, pc_vault_amount)
+        return cls(coin, pc, info.fees.swap_fee_numerator, info.fees.swap_fee_denominator)
+
+
+def quote(state: RaydiumState, coin_to_pc: bool, amount_in: int) -> int:
+    num, den = state.swap_fee_numerator, state.swap_fee_denominator
+    if coin_to_pc:
+        return swap_base_in(amount_in, state.coin_reserve, state.pc_reserve, num, den)
+    return swap_base_in(amount_in, state.pc_reserve, state.coin_reserve, num, den)
+
+
+def bind(state: RaydiumState, coin_to_pc: bool) -> BoundQuote:
+    num, den = state.swap_fee_numerator, state.swap_fee_denominator
+    if coin_to_pc:
+        reserve_in, reserve_out = state.coin_reserve, state.pc_reserve
+    else:
+        reserve_in, reserve_out = state.pc_reserve, state.coin_reserve
+
+    def bound(amount_in: int) -> int:
+        return swap_base_in(amount_in, reserve_in, reserve_out, num, den)
+
+    return bound
+
+
+def linearize(state: RaydiumState) -> HopLine:
+    return constant_product_line(
+        state.coin_reserve, state.pc_reserve, state.swap_fee_numerator, state.swap_fee_denominator
+    )
+
+
+def max_input(state: RaydiumState, coin_to_pc: bool) -> int:
+    # The input lands in a u64 vault, so it can never exceed what the vault can still hold.
+    reserve_in = state.coin_reserve if coin_to_pc else state.pc_reserve
+    return max(0, U64_MAX - reserve_in)
+
+
+RAYDIUM_AMM_V4_MODEL = DexModel(
+    RAYDIUM_AMM_V4, quote, linearize, max_input, mobius_exact=True, bind=bind  # type: ignore[arg-type]
+)

@@ -1,0 +1,358 @@
+"""The search engine: pool updates in, re-priced opportunities out, only for the cycles touched.
+
+Hot path of `upsert_pool` for a known pool:
+1. re-linearise the pool (two float Möbius hops) into the flat `_rate` / `_curv` arrays;
+2. for each direction, the product of the other hops' rates for every cycle through the pool is
+   computed by C-level `map`s over precomputed slot arrays, and `compress` keeps only cycles whose
+   marginal rate at zero exceeds 1 (no cycle with a product ≤ 1 can be profitable: its profit curve
+   is concave and starts with slope ∏r − 1 ≤ 0);
+3. each survivor gets the closed-form bound (constant product) or the (A − 1)·cap bound (any
+   concave chain); only if that bound beats the fixed costs does the exact integer search run;
+4. opportunities are replaced, withdrawn and re-ranked (a sorted list keyed by −net).
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import time
+from collections.abc import Callable, Iterable, Mapping
+from itertools import compress
+from operator import mul
+
+from solders.pubkey import Pubkey
+
+from core.search.cycles import CycleIndex
+from core.search.dex_models import BoundQuote, DexModel, default_models
+from core.search.fees import FeeModel
+from core.search.opportunities import Hop, Opportunity, OpportunityEvent, OpportunityWithdrawn
+from core.search.pools import Pool
+from core.search.sizing import gross_upper_bound, optimal_input
+
+_RATE_MARGIN = 1.0 - 1e-9
+_BOUND_MARGIN = 1.0 + 1e-9
+_FLASH_PROBE = 10**12
+
+
+class UnknownDexError(ValueError):
+    def __init__(self, pool: Pubkey, dex: str) -> None:
+        super().__init__(f"pool {pool}: no model for dex {dex!r}")
+        self.pool = pool
+        self.dex = dex
+
+
+class _CycleRec:
+    """Per-cycle data precomputed once, so re-quoting touches no dictionaries of pools."""
+
+    __slots__ = ("cid", "exact", "loan", "pidx", "route", "slots")
+
+    def __init__(
+        self, cid: int, loan: Pubkey, pidx: tuple[int, ...], slots: tuple[int, ...], exact: bool,
+        route: tuple[Hop, ...],
+    ) -> None:
+        self.cid = cid
+        self.loan = loan
+        self.pidx = pidx
+        self.slots = slots
+        self.exact = exact
+        self.route = route
+
+
+class SearchEngine:
+    """Incremental cycle search over a live market.
+
+    loan_mints: the tokens cycles start and end in (USDC first by convention, SOL, ...).
+    flash_cap_fn(loan_mint) -> the largest flash loan available, base units.
+    fee_model: flash fee, network fees and tip; see FeeModel.
+    dex_models: dex name → DexModel (defaults to every dex whose quoter is importable).
+    """
+
+    def __init__(
+        self,
+        loan_mints: Iterable[Pubkey],
+        flash_cap_fn: Callable[[Pubkey], int],
+        fee_model: FeeModel,
+        dex_models: Mapping[str, DexModel] | None = None,
+    ) -> None:
+        self.loan_mints = tuple(dict.fromkeys(loan_mints))
+        if not self.loan_mints:
+            raise ValueError("at least one loan mint is needed")
+        self.flash_cap_fn = flash_cap_fn
+        self.fee_model = fee_model
+        self.models = dict(default_models() if dex_models is None else dex_models)
+        self.index = CycleIndex(self.loan_mints)
+        self._pidx: dict[Pubkey, int] = {}
+        self._pools: list[Pool | None] = []
+        self._model: list[DexModel | None] = []
+        self._free: list[int] = []
+        # slot 0 is a neutral hop (rate 1, curvature 0) padding 2-hop cycles to 3 slots.
+        self._rate: list[float] = [1.0]
+        self._curv: list[float] = [0.0]
+        self._quote: list[BoundQuote | None] = [None]
+        self._cycles: dict[int, _CycleRec] = {}
+        self._hot: list[tuple[tuple[list[int], list[int], list[int]], ...] | None] = []
+        self._active: dict[int, Opportunity] = {}
+        self._active_by_pool: list[set[int]] = []
+        self._ranked: list[tuple[int, int]] = []  # (−net, cycle id), ascending
+        self._event_id = 0
+        self._flash_fn: dict[Pubkey, Callable[[int], int]] = {}
+        self._phi: dict[Pubkey, float] = {}
+        for mint in self.loan_mints:
+            self._flash_fn[mint] = self._bind_flash(mint)
+            self._phi[mint] = max(0.0, (fee_model.flash_fee(mint, _FLASH_PROBE) - 1) / _FLASH_PROBE)
+        self.stats = {"updates": 0, "candidates": 0, "searches": 0, "evaluations": 0}
+
+    # ----------------------------------------------------------------- public API
+
+    def upsert_pool(self, pool: Pool) -> list[OpportunityEvent]:
+        """Apply a new state of a pool (adding it if new); returns the opportunities that changed."""
+        self.stats["updates"] += 1
+        model = self.models.get(pool.dex)
+        if model is None:
+            raise UnknownDexError(pool.id, pool.dex)
+        p = self._pidx.get(pool.id)
+        events: list[OpportunityEvent] = []
+        if p is not None:
+            old = self._pools[p]
+            assert old is not None
+            if old.dex != pool.dex or old.mint_a != pool.mint_a or old.mint_b != pool.mint_b:
+                events = self.remove_pool(pool.id)
+                p = None
+        if p is None:
+            p = self._add(pool, model)
+        else:
+            self._pools[p] = pool
+        line = model.linearize(pool.state)
+        s = 2 * p + 1
+        self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
+        self._quote[s] = model.bound(pool.state, True)
+        self._quote[s + 1] = model.bound(pool.state, False)
+        events.extend(self._requote(p, pool.slot))
+        return events
+
+    def remove_pool(self, pool_id: Pubkey) -> list[OpportunityEvent]:
+        """Forget a pool and every cycle through it; returns the withdrawn opportunities."""
+        p = self._pidx.pop(pool_id, None)
+        if p is None:
+            return []
+        pool = self._pools[p]
+        slot = pool.slot if pool is not None else 0
+        events: list[OpportunityEvent] = []
+        for cid in self.index.remove_pool(p):
+            rec = self._cycles.pop(cid)
+            if cid in self._active:
+                events.append(self._withdraw(cid, "pool removed", slot))
+            for q in rec.pidx:
+                self._hot[q] = None
+        self._pools[p] = None
+        self._model[p] = None
+        self._rate[2 * p + 1] = self._rate[2 * p + 2] = 0.0
+        self._curv[2 * p + 1] = self._curv[2 * p + 2] = 0.0
+        self._quote[2 * p + 1] = self._quote[2 * p + 2] = None
+        self._active_by_pool[p].clear()
+        self._free.append(p)
+        return events
+
+    def warm(self) -> None:
+        """Build every pool's hot arrays now (after a bulk load) instead of on its first update."""
+        for p, pool in enumerate(self._pools):
+            if pool is not None and self._hot[p] is None:
+                self._hot_arrays(p)
+
+    def top(self, n: int) -> list[Opportunity]:
+        """The n best opportunities by net profit, best first."""
+        active = self._active
+        return [active[cid] for _, cid in self._ranked[:n]]
+
+    def opportunity(self, cycle_id: int) -> Opportunity | None:
+        return self._active.get(cycle_id)
+
+    @property
+    def pool_count(self) -> int:
+        return len(self._pidx)
+
+    @property
+    def cycle_count(self) -> int:
+        return len(self._cycles)
+
+    # ----------------------------------------------------------------- structure
+
+    def _bind_flash(self, mint: Pubkey) -> Callable[[int], int]:
+        return functools.partial(self.fee_model.flash_fee, mint)
+
+    def _add(self, pool: Pool, model: DexModel) -> int:
+        if self._free:
+            p = self._free.pop()
+            self._pools[p] = pool
+            self._model[p] = model
+            self._hot[p] = None
+        else:
+            p = len(self._pools)
+            self._pools.append(pool)
+            self._model.append(model)
+            self._hot.append(None)
+            self._active_by_pool.append(set())
+            self._rate.extend((0.0, 0.0))
+            self._curv.extend((0.0, 0.0))
+            self._quote.extend((None, None))
+        self._pidx[pool.id] = p
+        for cid in self.index.add_pool(p, pool.mint_a, pool.mint_b):
+            cycle = self.index.cycle(cid)
+            pidx = tuple(q for q, _ in cycle.hops)
+            slots = tuple(2 * q + (1 if a_to_b else 2) for q, a_to_b in cycle.hops)
+            exact = all(self._model[q].mobius_exact for q in pidx)  # type: ignore[union-attr]
+            route = tuple(self._hop(q, a_to_b) for q, a_to_b in cycle.hops)
+            self._cycles[cid] = _CycleRec(cid, cycle.loan, pidx, slots, exact, route)  # type: ignore[arg-type]
+            for q in pidx:
+                self._hot[q] = None
+        return p
+
+    def _hop(self, p: int, a_to_b: bool) -> Hop:
+        pool = self._pools[p]
+        assert pool is not None
+        if a_to_b:
+            return Hop(pool.id, pool.dex, True, pool.mint_a, pool.mint_b)
+        return Hop(pool.id, pool.dex, False, pool.mint_b, pool.mint_a)
+
+    def _hot_arrays(self, p: int) -> tuple[tuple[list[int], list[int], list[int]], ...]:
+        """Per direction of pool p: (cycle ids, other slot 1, other slot 2) of the cycles through p."""
+        groups: tuple[tuple[list[int], list[int], list[int]], ...] = (([], [], []), ([], [], []))
+        own = (2 * p + 1, 2 * p + 2)
+        for cid in sorted(self.index.through(p)):
+            slots = self._cycles[cid].slots
+            for d in (0, 1):
+                if own[d] in slots:
+                    others = [s for s in slots if s != own[d]]
+                    if len(others) == 1:
+                        others.append(0)
+                    g = groups[d]
+                    g[0].append(cid)
+                    g[1].append(others[0])
+                    g[2].append(others[1])
+                    break
+        self._hot[p] = groups
+        return groups
+
+    # ----------------------------------------------------------------- quoting
+
+    def _requote(self, p: int, slot: int) -> list[OpportunityEvent]:
+        groups = self._hot[p] or self._hot_arrays(p)
+        rate = self._rate
+        getr = rate.__getitem__
+        candidates: list[int] = []
+        for d in (0, 1):
+            own = rate[2 * p + 1 + d]
+            cids, o1, o2 = groups[d]
+            if own <= 0.0 or not cids:
+                continue
+            threshold = _RATE_MARGIN / own
+            candidates.extend(
+                compress(cids, map(threshold.__lt__, map(mul, map(getr, o1), map(getr, o2))))
+            )
+        events: list[OpportunityEvent] = []
+        previously = self._active_by_pool[p]
+        still: set[int] = set()
+        self.stats["candidates"] += len(candidates)
+        for cid in candidates:
+            opp = self._price(self._cycles[cid])
+            if opp is None:
+                continue
+            still.add(cid)
+            old = self._active.get(cid)
+            if (
+                old is not None
+                and old.amount_in == opp.amount_in
+                and old.expected_out == opp.expected_out
+                and old.state_slots == opp.state_slots
+            ):
+                continue
+            self._publish(opp)
+            events.append(opp)
+        for cid in [c for c in previously if c not in still]:
+            events.append(self._withdraw(cid, "no longer profitable", slot))
+        return events
+
+    def _price(self, rec: _CycleRec) -> Opportunity | None:
+        rate, curv = self._rate, self._curv
+        a_acc, c_acc = 1.0, 0.0
+        rates: list[float] = []
+        for s in rec.slots:
+            r = rate[s]
+            c_acc += curv[s] * a_acc
+            a_acc *= r
+            rates.append(r)
+        if a_acc <= 1.0:
+            return None
+        loan = rec.loan
+        pools = self._pools
+        first = pools[rec.pidx[0]]
+        first_model = self._model[rec.pidx[0]]
+        assert first is not None and first_model is not None
+        cap = min(self.flash_cap_fn(loan), first_model.max_input(first.state, rec.route[0].a_to_b))
+        fixed = self.fee_model.fixed_cost(loan)
+        bound = gross_upper_bound(a_acc, c_acc) if rec.exact else (a_acc - 1.0) * cap
+        if bound * _BOUND_MARGIN + 1e-6 <= fixed:
+            return None
+        quotes = self._quote
+        hops = [quotes[s] for s in rec.slots]
+        self.stats["searches"] += 1
+        sized = optimal_input(
+            hops, a_acc, c_acc, rates, rec.exact, cap, self._flash_fn[loan], self._phi[loan]
+        )
+        if sized is None:
+            return None
+        self.stats["evaluations"] += sized.evaluations
+        gross = sized.amount_out - sized.amount_in
+        if gross <= fixed:
+            return None
+        fees = self.fee_model.breakdown(loan, sized.amount_in, gross)
+        net = gross - fees.total
+        if net <= 0:
+            return None
+        state_slots = tuple(pools[q].slot for q in rec.pidx)  # type: ignore[union-attr]
+        self._event_id += 1
+        return Opportunity(
+            id=self._event_id,
+            cycle_id=rec.cid,
+            loan_mint=loan,
+            route=rec.route,
+            amount_in=sized.amount_in,
+            expected_out=sized.amount_out,
+            gross=gross,
+            fees=fees,
+            net=net,
+            slot=max(state_slots),
+            state_slots=state_slots,
+            detected_at_ns=time.monotonic_ns(),
+        )
+
+    def _publish(self, opp: Opportunity) -> None:
+        cid = opp.cycle_id
+        old = self._active.get(cid)
+        ranked = self._ranked
+        if old is not None:
+            del ranked[bisect.bisect_left(ranked, (-old.net, cid))]
+        else:
+            rec = self._cycles[cid]
+            for q in rec.pidx:
+                self._active_by_pool[q].add(cid)
+        self._active[cid] = opp
+        bisect.insort(ranked, (-opp.net, cid))
+
+    def _withdraw(self, cid: int, reason: str, slot: int) -> OpportunityWithdrawn:
+        old = self._active.pop(cid)
+        ranked = self._ranked
+        del ranked[bisect.bisect_left(ranked, (-old.net, cid))]
+        for q in old.route:
+            p = self._pidx.get(q.pool)
+            if p is not None:
+                self._active_by_pool[p].discard(cid)
+        self._event_id += 1
+        return OpportunityWithdrawn(
+            id=self._event_id,
+            cycle_id=cid,
+            replaces=old.id,
+            reason=reason,
+            slot=slot,
+            detected_at_ns=time.monotonic_ns(),
+        )

@@ -1,0 +1,92 @@
+"""Costs between gross and net profit: flash fee, network fees and the Jito tip estimate."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from solders.pubkey import Pubkey
+
+LAMPORTS_PER_SIGNATURE = 5000
+# The block engine drops bundles that tip less than this.
+JITO_MIN_TIP_LAMPORTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FeeBreakdown:
+    """Every cost of one opportunity, in the loan token's base units (lamports kept for the tip)."""
+
+    flash_fee: int
+    network_fee: int
+    network_fee_lamports: int
+    tip: int
+    tip_lamports: int
+
+    @property
+    def total(self) -> int:
+        return self.flash_fee + self.network_fee + self.tip
+
+
+@dataclass(frozen=True, slots=True)
+class FeeModel:
+    """How gross profit becomes net.
+
+    flash_fee(loan_mint, amount) -> fee in loan base units (e.g. Solend's rounded 0.05 %).
+    lamports_to_loan(loan_mint, lamports) -> loan base units; round up so costs are never
+    understated. For the SOL loan mint it is the identity.
+    loan_to_lamports(loan_mint, amount) -> lamports, used only to express the tip in lamports.
+    The tip estimate is `tip_share_bps` of what is left after flash and network fees, never less
+    than `min_tip_lamports`.
+    """
+
+    flash_fee: Callable[[Pubkey, int], int]
+    lamports_to_loan: Callable[[Pubkey, int], int]
+    loan_to_lamports: Callable[[Pubkey, int], int]
+    signatures: int = 1
+    lamports_per_signature: int = LAMPORTS_PER_SIGNATURE
+    priority_fee_lamports: int = 0
+    tip_share_bps: int = 5000
+    min_tip_lamports: int = JITO_MIN_TIP_LAMPORTS
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.tip_share_bps <= 10_000:
+            raise ValueError(f"tip_share_bps must be within 0..10000, got {self.tip_share_bps}")
+        if self.signatures < 1 or self.priority_fee_lamports < 0 or self.min_tip_lamports < 0:
+            raise ValueError("signatures must be ≥ 1 and fees ≥ 0")
+
+    @property
+    def network_fee_lamports(self) -> int:
+        return self.signatures * self.lamports_per_signature + self.priority_fee_lamports
+
+    def fixed_cost(self, loan_mint: Pubkey) -> int:
+        """Costs that do not depend on the amount: a gross profit at or below this is never net positive."""
+        return self.lamports_to_loan(loan_mint, self.network_fee_lamports) + self.lamports_to_loan(
+            loan_mint, self.min_tip_lamports
+        )
+
+    def breakdown(self, loan_mint: Pubkey, amount_in: int, gross: int) -> FeeBreakdown:
+        flash = self.flash_fee(loan_mint, amount_in)
+        network_lamports = self.network_fee_lamports
+        network = self.lamports_to_loan(loan_mint, network_lamports)
+        min_tip = self.lamports_to_loan(loan_mint, self.min_tip_lamports)
+        left = gross - flash - network
+        tip = max(min_tip, left * self.tip_share_bps // 10_000)
+        tip_lamports = max(self.min_tip_lamports, self.loan_to_lamports(loan_mint, tip))
+        return FeeBreakdown(flash, network, network_lamports, tip, tip_lamports)
+
+
+def solend_flash_fee(flash_loan_fee_wad: int, host_fee_percentage: int) -> Callable[[Pubkey, int], int]:
+    """Solend's total flash-loan fee (protocols.md §2.3) as a fee function: exact integer rounding.
+
+    fee_d = max(amount·wad/1e18, 2 if host > 0 else 1); total = round_half_up(fee_d).
+    """
+    wad = 10**18
+    floor_fee = 2 if host_fee_percentage > 0 else 1
+
+    def fee(_mint: Pubkey, amount: int) -> int:
+        scaled = amount * flash_loan_fee_wad
+        if scaled < floor_fee * wad:
+            return floor_fee
+        return (scaled + wad // 2) // wad
+
+    return fee

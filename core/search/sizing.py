@@ -1,0 +1,210 @@
+"""Optimal input of one cycle: a closed-form start, then an exact search on the integer quote.
+
+A hop's float model is `out = r·x/(1 + c·x)`. Composing Möbius maps keeps the shape, so a whole
+chain is `f(x) = A·x/(1 + C·x)` with A = ∏r_i and C = Σ c_i·∏_{j<i} r_j. Against a flash fee of
+rate φ the real objective g(x) = f(x) − (1+φ)·x peaks at x* = (√(A/(1+φ)) − 1)/C with
+g* = (√A − √(1+φ))²/C.
+
+For constant-product hops f is the exact real curve, and the integer chain never exceeds it and
+falls short by at most N = Σ_i (r_i + 1)·∏_{j>i} r_j (a fee ceiling and an output floor per hop,
+each carried through the later hops, whose slopes are at most their rates at zero). So every
+integer maximiser lies where g ≥ g* − N − 1; the two roots of that quadratic bracket the search.
+Inside the bracket the integer profit is unimodal only up to that rounding noise, hence golden
+section down to a short window, then an exhaustive scan of it.
+
+For concentrated-liquidity hops the model is the local linearisation; tick crossings can bend the
+curve either way, so the bracket is found by expansion instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
+
+from core.search.dex_models import BoundQuote
+
+# A bracket this short is scanned exhaustively; golden section stops at SCAN_WIDTH (or where the
+# real curve is flat to one unit), then LOCAL_SCAN amounts either side of the best are tried.
+EXHAUSTIVE_WIDTH = 64
+SCAN_WIDTH = 16
+LOCAL_SCAN = 3
+_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
+_REL = 1e-9  # float safety margin, far above double rounding on these few operations
+_NEG = -(1 << 200)
+
+
+
+class Sized(NamedTuple):
+    amount_in: int
+    amount_out: int
+    objective: int  # amount_out − amount_in − flash_fee(amount_in)
+    evaluations: int
+
+
+def compose(rates: Sequence[float], curvs: Sequence[float]) -> tuple[float, float]:
+    """(A, C) of the chain `A·x/(1 + C·x)` of hops given in trade order."""
+    a_acc, c_acc = 1.0, 0.0
+    for r, c in zip(rates, curvs, strict=True):
+        c_acc += c * a_acc
+        a_acc *= r
+    return a_acc, c_acc
+
+
+def rounding_noise(rates: Sequence[float]) -> float:
+    """Upper bound of (real chain − integer chain) in output units, for constant-product hops."""
+    noise, suffix = 0.0, 1.0
+    for r in reversed(rates):
+        noise += (r + 1.0) * suffix
+        suffix *= r
+    return noise
+
+
+def gross_upper_bound(a: float, c: float) -> float:
+    """max_x f(x) − x for a Möbius chain: no integer gross profit of a constant-product cycle exceeds it."""
+    if a <= 1.0 or c <= 0.0:
+        return 0.0
+    root = math.sqrt(a) - 1.0
+    return root * root / c
+
+
+def chain_out(hops: Sequence[BoundQuote], amount: int) -> int:
+    for quote in hops:
+        amount = quote(amount)
+    return amount
+
+
+class _Objective:
+    """Memoised integer objective; infeasible amounts (the quoter refused) score as very negative."""
+
+    __slots__ = ("best", "cache", "flash", "hops")
+
+    def __init__(self, hops: Sequence[BoundQuote], flash: Callable[[int], int]) -> None:
+        self.hops = hops
+        self.flash = flash
+        self.cache: dict[int, int] = {}
+        self.best: tuple[int, int, int] = (_NEG, 0, 0)  # (objective, amount_in, amount_out)
+
+    def __call__(self, x: int) -> int:
+        value = self.cache.get(x)
+        if value is not None:
+            return value
+        try:
+            out = x
+            for quote in self.hops:
+                out = quote(out)
+        except Exception:
+            value = _NEG
+        else:
+            value = out - x - self.flash(x)
+            if value > self.best[0] or (value == self.best[0] and x < self.best[1]):
+                self.best = (value, x, out)
+        self.cache[x] = value
+        return value
+
+
+def _golden(f: _Objective, lo: int, hi: int, stop: int = SCAN_WIDTH) -> tuple[int, int]:
+    """Shrink [lo, hi] around a maximum of f to at most `stop` wide, golden-section on integers."""
+    a, b = lo, hi
+    c = b - int((b - a) * _INV_PHI)
+    d = a + int((b - a) * _INV_PHI)
+    if c >= d:
+        c, d = (a + b) // 2, (a + b) // 2 + 1
+    fc, fd = f(c), f(d)
+    while b - a > stop:
+        if fc >= fd:
+            b, d, fd = d, c, fc
+            c = b - int((b - a) * _INV_PHI)
+            if c >= d:
+                c = (a + d) // 2
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + int((b - a) * _INV_PHI)
+            if d <= c:
+                d = (c + b + 1) // 2
+            fd = f(d)
+    return a, b
+
+
+def _scan(f: _Objective, lo: int, hi: int) -> None:
+    for x in range(lo, hi + 1):
+        f(x)
+
+
+def _search(f: _Objective, lo: int, hi: int, flat: int = 0) -> None:
+    """Golden section on [lo, hi], then a local scan around the best amount seen.
+
+    `flat` is the width over which the real curve varies by less than one unit at its peak: below
+    it the integer profit is rounding noise, so narrowing further cannot gain more than that noise.
+    """
+    if hi - lo + 1 <= EXHAUSTIVE_WIDTH:
+        _scan(f, lo, hi)
+        return
+    if flat > SCAN_WIDTH:
+        _golden(f, lo, hi, flat)
+    else:
+        a, b = _golden(f, lo, hi)
+        _scan(f, a, b)
+    x = f.best[1]
+    _scan(f, max(lo, x - LOCAL_SCAN), min(hi, x + LOCAL_SCAN))
+
+
+def optimal_input(
+    hops: Sequence[BoundQuote],
+    a: float,
+    c: float,
+    rates: Sequence[float],
+    mobius_exact: bool,
+    cap: int,
+    flash: Callable[[int], int],
+    phi: float = 0.0,
+) -> Sized | None:
+    """The amount in [1, cap] that maximises out − in − flash(in) on the integer quoter.
+
+    `a`, `c` are the composed float coefficients, `rates` the hops' marginal rates (trade order),
+    `phi` the flash fee rate used only for the closed-form start. None when nothing is feasible.
+    """
+    if cap < 1 or a <= 0.0 or c <= 0.0:
+        return None
+    f = _Objective(hops, flash)
+    k1 = 1.0 + phi
+    x_star = (math.sqrt(a / k1) - 1.0) / c if a > k1 else 0.0
+    x0 = min(max(1, round(x_star)), cap)
+    f(x0)
+    if mobius_exact:
+        lo, hi = _exact_bracket(a, c, k1, rates, min(x_star, float(cap)))
+        lo, hi = max(1, lo), min(cap, hi)
+        if lo > hi:
+            lo = hi = x0
+        x_c = min(x_star, float(cap))
+        curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
+        flat = int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0
+        _search(f, lo, hi, flat)
+    else:
+        hi = min(cap, 4 * x0 + 64)
+        for _ in range(8):
+            _search(f, 1, hi)
+            if hi >= cap or f.best[1] < hi - (hi >> 3):
+                break
+            hi = min(cap, 4 * hi)
+    value, x, out = f.best
+    if value == _NEG:
+        return None
+    return Sized(x, out, value, len(f.cache))
+
+
+def _exact_bracket(
+    a: float, c: float, k1: float, rates: Sequence[float], x_c: float
+) -> tuple[int, int]:
+    """Roots of g(x) = g(x_c) − N − 1, widened by the float margin (g = a·x/(1+c·x) − k1·x)."""
+    g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c if x_c > 0 else 0.0
+    k = g_c - (rounding_noise(rates) + 2.0) * (1.0 + 1e-6)
+    # k1·c·x² − (a − k1 − k·c)·x + k = 0
+    qa = k1 * c
+    qb = a - k1 - k * c
+    disc = qb * qb - 4.0 * qa * k
+    root = math.sqrt(max(disc, 0.0))
+    hi = (qb + root) / (2.0 * qa) if qb + root > 0 else 0.0
+    lo = 2.0 * k / (qb + root) if k > 0 and qb + root > 0 else 0.0
+    return int(lo * (1.0 - _REL)) - 2, math.ceil(hi * (1.0 + _REL)) + 2
