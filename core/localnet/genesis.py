@@ -27,6 +27,7 @@ from spl.token.instructions import get_associated_token_address
 
 from core.keypair import generate_localnet_keypair
 from core.localnet.accounts import set_data_account, set_mint, set_token_account
+from core.localnet.genesis_whirlpool import WhirlpoolPool, add_whirlpools
 from core.protocols import ids, raydium_amm, solend
 
 LAMPORTS_PER_SOL = 1_000_000_000
@@ -136,6 +137,7 @@ class Scenario:
     wallet_keypair_path: Path | None
     wallet_token_accounts: dict[str, Pubkey]
     traders: tuple[Trader, ...]
+    whirlpools: tuple[WhirlpoolPool, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def token(self, symbol: str) -> Token:
@@ -167,6 +169,7 @@ class Scenario:
             "tokens": [plain(asdict(t)) for t in self.tokens],
             "raydium_pools": [plain(asdict(p)) for p in self.raydium_pools],
             "solend_reserves": [plain(asdict(r)) for r in self.solend_reserves],
+            "whirlpools": [plain(asdict(w)) for w in self.whirlpools],
             "wallet": str(self.wallet),
             "wallet_keypair_path": plain(self.wallet_keypair_path),
             "wallet_token_accounts": plain(self.wallet_token_accounts),
@@ -381,6 +384,14 @@ def _genesis_solend(
     return tuple(reserves)
 
 
+def _genesis_whirlpool(
+    svm: LiteSVM, seed: int, tokens: tuple[Token, ...], supply: _Supply
+) -> tuple[WhirlpoolPool, ...]:
+    # Its own random stream, so adding Whirlpools left every Raydium pool of a seed where it was.
+    rng = random.Random(f"{seed}:whirlpool")
+    return add_whirlpools(svm, rng, tokens, seed=seed, set_token_account=supply.token_account)
+
+
 def _fund_holder(
     svm: LiteSVM, owner: Pubkey, lamports: int, balances: dict[str, int], tokens: dict[str, Token],
     supply: _Supply,
@@ -426,6 +437,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
 
     pools = _genesis_raydium(svm, seed, rng, tokens, supply)
     reserves = _genesis_solend(svm, seed, tokens, supply)
+    whirlpools = _genesis_whirlpool(svm, seed, token_list, supply)
 
     operator, keypair_path = _operator_keypair(seed, store_dir)
     wallet_atas = _fund_holder(
@@ -450,7 +462,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     return Scenario(
         seed=seed, tokens=token_list, raydium_pools=pools, solend_reserves=reserves,
         wallet=operator.pubkey(), wallet_keypair_path=keypair_path, wallet_token_accounts=wallet_atas,
-        traders=tuple(traders),
+        traders=tuple(traders), whirlpools=whirlpools,
     )
 
 

@@ -242,4 +242,8 @@ def start_simulator(
 ) -> tuple[NoiseTraders, asyncio.Task[None]]:
     """The cluster CLI's hook: start noise traders in the running loop; `traders.stop()` ends them."""
     traders = NoiseTraders(rpc_url, scenario, flow, seed)
+    # solana-py's HTTP client logs every request at INFO: thousands a minute from the traders alone.
+    for name in ("httpx", "httpx2"):
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.WARNING)
     return traders, asyncio.create_task(traders.run(), name="noise-traders")

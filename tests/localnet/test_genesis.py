@@ -198,3 +198,16 @@ def test_scenario_json_names_every_pool_and_no_secret(seed: int) -> None:
     text = sc.to_json()
     assert all(str(p.address) in text for p in sc.raydium_pools)
     assert str(list(bytes(sc.traders[0].keypair))[:8])[1:-1] not in text
+
+
+def test_whirlpools_join_genesis_with_vaults_the_supply_counts() -> None:
+    svm, sc = _genesis(12)
+    assert len(sc.whirlpools) >= 4
+    for w in sc.whirlpools:
+        acc = svm.get_account(w.address)
+        assert acc is not None and acc.owner == ids.ORCA_WHIRLPOOL
+        for vault, mint in ((w.token_vault_a, w.token_mint_a), (w.token_vault_b, w.token_mint_b)):
+            ta = decode_token_account(bytes(svm.get_account(vault).data))
+            assert ta.mint == mint and ta.amount > 0
+        assert all(svm.get_account(t) is not None for t in w.tick_arrays)
+    assert str(sc.whirlpools[0].address) in sc.to_json()
