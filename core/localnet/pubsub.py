@@ -453,6 +453,8 @@ class PubSubServer:
 
     def _deliver(self, slot: int, events: list[TxEvent], level: str) -> None:
         """Send what `events` (all in `slot`) mean to every subscription at `level`."""
+        if not self._subs:
+            return
         latest: dict[Pubkey, Account | None] = {}
         for ev in events:
             for sub in list(self._by_signature.get(ev.signature, {}).values()):

@@ -322,6 +322,16 @@ async def test_slot_subscribe_reports_every_slot_with_parent_and_root(net: Net) 
     await ws.ws.close()
 
 
+async def test_root_subscribe_reports_each_new_root_as_a_bare_slot_number(net: Net) -> None:
+    ws = await _connect(net)
+    sub = await ws.subscribe("rootSubscribe")
+    roots = [(await ws.note(sub, "rootNotification"))["params"]["result"] for _ in range(3)]
+    assert all(isinstance(r, int) for r in roots)
+    assert roots == sorted(set(roots))
+    assert roots[-1] <= max(net.local.cluster.slot - FINALIZATION_DEPTH, 0)
+    await ws.ws.close()
+
+
 async def test_logs_subscribe_mentions_only_matches_transactions_that_load_the_account(net: Net) -> None:
     ws = await _connect(net)
     pool = _pool(net.scenario)
