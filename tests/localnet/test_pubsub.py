@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Processed
 from solana.rpc.models import TxOpts
@@ -34,9 +36,9 @@ from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction
 from websockets.exceptions import ConnectionClosed
 
-from core.localnet.cluster import FINALIZATION_DEPTH
+from core.localnet.cluster import FINALIZATION_DEPTH, Cluster
 from core.localnet.genesis import RaydiumPool, Scenario
-from core.localnet.pubsub import PubSubServer
+from core.localnet.pubsub import Connection, PubSubServer
 from core.localnet.simulator import swap_transaction
 from core.protocols import ids, raydium_amm
 from core.quote.raydium_amm import quote_pool_base_in
@@ -540,3 +542,42 @@ async def test_fault_ws_drop_all_cuts_every_client_once(net: Net) -> None:
     sub = await fresh.subscribe("slotSubscribe")
     assert (await fresh.note(sub))["method"] == "slotNotification"
     await fresh.ws.close()
+
+
+_scalar = (st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False)
+           | st.text(max_size=50))
+_json = st.recursive(
+    _scalar,
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=12), kids, max_size=4),
+    max_leaves=12,
+)
+_key = st.sampled_from([str(ids.TOKEN_PROGRAM), str(ids.USDC_MINT), str(Signature.default()), "all"])
+_config = st.dictionaries(
+    st.sampled_from(["commitment", "encoding", "filters", "dataSlice", "enableReceivedNotification",
+                     "mentions"]),
+    _json | st.sampled_from(["processed", "confirmed", "jsonParsed", "base58", "base64+zstd"]),
+    max_size=4,
+)
+_params = _json | st.tuples(_key).map(list) | st.tuples(_key, _config).map(list) | st.tuples(
+    st.fixed_dictionaries({"mentions": st.lists(_key, max_size=2)}), _config).map(list)
+_methods = st.sampled_from([
+    "accountSubscribe", "programSubscribe", "signatureSubscribe", "slotSubscribe", "rootSubscribe",
+    "logsSubscribe", "accountUnsubscribe", "programUnsubscribe", "signatureUnsubscribe", "slotUnsubscribe",
+    "rootUnsubscribe", "logsUnsubscribe", "voteSubscribe",
+])
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(method=_methods, params=_params, req_id=_json)
+def test_any_request_gets_a_json_rpc_reply_never_an_exception(method: str, params: Any, req_id: Any) -> None:
+    server = PubSubServer(_IDLE_CLUSTER, "127.0.0.1", 0)
+    conn = Connection(None, 16)  # type: ignore[arg-type]  # replies are returned, not sent
+    text = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": method, "params": params})
+    reply = json.loads(server._dispatch(conn, text))
+    assert reply["jsonrpc"] == "2.0"
+    assert ("result" in reply) != ("error" in reply)
+    if "error" in reply:
+        assert reply["error"]["code"] in (-32600, -32601, -32602)
+
+
+_IDLE_CLUSTER = Cluster(seed=0)
