@@ -26,7 +26,11 @@ from core.search.dex_models import BoundQuote
 
 # A bracket this short is scanned exhaustively; golden section stops at SCAN_WIDTH (or where the
 # real curve is flat to one unit), then LOCAL_SCAN amounts either side of the best are tried.
+# When the rounding noise is not negligible against the profit (NOISE_SHARE), brackets up to
+# EXHAUSTIVE_SMALL_PROFIT wide are scanned whole: the only way to be exact inside the noise.
 EXHAUSTIVE_WIDTH = 64
+EXHAUSTIVE_SMALL_PROFIT = 4096
+NOISE_SHARE = 1e-3
 SCAN_WIDTH = 16
 LOCAL_SCAN = 3
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
@@ -135,8 +139,9 @@ def _scan(f: _Objective, lo: int, hi: int) -> None:
 def _search(f: _Objective, lo: int, hi: int, flat: int = 0) -> None:
     """Golden section on [lo, hi], then a local scan around the best amount seen.
 
-    `flat` is the width over which the real curve varies by less than one unit at its peak: below
-    it the integer profit is rounding noise, so narrowing further cannot gain more than that noise.
+    `flat` > 0 says the integer profit in [lo, hi] is within rounding noise of the real maximum
+    and that noise is negligible: golden section then stops where the real curve is flat to one
+    unit (narrowing further could only chase the noise).
     """
     if hi - lo + 1 <= EXHAUSTIVE_WIDTH:
         _scan(f, lo, hi)
@@ -178,9 +183,16 @@ def optimal_input(
         if lo > hi:
             lo = hi = x0
         x_c = min(x_star, float(cap))
-        curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
-        flat = int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0
-        _search(f, lo, hi, flat)
+        g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
+        noise = rounding_noise(rates) + 2.0
+        if noise <= NOISE_SHARE * g_c:
+            # f(x0) ≥ g* − noise already: the answer is within NOISE_SHARE of the optimum.
+            curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
+            _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)))
+        elif hi - lo + 1 <= EXHAUSTIVE_SMALL_PROFIT:
+            _scan(f, lo, hi)
+        else:
+            _search(f, lo, hi)
     else:
         hi = min(cap, 4 * x0 + 64)
         for _ in range(8):
