@@ -440,10 +440,11 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     whirlpools = _genesis_whirlpool(svm, seed, token_list, supply)
 
     operator, keypair_path = _operator_keypair(seed, store_dir)
-    wallet_atas = _fund_holder(
-        svm, operator.pubkey(), WALLET_SOL * LAMPORTS_PER_SOL,
-        {"USDC": WALLET_USDC * 10**6, "SOL": WALLET_WSOL * LAMPORTS_PER_SOL}, tokens, supply,
-    )
+    # Every token gets its ATA (empty but for USDC and wrapped SOL), as a wallet that trades has.
+    wallet_balances = {t.symbol: 0 for t in token_list}
+    wallet_balances |= {"USDC": WALLET_USDC * 10**6, "SOL": WALLET_WSOL * LAMPORTS_PER_SOL}
+    wallet_atas = _fund_holder(svm, operator.pubkey(), WALLET_SOL * LAMPORTS_PER_SOL, wallet_balances, tokens,
+                               supply)
     traders: list[Trader] = []
     for i in range(NOISE_TRADERS):
         kp = trader_keypair(seed, i)

@@ -176,6 +176,10 @@ async def replay_async(
     cluster = Cluster(seed=seed, slot_ms=_NEVER_MS, store_dir=store_dir)
     await cluster.start()
     try:
+        recorded_wallet = header.get("wallet")
+        if recorded_wallet is not None and recorded_wallet != str(cluster.scenario.wallet):
+            raise LedgerError(f"{ledger_path}: recorded with operator wallet {recorded_wallet}, this genesis "
+                              f"has {cluster.scenario.wallet}: pass the store dir the run used")
         touched: dict[Pubkey, None] = dict.fromkeys(scenario_accounts(cluster.scenario))
         for line in lines:
             slot = line.get("slot")

@@ -162,6 +162,7 @@ def test_operator_wallet_keypair_is_created_0600_in_the_store_dir_and_reused(tmp
     assert svm.get_balance(sc.wallet) >= 10 * 10**9
     usdc_ata = associated_token_address(sc.wallet, ids.USDC_MINT)
     assert sc.wallet_token_accounts["USDC"] == usdc_ata and token_amount(svm, usdc_ata) > 0
+    assert set(sc.wallet_token_accounts) == {t.symbol for t in sc.tokens}
     assert token_amount(svm, sc.wallet_token_accounts["SOL"]) > 0
     _, again = _genesis(6, tmp_path)
     assert again.wallet == sc.wallet

@@ -140,3 +140,11 @@ def test_native_mint_is_part_of_what_replay_hashes(tmp_path: Path) -> None:
     path = tmp_path / "ledger.jsonl"
     path.write_text(json.dumps({"type": "genesis", "version": 1, "seed": 4, "wallet": None}) + "\n")
     assert str(ids.NATIVE_MINT) in replay(path)
+
+
+async def test_replay_refuses_a_genesis_whose_operator_wallet_differs(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.jsonl"
+    path.write_text(json.dumps({"type": "genesis", "version": 1, "seed": 4,
+                                "wallet": str(Keypair().pubkey())}) + "\n")
+    with pytest.raises(LedgerError, match="store dir"):
+        await replay_async(path)
