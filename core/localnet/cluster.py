@@ -49,7 +49,10 @@ MAX_SLOT_HASHES = 512
 FINALIZATION_DEPTH = 32
 STATUS_CACHE_SLOTS = 300  # getSignatureStatuses without searchTransactionHistory
 PRIORITY_FEE_SLOTS = 150
-DEFAULT_HISTORY_CAPACITY = 300_000  # transaction records kept for getTransaction
+DEFAULT_HISTORY_CAPACITY = 50_000  # transaction records kept for getTransaction (a few KB each)
+# LiteSVM's own signature history backs duplicate suppression: it must outlive a blockhash
+# (150 blocks = 60 s at 400 ms), i.e. hold every transaction of the last minute at full load.
+SVM_HISTORY_CAPACITY = 100_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
 OPERATOR_LAMPORTS = 1_000 * 1_000_000_000
 
@@ -183,7 +186,7 @@ class Cluster:
             LiteSVM()
             .with_sigverify(True)
             .with_blockhash_check(False)
-            .with_transaction_history(history_capacity)
+            .with_transaction_history(max(history_capacity, SVM_HISTORY_CAPACITY))
         )
         self.slot = 0
         self.block_height = 0
@@ -206,14 +209,12 @@ class Cluster:
         self._slot_fees: tuple[int | None, dict[Pubkey, int]] = (None, {})
         self._decimals = MintDecimals(self.svm.get_account)
         self._clock_task: asyncio.Task[None] | None = None
-        self._start_wall = 0.0
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
         self._load_programs()
         self._load_genesis()
-        self._start_wall = time.time()
-        self.genesis_time = int(self._start_wall)
+        self.genesis_time = int(time.time())
         self.svm.warp_to_slot(0)
         self.svm.set_slot_hashes([])
         self._set_clock(0)
@@ -357,8 +358,7 @@ class Cluster:
     def _set_clock(self, slot: int) -> None:
         schedule = self.svm.get_epoch_schedule()
         epoch, _ = schedule.get_epoch_and_slot_index(slot)
-        now = int(time.time()) if self._start_wall else int(self._start_wall)
-        self.svm.set_clock(Clock(slot, self.genesis_time, epoch, epoch + 1, now))
+        self.svm.set_clock(Clock(slot, self.genesis_time, epoch, epoch + 1, int(time.time())))
 
     def _record_block(self, slot: int, height: int, blockhash: Hash) -> None:
         block = _BlockInfo(slot, height, blockhash, int(time.time()))

@@ -582,7 +582,7 @@ class RpcMethods:
         result: dict[str, Any] = {
             "slot": record.slot,
             "transaction": _encode_transaction(record, encoding),
-            "meta": _meta(record),
+            "meta": _meta(record, parsed=encoding == "jsonParsed"),
             "blockTime": record.block_time,
         }
         if max_version is not None:
@@ -607,7 +607,7 @@ def _status(record: TxRecord) -> dict[str, Any]:
     return {"Ok": None} if record.err_json is None else {"Err": record.err_json}
 
 
-def _meta(record: TxRecord) -> dict[str, Any]:
+def _meta(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "err": record.err_json,
         "status": _status(record),
@@ -627,7 +627,76 @@ def _meta(record: TxRecord) -> dict[str, Any]:
     }
     if record.return_data is not None:
         meta["returnData"] = record.return_data
+    if parsed:
+        # jsonParsed lists loaded addresses in accountKeys instead, and names programs and accounts.
+        del meta["loadedAddresses"]
+        keys = [str(k) for k in record.loaded.keys]
+        meta["innerInstructions"] = [
+            {
+                "index": group["index"],
+                "instructions": [
+                    _partially_decoded(
+                        keys, ix["programIdIndex"], ix["accounts"], ix["data"], ix["stackHeight"]
+                    )
+                    for ix in group["instructions"]
+                ],
+            }
+            for group in record.inner_instructions
+        ]
     return meta
+
+
+def _partially_decoded(
+    keys: list[str], program_index: int, accounts: list[int], data_b58: str, stack_height: int | None
+) -> dict[str, Any]:
+    """agave's UiPartiallyDecodedInstruction (its form for programs it has no parser for)."""
+    return {
+        "programId": keys[program_index],
+        "accounts": [keys[i] for i in accounts],
+        "data": data_b58,
+        "stackHeight": stack_height,
+    }
+
+
+def _parsed_message(record: TxRecord) -> dict[str, Any]:
+    message = record.tx.message
+    loaded = record.loaded
+    n_static = len(message.account_keys)
+    n_signers = message.header.num_required_signatures
+    keys = [str(k) for k in loaded.keys]
+    ui: dict[str, Any] = {
+        "accountKeys": [
+            {
+                "pubkey": key,
+                "writable": loaded.writable[i],
+                "signer": i < n_signers,
+                "source": "transaction" if i < n_static else "lookupTable",
+            }
+            for i, key in enumerate(keys)
+        ],
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [
+            _partially_decoded(
+                keys, ix.program_id_index, list(bytes(ix.accounts)),
+                base58.b58encode(bytes(ix.data)).decode(), None,
+            )
+            for ix in message.instructions
+        ],
+    }
+    if isinstance(message, MessageV0):
+        ui["addressTableLookups"] = _lookups_json(message)
+    return ui
+
+
+def _lookups_json(message: MessageV0) -> list[dict[str, Any]]:
+    return [
+        {
+            "accountKey": str(lookup.account_key),
+            "writableIndexes": list(bytes(lookup.writable_indexes)),
+            "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
+        }
+        for lookup in message.address_table_lookups
+    ]
 
 
 def _encode_transaction(record: TxRecord, encoding: str) -> Any:
@@ -636,6 +705,8 @@ def _encode_transaction(record: TxRecord, encoding: str) -> Any:
         return [base64.b64encode(bytes(tx)).decode(), "base64"]
     if encoding == "base58":
         return [base58.b58encode(bytes(tx)).decode(), "base58"]
+    if encoding == "jsonParsed":
+        return {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message(record)}
     message = tx.message
     header = message.header
     ui_message: dict[str, Any] = {
@@ -657,12 +728,5 @@ def _encode_transaction(record: TxRecord, encoding: str) -> Any:
         ],
     }
     if isinstance(message, MessageV0):
-        ui_message["addressTableLookups"] = [
-            {
-                "accountKey": str(lookup.account_key),
-                "writableIndexes": list(bytes(lookup.writable_indexes)),
-                "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
-            }
-            for lookup in message.address_table_lookups
-        ]
+        ui_message["addressTableLookups"] = _lookups_json(message)
     return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}

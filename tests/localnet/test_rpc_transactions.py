@@ -323,3 +323,35 @@ async def test_simulate_returns_accounts_and_replacement_blockhash(
         "code": -32602,
         "message": "sigVerify may not be used with replaceRecentBlockhash",
     }
+
+
+async def test_get_transaction_json_parsed_names_accounts(localnet: Localnet, client: AsyncClient) -> None:
+    payer = await funded(client)
+    to = Keypair().pubkey()
+    blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
+    tx = signed_v0(payer, [transfer_ix(payer, to, LAMPORTS_PER_SOL)], blockhash)
+    sig = (await client.send_transaction(tx, TxOpts(preflight_commitment=Confirmed))).value
+    await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.02)
+    got = (
+        await client.get_transaction(sig, "jsonParsed", Confirmed, max_supported_transaction_version=0)
+    ).value
+    assert got is not None
+    raw = await rpc(
+        localnet.url,
+        "getTransaction",
+        [
+            str(sig),
+            {"encoding": "jsonParsed", "commitment": "confirmed", "maxSupportedTransactionVersion": 0},
+        ],
+    )
+    keys = raw["result"]["transaction"]["message"]["accountKeys"]
+    assert keys[0] == {
+        "pubkey": str(payer.pubkey()),
+        "writable": True,
+        "signer": True,
+        "source": "transaction",
+    }
+    assert keys[1]["pubkey"] == str(to) and keys[1]["writable"] is True and keys[1]["signer"] is False
+    ix = raw["result"]["transaction"]["message"]["instructions"][0]
+    assert ix["programId"] == "11111111111111111111111111111111"
+    assert ix["accounts"] == [str(payer.pubkey()), str(to)]
