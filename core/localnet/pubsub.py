@@ -161,13 +161,14 @@ class PubSubServer:
 
     def __init__(
         self, cluster: Any, host: str = "127.0.0.1", port: int = 8900, faults: Faults | None = None,
-        *, max_queue: int = 4096,
+        *, max_queue: int = 4096, max_subscriptions: int = 1_000_000,
     ) -> None:
         self.cluster = cluster
         self.host = host
         self.port = port
         self.faults = faults if faults is not None else Faults()
         self.max_queue = max_queue
+        self.max_subscriptions = max_subscriptions
         self._server: Server | None = None
         self._ids = itertools.count(0)
         self._conns: set[Connection] = set()
@@ -304,6 +305,9 @@ class PubSubServer:
         return json.dumps({"jsonrpc": "2.0", "result": result, "id": req_id})
 
     def _subscribe(self, conn: Connection, kind: str, params: list[Any]) -> int:
+        if len(self._subs) >= self.max_subscriptions:
+            # agave's `max_active_subscriptions` refusal.
+            raise RpcError(-32603, "Internal Error: Subscription refused. Node subscription limit reached")
         sub = Subscription(next(self._ids), kind, conn)
         if kind == "account":
             if not params:

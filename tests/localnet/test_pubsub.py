@@ -436,6 +436,23 @@ async def test_bad_requests_get_the_json_rpc_error_and_the_connection_stays_usab
     await ws.ws.close()
 
 
+async def test_subscriptions_past_the_node_limit_are_refused_until_one_is_freed() -> None:
+    local = await start_localnet()
+    pubsub = PubSubServer(local.cluster, "127.0.0.1", 0, local.faults, max_subscriptions=3)
+    await pubsub.start()
+    net = Net(local, pubsub)
+    try:
+        ws = await _connect(net)
+        subs = [await ws.subscribe("slotSubscribe") for _ in range(3)]
+        refused = await ws.call("slotSubscribe")
+        assert refused["error"]["code"] == -32603 and "limit" in refused["error"]["message"]
+        assert (await ws.call("slotUnsubscribe", [subs[0]]))["result"] is True
+        assert isinstance(await ws.subscribe("slotSubscribe"), int)
+        await ws.ws.close()
+    finally:
+        await _stop(net)
+
+
 async def test_a_batch_of_requests_gets_a_batch_of_replies(net: Net) -> None:
     ws = await _connect(net)
     batch = [{"jsonrpc": "2.0", "id": 1, "method": "slotSubscribe"},
