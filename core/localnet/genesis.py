@@ -413,7 +413,7 @@ def _fund_holder(
 # The operator wallet.
 
 
-def _operator_keypair(seed: int, store_dir: Path | None) -> tuple[Keypair, Path | None]:
+def operator_keypair(seed: int, store_dir: Path | None) -> tuple[Keypair, Path | None]:
     """The console's localnet keypair (created 0600 in the store dir on first use), else a seeded one."""
     if store_dir is None:
         return _keypair(seed, "operator"), None
@@ -439,7 +439,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     reserves = _genesis_solend(svm, seed, tokens, supply)
     whirlpools = _genesis_whirlpool(svm, seed, token_list, supply)
 
-    operator, keypair_path = _operator_keypair(seed, store_dir)
+    operator, keypair_path = operator_keypair(seed, store_dir)
     # Every token gets its ATA (empty but for USDC and wrapped SOL), as a wallet that trades has.
     wallet_balances = {t.symbol: 0 for t in token_list}
     wallet_balances |= {"USDC": WALLET_USDC * 10**6, "SOL": WALLET_WSOL * LAMPORTS_PER_SOL}
@@ -477,5 +477,6 @@ __all__ = [
     "Trader",
     "associated_token_address",
     "build_genesis",
+    "operator_keypair",
     "trader_keypair",
 ]

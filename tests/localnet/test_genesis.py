@@ -18,7 +18,8 @@ from spl.token.instructions import sync_native
 from spl.token.models import SyncNativeParams
 
 from core.localnet.accounts import token_amount
-from core.localnet.genesis import Scenario, associated_token_address, build_genesis
+from core.localnet.genesis import Scenario, associated_token_address, build_genesis, operator_keypair
+from core.localnet.programs import load_programs
 from core.protocols import ids, raydium_amm, solend
 from core.protocols.spl_token import decode_mint, decode_token_account
 
@@ -212,3 +213,31 @@ def test_whirlpools_join_genesis_with_vaults_the_supply_counts() -> None:
             assert ta.mint == mint and ta.amount > 0
         assert all(svm.get_account(t) is not None for t in w.tick_arrays)
     assert str(sc.whirlpools[0].address) in sc.to_json()
+
+
+def test_a_flash_loan_on_the_genesis_usdc_reserve_lands_with_the_mainnet_fee() -> None:
+    svm, sc = _genesis(13)
+    load_programs(svm, ["solend"])
+    operator, _ = operator_keypair(13, None)
+    assert operator.pubkey() == sc.wallet
+    usdc = next(r for r in sc.solend_reserves if r.symbol == "USDC")
+    ata = sc.wallet_token_accounts["USDC"]
+    amount = 1_000 * 10**6
+    borrow = solend.flash_borrow_reserve_liquidity(
+        liquidity_amount=amount, source_liquidity=usdc.liquidity_supply, destination_liquidity=ata,
+        reserve=usdc.address, lending_market=usdc.lending_market,
+    )
+    repay = solend.flash_repay_reserve_liquidity(
+        liquidity_amount=amount, borrow_instruction_index=0, source_liquidity=ata,
+        destination_liquidity=usdc.liquidity_supply, reserve_liquidity_fee_receiver=usdc.fee_receiver,
+        host_fee_receiver=ata, reserve=usdc.address, lending_market=usdc.lending_market,
+        user_transfer_authority=sc.wallet,
+    )
+    before = token_amount(svm, ata)
+    tx = Transaction([operator], Message([borrow, repay], sc.wallet), svm.latest_blockhash())
+    result = svm.send_transaction(tx)
+    assert not hasattr(result, "err"), result
+    total, host = solend.flash_loan_fees(amount, usdc.flash_loan_fee_wad, usdc.host_fee_percentage)
+    assert total == 500_000  # 0.05 % of 1,000 USDC
+    assert token_amount(svm, ata) == before - total + host  # the host share came back to us
+    assert token_amount(svm, usdc.fee_receiver) == total - host
