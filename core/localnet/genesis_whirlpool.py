@@ -293,11 +293,16 @@ def add_whirlpools(
     address_of = address_for or default_address
     by_symbol = {t.symbol: t for t in tokens}
     pools: list[WhirlpoolPool] = []
+    seen: set[tuple[bytes, bytes, int]] = set()
     for index, (sym_x, sym_y, depth_usd, tick_spacing) in enumerate(pairs):
         if sym_x not in by_symbol or sym_y not in by_symbol:
             continue
         x, y = by_symbol[sym_x], by_symbol[sym_y]
         a, b = (x, y) if bytes(x.mint) < bytes(y.mint) else (y, x)
+        key = (bytes(a.mint), bytes(b.mint), tick_spacing)
+        if key in seen:  # same PDA: one pool per pair and tick spacing under one config
+            raise ValueError(f"two pools for {a.symbol}/{b.symbol} with tick spacing {tick_spacing}")
+        seen.add(key)
         offset = rng.uniform(-price_spread, price_spread)
         # Raw units of B per raw unit of A.
         price = (
