@@ -566,3 +566,58 @@ def test_compute_units_per_swap() -> None:
         MEASURED_CU[name] = result.compute_units_consumed()
         assert result.compute_units_consumed() < 200_000
     print("\nwhirlpool emulator compute units:", MEASURED_CU)
+
+
+# -- the real SOL/USDC pool ------------------------------------------------------------------------------
+
+
+def test_the_real_sol_usdc_pool_swaps_one_sol_for_242382_usdc_units_in_the_emulator() -> None:
+    from tests.protocols.test_whirlpool import SOL_USDC_TS4, SOL_USDC_WHIRLPOOL
+
+    env = make_env()
+    pool = decode_whirlpool(SOL_USDC_WHIRLPOOL)
+    set_mint(env.svm, ids.NATIVE_MINT, 9)
+    set_mint(env.svm, ids.USDC_MINT, 6)
+    set_data_account(env.svm, SOL_USDC_TS4, ids.ORCA_WHIRLPOOL, SOL_USDC_WHIRLPOOL)
+    for start in (-14432, -14784, -15136):
+        set_data_account(
+            env.svm,
+            tick_array_address(SOL_USDC_TS4, start),
+            ids.ORCA_WHIRLPOOL,
+            encode_tick_array(empty_tick_array(start, SOL_USDC_TS4)),
+        )
+    set_token_account(env.svm, pool.token_vault_a, ids.NATIVE_MINT, SOL_USDC_TS4, 10**15)
+    set_token_account(env.svm, pool.token_vault_b, ids.USDC_MINT, SOL_USDC_TS4, 10**13)
+    user_sol, user_usdc = Pubkey.new_unique(), Pubkey.new_unique()
+    set_token_account(env.svm, user_sol, ids.NATIVE_MINT, env.user.pubkey(), 5 * 10**9)
+    set_token_account(env.svm, user_usdc, ids.USDC_MINT, env.user.pubkey(), 0)
+    ix = swap_for_pool(
+        SOL_USDC_TS4,
+        pool,
+        token_authority=env.user.pubkey(),
+        token_owner_account_a=user_sol,
+        token_owner_account_b=user_usdc,
+        amount=1_000_000,
+        other_amount_threshold=239_958,
+        a_to_b=True,
+    )
+    # The clock is before the pool's last reward update: the program refuses the timestamp.
+    assert custom_error(env.send(ix)) == E.INVALID_TIMESTAMP
+    later = pool.reward_last_updated_timestamp + 60
+    env.svm.set_clock(
+        Clock(
+            slot=2000,
+            epoch_start_timestamp=later - 100,
+            epoch=EPOCH,
+            leader_schedule_epoch=EPOCH + 1,
+            unix_timestamp=later,
+        )
+    )
+    result = env.send(ix)
+    assert isinstance(result, TransactionMetadata), result
+    assert token_amount(env.svm, user_usdc) == 242_382
+    assert token_amount(env.svm, user_sol) == 5 * 10**9 - 1_000_000
+    after = decode_whirlpool(env.data(SOL_USDC_TS4))
+    expected = swap(pool, [], 1_000_000, a_to_b=True, timestamp=later, uninitialized_starts={-14432})
+    assert after == expected.apply(pool)
+    assert after.reward_last_updated_timestamp == later
