@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import importlib
 import logging
@@ -50,9 +51,10 @@ FINALIZATION_DEPTH = 32
 STATUS_CACHE_SLOTS = 300  # getSignatureStatuses without searchTransactionHistory
 PRIORITY_FEE_SLOTS = 150
 DEFAULT_HISTORY_CAPACITY = 50_000  # transaction records kept for getTransaction (a few KB each)
-# LiteSVM's own signature history backs duplicate suppression: it must outlive a blockhash
-# (150 blocks = 60 s at 400 ms), i.e. hold every transaction of the last minute at full load.
-SVM_HISTORY_CAPACITY = 100_000
+# Duplicate suppression is the cluster's own status cache (it must cover every signature of the
+# last 150+ blocks, and LiteSVM skips its history check when sigverify is off); LiteSVM's history
+# is only a backstop, kept small because it holds every result's logs.
+SVM_HISTORY_CAPACITY = 20_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
 OPERATOR_LAMPORTS = 1_000 * 1_000_000_000
 
@@ -89,7 +91,11 @@ ClusterEvent = SlotEvent | TxEvent | CommitmentEvent
 # -- records --------------------------------------------------------------------------------------
 @dataclass
 class TxRecord:
-    """Everything getTransaction / getSignatureStatuses report about a landed transaction."""
+    """Everything getTransaction / getSignatureStatuses report about a landed transaction.
+
+    The account snapshots are kept as taken; the JSON views of them (token balances, inner
+    instructions) are built on first read, off the landing path.
+    """
 
     signature: Signature
     slot: int
@@ -102,11 +108,24 @@ class TxRecord:
     loaded: tx_inspect.LoadedKeys
     pre_balances: list[int]
     post_balances: list[int]
-    pre_token_balances: list[dict[str, Any]]
-    post_token_balances: list[dict[str, Any]]
-    inner_instructions: list[dict[str, Any]]
     return_data: dict[str, Any] | None
     block_time: int
+    pre_accounts: list[Account | None] = field(repr=False)
+    post_accounts: list[Account | None] = field(repr=False)
+    meta: TransactionMetadata = field(repr=False)
+    decimals: MintDecimals = field(repr=False)
+
+    @functools.cached_property
+    def pre_token_balances(self) -> list[dict[str, Any]]:
+        return token_balances(self.loaded.keys, self.pre_accounts, self.decimals)
+
+    @functools.cached_property
+    def post_token_balances(self) -> list[dict[str, Any]]:
+        return token_balances(self.loaded.keys, self.post_accounts, self.decimals)
+
+    @functools.cached_property
+    def inner_instructions(self) -> list[dict[str, Any]]:
+        return inner_instructions_json(self.meta)
 
 
 @dataclass
@@ -186,7 +205,7 @@ class Cluster:
             LiteSVM()
             .with_sigverify(True)
             .with_blockhash_check(False)
-            .with_transaction_history(max(history_capacity, SVM_HISTORY_CAPACITY))
+            .with_transaction_history(SVM_HISTORY_CAPACITY)
         )
         self.slot = 0
         self.block_height = 0
@@ -204,6 +223,9 @@ class Cluster:
         self._hash_index: dict[Hash, _BlockInfo] = {}
         self._slot_hashes: deque[tuple[int, Hash]] = deque(maxlen=MAX_SLOT_HASHES)
         self._records: OrderedDict[Signature, TxRecord] = OrderedDict()
+        # The status cache: signatures landed in the last STATUS_CACHE_SLOTS slots (duplicates).
+        self._status_cache: dict[Signature, int] = {}
+        self._status_by_slot: deque[tuple[int, list[Signature]]] = deque()
         self._undo: dict[int, dict[Pubkey, Account | None]] = {}
         self._fees: deque[tuple[int, int | None, dict[Pubkey, int]]] = deque(maxlen=PRIORITY_FEE_SLOTS)
         self._slot_fees: tuple[int | None, dict[Pubkey, int]] = (None, {})
@@ -350,6 +372,9 @@ class Cluster:
         root = max(new - FINALIZATION_DEPTH, 0)
         for slot in [s for s in self._undo if s <= root]:
             del self._undo[slot]
+        while self._status_by_slot and self._status_by_slot[0][0] < new - STATUS_CACHE_SLOTS:
+            for signature in self._status_by_slot.popleft()[1]:
+                self._status_cache.pop(signature, None)
         self._emit(SlotEvent(new, parent, root))
         self._emit(CommitmentEvent(parent, "confirmed"))
         if new >= FINALIZATION_DEPTH:
@@ -429,20 +454,30 @@ class Cluster:
         return list(current.items())
 
     # -- transactions ----------------------------------------------------------------------------
-    def submit(self, tx: VersionedTransaction) -> TxRecord:
-        """Land `tx` in the current slot, or raise TxRejected when no block would include it."""
+    def submit(self, tx: VersionedTransaction, *, signatures_verified: bool = False) -> TxRecord:
+        """Land `tx` in the current slot, or raise TxRejected when no block would include it.
+
+        `signatures_verified`: the caller (RPC preflight) already checked every signature.
+        """
         if len(bytes(tx)) > tx_inspect.PACKET_DATA_SIZE:
             raise TxRejected(TransactionErrorFieldless.SanitizeFailure)
         message = tx.message
         if not self.is_blockhash_valid(message.recent_blockhash, "processed"):
             raise TxRejected(TransactionErrorFieldless.BlockhashNotFound)
         signature = tx.signatures[0]
-        if signature in self._records:
+        if signature in self._status_cache:
             raise TxRejected(TransactionErrorFieldless.AlreadyProcessed)
         get = self.svm.get_account
         loaded = tx_inspect.load_keys(message, get)
         pre = [get(k) for k in loaded.keys]
-        result = self.svm.send_transaction(tx)
+        if signatures_verified:
+            self.svm.with_sigverify(False)
+            try:
+                result = self.svm.send_transaction(tx)
+            finally:
+                self.svm.with_sigverify(True)
+        else:
+            result = self.svm.send_transaction(tx)
         post = [get(k) for k in loaded.keys]
         pre_balances = [a.lamports if a is not None else 0 for a in pre]
         post_balances = [a.lamports if a is not None else 0 for a in post]
@@ -484,13 +519,18 @@ class Cluster:
             loaded=loaded,
             pre_balances=pre_balances,
             post_balances=post_balances,
-            pre_token_balances=token_balances(keys, pre, self._decimals),
-            post_token_balances=token_balances(keys, post, self._decimals),
-            inner_instructions=inner_instructions_json(meta),
             return_data=return_data_json(meta),
             block_time=self._blocks[slot].block_time,
+            pre_accounts=pre,
+            post_accounts=post,
+            meta=meta,
+            decimals=self._decimals,
         )
         self._records[signature] = record
+        self._status_cache[signature] = slot
+        if not self._status_by_slot or self._status_by_slot[-1][0] != slot:
+            self._status_by_slot.append((slot, []))
+        self._status_by_slot[-1][1].append(signature)
         while len(self._records) > self.history_capacity:
             _, oldest = self._records.popitem(last=False)
             self.first_available_slot = oldest.slot
@@ -521,24 +561,38 @@ class Cluster:
         commitment: str | None = None,
         sig_verify: bool = False,
         replace_blockhash: bool = False,
+        detail: bool = True,
     ) -> Simulation:
+        """Run `tx` against the current state without committing it.
+
+        `detail=False` (preflight) reports only the outcome, logs, units and return data.
+        """
         replacement: tuple[Hash, int] | None = None
         if replace_blockhash:
             replacement = self.latest_blockhash(commitment)
             tx = with_blockhash(tx, replacement[0])
         message = tx.message
         get = self.svm.get_account
-        loaded = tx_inspect.load_keys(message, get)
+        loaded = tx_inspect.load_keys(message, get) if detail else None
         fee = tx_inspect.fee_for(message)
         if not self.is_blockhash_valid(message.recent_blockhash, commitment):
             return Simulation(TransactionErrorFieldless.BlockhashNotFound, "BlockhashNotFound", [], 0, None,
                               [], loaded, {}, fee, replacement_blockhash=replacement)
-        pre = [get(k) for k in loaded.keys]
+        landed = self._status_cache.get(tx.signatures[0])
+        if landed is not None and landed <= self.commitment_slot(commitment):
+            return Simulation(TransactionErrorFieldless.AlreadyProcessed, "AlreadyProcessed", [], 0, None,
+                              [], loaded, {}, fee, replacement_blockhash=replacement)
         self.svm.with_sigverify(sig_verify)
         try:
             result = self.svm.simulate_transaction(tx)
         finally:
             self.svm.with_sigverify(True)
+        if loaded is None:
+            meta = result.meta()
+            err = result.err() if isinstance(result, FailedTransactionMetadata) else None
+            return Simulation(err, error_json(err), list(meta.logs()), meta.compute_units_consumed(),
+                              return_data_json(meta), [], None, {}, fee)
+        pre = [get(k) for k in loaded.keys]
         pre_balances = [a.lamports if a is not None else 0 for a in pre]
         if isinstance(result, FailedTransactionMetadata):
             meta = result.meta()
@@ -585,7 +639,7 @@ class Cluster:
         return self._records.get(signature)
 
     def status_cache_has(self, record: TxRecord) -> bool:
-        return record.slot >= self.slot - STATUS_CACHE_SLOTS
+        return record.signature in self._status_cache
 
     def confirmation_status(self, slot: int) -> str:
         if slot <= self.commitment_slot("finalized"):

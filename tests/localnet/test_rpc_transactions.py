@@ -16,7 +16,14 @@ from solders.signature import Signature
 
 from core.localnet.cluster import FINALIZATION_DEPTH, MAX_PROCESSING_AGE
 from tests.localnet.conftest import Localnet
-from tests.localnet.rpc_helpers import LAMPORTS_PER_SOL, rpc, signed_legacy, signed_v0, transfer_ix
+from tests.localnet.rpc_helpers import (
+    LAMPORTS_PER_SOL,
+    freeze_clock,
+    rpc,
+    signed_legacy,
+    signed_v0,
+    transfer_ix,
+)
 
 
 async def funded(client: AsyncClient, lamports: int = 10 * LAMPORTS_PER_SOL) -> Keypair:
@@ -188,13 +195,6 @@ async def test_duplicate_send_returns_same_signature_and_lands_once(
     assert reply["error"]["data"]["err"] == "AlreadyProcessed"
 
 
-async def freeze_clock(localnet: Localnet) -> None:
-    """Hold the slot clock (the stall fault) so a test steps slots itself with advance_slot()."""
-    localnet.faults.stall_slot_ms = 600_000
-    while localnet.faults.stall_slot_ms:
-        await asyncio.sleep(0.01)
-
-
 async def is_blockhash_valid(localnet: Localnet, blockhash: object) -> bool:
     reply = await rpc(localnet.url, "isBlockhashValid", [str(blockhash), {"commitment": "processed"}])
     return reply["result"]["value"]
@@ -288,6 +288,7 @@ async def test_simulate_returns_accounts_and_replacement_blockhash(
 ) -> None:
     payer = await funded(client)
     to = Keypair().pubkey()
+    await freeze_clock(localnet)
     stale = (await client.get_latest_blockhash(Processed)).value.blockhash
     for _ in range(MAX_PROCESSING_AGE + 1):
         localnet.cluster.advance_slot()
