@@ -467,14 +467,18 @@ async def test_a_batch_of_requests_gets_a_batch_of_replies(net: Net) -> None:
 
 
 async def test_a_client_that_never_reads_is_dropped_and_does_not_stall_others() -> None:
-    net = await _start(max_queue=2_000)
+    net = await _start(max_queue=5_000)
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", net.pubsub.port))
         slow = Ws(await websockets.connect(net.pubsub.url, sock=sock, max_queue=1))
-        for _ in range(500):
-            await slow.subscribe("slotSubscribe")
+        # 2,000 slot subscriptions: ~4 MB/s of notifications, enough to fill any loopback buffer fast.
+        for start in range(0, 2_000, 500):  # batches under the 64 KiB message limit
+            ids_ = range(start, start + 500)
+            batch = [{"jsonrpc": "2.0", "id": i, "method": "slotSubscribe"} for i in ids_]
+            replies = await slow.send_raw(json.dumps(batch))
+            assert all(isinstance(r["result"], int) for r in replies)
         slow.ws.transport.pause_reading()  # from here on the client never reads its socket
         healthy = await _connect(net)
         sub = await healthy.subscribe("slotSubscribe")
@@ -485,7 +489,7 @@ async def test_a_client_that_never_reads_is_dropped_and_does_not_stall_others() 
             got.append((await healthy.note(sub))["params"]["result"]["slot"])
         # The healthy client saw every slot, before, during and after the slow one's drop.
         assert got == list(range(got[0], got[0] + len(got)))
-        assert net.pubsub.subscription_count == 1  # the dropped client's 500 are gone
+        assert net.pubsub.subscription_count == 1  # the dropped client's 2,000 are gone
         await healthy.ws.close()
     finally:
         await _stop(net)
