@@ -41,8 +41,6 @@ from core.protocols.whirlpool import (
     whirlpool_address,
 )
 from core.quote.whirlpool import (
-    get_amount_delta_a,
-    get_amount_delta_b,
     sqrt_price_from_tick_index,
     tick_index_from_sqrt_price,
 )
@@ -71,6 +69,7 @@ DEFAULT_PAIRS: tuple[tuple[str, str, float, int], ...] = (
 _POSITION_SHAPE: tuple[tuple[float, float], ...] = ((0.25, 0.45), (1.0, 0.35), (2.5, 0.20))
 _ARRAYS_AROUND_PRICE = 3  # arrays written on each side of the current one
 _VAULT_MARGIN = Fraction(101, 100)
+_U64_MAX = (1 << 64) - 1
 
 
 class TokenLike(Protocol):
@@ -100,7 +99,7 @@ class WhirlpoolState:
     address: Pubkey
     pool: Whirlpool
     tick_arrays: dict[int, TickArray]  # by start tick index
-    amount_a: int  # tokens the positions hold, rounded up
+    amount_a: int  # tokens the positions hold, rounded up (may exceed u64 for absurd liquidity)
     amount_b: int
 
 
@@ -120,6 +119,16 @@ class WhirlpoolPool:
     fee_rate: int
     oracle: Pubkey
     tick_arrays: tuple[Pubkey, ...]
+
+
+def _token_a_needed(p0: int, p1: int, liquidity: int) -> int:
+    # get_amount_delta_a rounded up, without the program's u64 ceiling (a vault just gets capped).
+    lower, upper = min(p0, p1), max(p0, p1)
+    return -(-(liquidity * (upper - lower) << 64) // (upper * lower))
+
+
+def _token_b_needed(p0: int, p1: int, liquidity: int) -> int:
+    return -(-(liquidity * abs(p1 - p0)) >> 64)
 
 
 def sqrt_price_for(price_a_in_b: Fraction) -> int:
@@ -163,13 +172,13 @@ def build_whirlpool_state(
         grosses[hi] = grosses.get(hi, 0) + p.liquidity
         sp_lo, sp_hi = sqrt_price_from_tick_index(lo), sqrt_price_from_tick_index(hi)
         if tick_current < lo:
-            amount_a += get_amount_delta_a(sp_lo, sp_hi, p.liquidity, True)
+            amount_a += _token_a_needed(sp_lo, sp_hi, p.liquidity)
         elif tick_current >= hi:
-            amount_b += get_amount_delta_b(sp_lo, sp_hi, p.liquidity, True)
+            amount_b += _token_b_needed(sp_lo, sp_hi, p.liquidity)
         else:
             liquidity += p.liquidity
-            amount_a += get_amount_delta_a(sqrt_price, sp_hi, p.liquidity, True)
-            amount_b += get_amount_delta_b(sp_lo, sqrt_price, p.liquidity, True)
+            amount_a += _token_a_needed(sqrt_price, sp_hi, p.liquidity)
+            amount_b += _token_b_needed(sp_lo, sqrt_price, p.liquidity)
 
     ticks_in_array = TICK_ARRAY_SIZE * tick_spacing
     base = start_tick_index(tick_current, tick_spacing)
@@ -233,6 +242,7 @@ def write_whirlpool_state(
         )
     amount_a = vault_amount_a if vault_amount_a is not None else math.ceil(state.amount_a * _VAULT_MARGIN)
     amount_b = vault_amount_b if vault_amount_b is not None else math.ceil(state.amount_b * _VAULT_MARGIN)
+    amount_a, amount_b = min(amount_a, _U64_MAX), min(amount_b, _U64_MAX)
     set_token_account(svm, pool.token_vault_a, pool.token_mint_a, state.address, amount_a)
     set_token_account(svm, pool.token_vault_b, pool.token_mint_b, state.address, amount_b)
 

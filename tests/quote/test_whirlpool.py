@@ -127,10 +127,11 @@ FEES = st.integers(0, 60_000)
 def test_a_to_b_exact_in_step_rounds_price_up_and_output_down(
     amount: int, fee: int, liq: int, sp: int
 ) -> None:
-    step = compute_swap(amount, fee, liq, sp, MIN_SQRT_PRICE_X64, True, True)
     net = amount * (1_000_000 - fee) // 1_000_000
     nxt = math.ceil(Fraction(liq * sp * Q64, liq * Q64 + net * sp))
-    assume(nxt > MIN_SQRT_PRICE_X64)
+    # Else the program fails: price below the minimum, or L * delta above u128 (6030).
+    assume(nxt > MIN_SQRT_PRICE_X64 and liq * (sp - nxt) < 2**128)
+    step = compute_swap(amount, fee, liq, sp, MIN_SQRT_PRICE_X64, True, True)
     assert step.next_price == nxt
     assert step.amount_out == liq * (sp - nxt) // Q64
     assert step.amount_in == math.ceil(Fraction(liq * (sp - nxt) * Q64, sp * nxt))
@@ -145,7 +146,8 @@ def test_b_to_a_exact_in_step_adds_floor_of_amount_over_liquidity(
     net = amount * (1_000_000 - fee) // 1_000_000
     nxt = sp + net * Q64 // liq
     out = liq * (nxt - sp) * Q64 // (sp * nxt)
-    assume(nxt < MAX_SQRT_PRICE_X64 and out < 2**64)  # else the program fails (TokenMaxExceeded)
+    # Else the program fails: TokenMaxExceeded on the output, 6030 on L * delta above u128.
+    assume(nxt < MAX_SQRT_PRICE_X64 and out < 2**64 and liq * (nxt - sp) < 2**128)
     step = compute_swap(amount, fee, liq, sp, MAX_SQRT_PRICE_X64, True, False)
     assert step.next_price == nxt
     assert step.amount_out == out
@@ -158,7 +160,7 @@ def test_a_step_that_reaches_its_target_charges_the_fee_on_the_rounded_up_input(
     amount: int, fee: int, liq: int, sp: int, gap: int
 ) -> None:
     target = max(sp - gap, MIN_SQRT_PRICE_X64)
-    assume(target < sp)
+    assume(target < sp and liq * (sp - target) < 2**128)
     step = compute_swap(amount, fee, liq, sp, target, True, True)
     if step.next_price == target:
         assert step.amount_in == math.ceil(Fraction(liq * (sp - target) * Q64, sp * target))

@@ -63,9 +63,16 @@ class Env:
     user_a: Pubkey
     user_b: Pubkey
 
-    def install(self, state: WhirlpoolState, user_a: int = 10**18, user_b: int = 10**18) -> None:
+    def install(
+        self,
+        state: WhirlpoolState,
+        user_a: int = 10**18,
+        user_b: int = 10**18,
+        vault_a: int = 10**18,
+        vault_b: int = 10**18,
+    ) -> None:
         # Vaults far above what positions hold: the program, not the vault, must bound the output.
-        write_whirlpool_state(self.svm, state, vault_amount_a=10**18, vault_amount_b=10**18)
+        write_whirlpool_state(self.svm, state, vault_amount_a=vault_a, vault_amount_b=vault_b)
         set_token_account(self.svm, self.user_a, self.mint_a, self.user.pubkey(), user_a)
         set_token_account(self.svm, self.user_b, self.mint_b, self.user.pubkey(), user_b)
 
@@ -203,9 +210,21 @@ def quote(state: WhirlpoolState, amount: int, a_to_b: bool, is_input: bool, limi
 
 
 def assert_emulator_matches_quoter(
-    env: Env, state: WhirlpoolState, amount: int, a_to_b: bool, is_input: bool, limit: int, v2: bool
+    env: Env,
+    state: WhirlpoolState,
+    amount: int,
+    a_to_b: bool,
+    is_input: bool,
+    limit: int,
+    v2: bool,
+    full_range_balances: bool = False,
 ) -> SwapResult | int:
-    env.install(state)
+    if full_range_balances:
+        # Any u64 amount can move without a token account overflowing (LiteSVM's SPL Token wraps).
+        big, empty = U64_MAX, 0
+        env.install(state, *((big, empty, empty, big) if a_to_b else (empty, big, big, empty)))
+    else:
+        env.install(state)
     expected = quote(state, amount, a_to_b, is_input, limit)
     before_a, before_b = token_amount(env.svm, env.user_a), token_amount(env.svm, env.user_b)
     result = env.send(env.ix(state, amount, a_to_b, is_input=is_input, limit=limit, v2=v2))
@@ -621,3 +640,28 @@ def test_the_real_sol_usdc_pool_swaps_one_sol_for_242382_usdc_units_in_the_emula
     expected = swap(pool, [], 1_000_000, a_to_b=True, timestamp=later, uninitialized_starts={-14432})
     assert after == expected.apply(pool)
     assert after.reward_last_updated_timestamp == later
+
+
+@pytest.mark.parametrize(
+    ("price_tick", "liquidity", "amount", "a_to_b", "is_input"),
+    [
+        (-440_000, 10**20, 10**18, True, True),
+        (-440_000, 10**20, 10**18, False, True),
+        (440_000, 10**20, 10**18, True, True),
+        (440_000, 10**25, 10**12, False, False),
+        (-200_000, 2**100, U64_MAX, True, True),
+        (200_000, 2**100, U64_MAX, False, True),
+        (0, 2**126, 10**18, True, False),
+        (0, 1, 1, False, True),
+    ],
+)
+def test_extreme_prices_and_liquidity_fail_or_fill_identically(
+    price_tick: int, liquidity: int, amount: int, a_to_b: bool, is_input: bool
+) -> None:
+    # 256-bit intermediates, u64 overflows of token deltas, prices at the bounds.
+    env = shared_env()
+    ts = 64
+    base = price_tick // ts * ts
+    lower, upper = max(base - 50 * ts, -443_584), min(base + 50 * ts, 443_584)
+    state = make_state(env, ts, price_tick, [Position(lower, upper, liquidity)])
+    assert_emulator_matches_quoter(env, state, amount, a_to_b, is_input, 0, False, full_range_balances=True)
