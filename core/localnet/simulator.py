@@ -17,6 +17,7 @@ import contextlib
 import logging
 import math
 import random
+from collections import deque
 from dataclasses import dataclass, field
 
 import httpx
@@ -28,6 +29,7 @@ from solders.compute_budget import set_compute_unit_limit, set_compute_unit_pric
 from solders.hash import Hash
 from solders.message import Message
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from solders.transaction import Transaction
 
 from core.localnet.genesis import RaydiumPool, Scenario, Trader
@@ -83,6 +85,7 @@ class NoiseTraders:
         self._anchor = {t.symbol: math.log(t.usd_price) for t in scenario.tokens}
         self.fair = {t.symbol: math.log(t.usd_price) for t in scenario.tokens}
         self.trades_sent = 0
+        self.recent_signatures: deque[Signature] = deque(maxlen=10_000)  # what the RPC accepted, newest last
         self.send_errors = 0
         self.slots = 0
 
@@ -165,6 +168,7 @@ class NoiseTraders:
                 log.debug("noise trade not sent: %s", r)
             else:
                 self.trades_sent += 1
+                self.recent_signatures.append(r.value)
 
     def _trade(self, ps: _PoolState, trader: Trader, blockhash: Hash) -> Transaction | None:
         """One SwapBaseIn, or None when the draw gives nothing sensible to send."""
