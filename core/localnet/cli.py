@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.localnet.cluster import Cluster, _optional
+from core.localnet.cluster import Cluster, optional_module
 from core.localnet.faults import Faults, FaultSpecError
 from core.localnet.rpc_server import RpcServer
 
@@ -84,13 +84,13 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
         # RPC first so getHealth answers "unhealthy" while genesis loads, then "ok".
         await rpc.start()
         await cluster.start()
-        pubsub_module = _optional("core.localnet.pubsub")
+        pubsub_module = optional_module("core.localnet.pubsub")
         if pubsub_module is not None and hasattr(pubsub_module, "PubSubServer"):
             pubsub = pubsub_module.PubSubServer(cluster, args.host, args.ws_port, faults)
             await pubsub.start()
         else:
             log.warning("core.localnet.pubsub not available: no websocket endpoint")
-        simulator = _optional("core.localnet.simulator")
+        simulator = optional_module("core.localnet.simulator")
         if not args.no_traders and simulator is not None and cluster.scenario is not None and hasattr(
             simulator, "start_simulator"
         ) and not isinstance(cluster.scenario, dict):

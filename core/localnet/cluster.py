@@ -28,6 +28,7 @@ from solders.account import Account
 from solders.clock import Clock
 from solders.hash import Hash
 from solders.keypair import Keypair
+from solders.litesvm import LiteSVM
 from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -40,6 +41,7 @@ from core.localnet import tx_inspect
 from core.localnet.faults import Faults
 from core.localnet.token_balances import MintDecimals, token_balances
 from core.localnet.tx_errors import error_json, error_text
+from core.localnet.tx_json import inner_instructions_json, return_data_json, with_blockhash
 from core.protocols import ids
 
 log = logging.getLogger(__name__)
@@ -168,7 +170,7 @@ def _keypair_for(seed: int, role: str) -> Keypair:
     return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet/{role}/{seed}".encode()).digest())
 
 
-def _optional(module: str) -> Any:
+def optional_module(module: str) -> Any:
     """A sibling module built by another part of the project, or None while it is absent/broken."""
     try:
         return importlib.import_module(module)
@@ -192,8 +194,6 @@ class Cluster:
         ledger_path: Path | None = None,
         history_capacity: int = DEFAULT_HISTORY_CAPACITY,
     ) -> None:
-        from solders.litesvm import LiteSVM
-
         self.seed = seed
         self.slot_ms = slot_ms
         self.store_dir = store_dir
@@ -262,7 +262,7 @@ class Cluster:
             self.ledger = None
 
     def _load_programs(self) -> None:
-        programs = _optional("core.localnet.programs")
+        programs = optional_module("core.localnet.programs")
         loader = getattr(programs, "load_programs", None) if programs is not None else None
         if loader is None:
             log.warning("core.localnet.programs.load_programs not available: no emulator programs loaded")
@@ -270,7 +270,7 @@ class Cluster:
         loader(self.svm)
 
     def _load_genesis(self) -> None:
-        genesis = _optional("core.localnet.genesis")
+        genesis = optional_module("core.localnet.genesis")
         self.svm.set_account(
             self.faucet.pubkey(), Account(FAUCET_LAMPORTS, b"", ids.SYSTEM_PROGRAM, False, 0)
         )
@@ -310,7 +310,7 @@ class Cluster:
     def _attach_ledger(self) -> None:
         if self.ledger_path is None:
             return
-        ledger = _optional("core.localnet.ledger")
+        ledger = optional_module("core.localnet.ledger")
         attach = getattr(ledger, "attach_ledger", None) if ledger is not None else None
         if attach is None:
             log.warning("--ledger given but core.localnet.ledger.attach_ledger is not available")
@@ -677,55 +677,3 @@ class Cluster:
             "slotsInEpoch": schedule.get_slots_in_epoch(epoch),
             "transactionCount": self.transaction_count,
         }
-
-
-# -- helpers shared with the RPC server -----------------------------------------------------------
-def with_blockhash(tx: VersionedTransaction, blockhash: Hash) -> VersionedTransaction:
-    message = tx.message
-    if isinstance(message, MessageV0):
-        new_message: Message | MessageV0 = MessageV0(
-            message.header, list(message.account_keys), blockhash, list(message.instructions),
-            list(message.address_table_lookups),
-        )
-    else:
-        header = message.header
-        new_message = Message.new_with_compiled_instructions(
-            header.num_required_signatures, header.num_readonly_signed_accounts,
-            header.num_readonly_unsigned_accounts, list(message.account_keys), blockhash,
-            list(message.instructions),
-        )
-    return VersionedTransaction.populate(new_message, list(tx.signatures))
-
-
-def inner_instructions_json(meta: TransactionMetadata) -> list[dict[str, Any]]:
-    import base58
-
-    out = []
-    for index, inner in enumerate(meta.inner_instructions()):
-        if not inner:
-            continue
-        out.append(
-            {
-                "index": index,
-                "instructions": [
-                    {
-                        "programIdIndex": ii.instruction().program_id_index,
-                        "accounts": list(bytes(ii.instruction().accounts)),
-                        "data": base58.b58encode(bytes(ii.instruction().data)).decode(),
-                        "stackHeight": ii.stack_height(),
-                    }
-                    for ii in inner
-                ],
-            }
-        )
-    return out
-
-
-def return_data_json(meta: TransactionMetadata) -> dict[str, Any] | None:
-    import base64
-
-    data = meta.return_data()
-    if data is None or not bytes(data.data):
-        return None
-    encoded = base64.b64encode(bytes(data.data)).decode()
-    return {"programId": str(data.program_id), "data": [encoded, "base64"]}
