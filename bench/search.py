@@ -67,7 +67,9 @@ def reserves(tokens, a: int, b: int, tvl_usd: float, jitter: float) -> tuple[int
     return max(1000, int(ra)), max(1000, int(rb))
 
 
-def build_market(seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates: int):
+def build_market(
+    seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates: int, shock_p: float, shock: float
+):
     rng = random.Random(seed)
     tokens = make_tokens(rng, n_tokens)
     pairs = make_pairs(rng, n_tokens, n_pools)
@@ -81,11 +83,20 @@ def build_market(seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates
         return Pool(ids[i], RAYDIUM_AMM_V4, tokens[a][0], tokens[b][0], RaydiumState(ra, rb, *fees[i]), slot)
 
     initial = [pool(i, 1, rng.gauss(0.0, sigma), 1.0) for i in range(len(pairs))]
+    # Most updates jitter a pool's price by sigma around the reference (small trades, liquidity
+    # drift). With probability `shock_p` a large trade moves it by `shock` instead; the next update
+    # is the back-run that restores it, as on a market where arbitrage is taken within a slot.
     stream = []
-    for k in range(n_updates):
+    k = 0
+    while len(stream) < n_updates:
         i = rng.randrange(len(pairs))
+        slot = 2 + k // 400
+        if rng.random() < shock_p:
+            stream.append(pool(i, slot, rng.gauss(0.0, shock), 1.0))
+            k += 1
         stream.append(pool(i, 2 + k // 400, rng.gauss(0.0, sigma), math.exp(rng.gauss(0.0, 0.02))))
-    return tokens, initial, stream
+        k += 1
+    return tokens, initial, stream[:n_updates]
 
 
 def make_engine(tokens) -> SearchEngine:
@@ -103,6 +114,7 @@ def make_engine(tokens) -> SearchEngine:
         loan_to_lamports=loan_to_lamports,
         signatures=1,
         priority_fee_lamports=20_000,
+        flash_rate_floor=0.0005,
     )
     caps = {USDC_MINT: 5_000_000 * 10**6, NATIVE_MINT: 30_000 * 10**9}
     return SearchEngine(
@@ -141,11 +153,15 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=60)
     parser.add_argument("--updates", type=int, default=40_000)
     parser.add_argument("--nx-updates", type=int, default=300)
-    parser.add_argument("--sigma", type=float, default=0.003, help="price jitter of a pool around reference")
+    parser.add_argument("--sigma", type=float, default=0.001, help="price jitter of a pool around reference")
+    parser.add_argument("--shock-p", type=float, default=0.05, help="share of updates that are large trades")
+    parser.add_argument("--shock", type=float, default=0.01, help="price move of a large trade (sd)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    tokens, initial, stream = build_market(args.seed, args.tokens, args.pools, args.sigma, args.updates)
+    tokens, initial, stream = build_market(
+        args.seed, args.tokens, args.pools, args.sigma, args.updates, args.shock_p, args.shock
+    )
     engine = make_engine(tokens)
     t0 = time.perf_counter()
     for p in initial:

@@ -18,7 +18,7 @@ import functools
 import time
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress
-from operator import mul
+from operator import itemgetter, mul
 
 from solders.pubkey import Pubkey
 
@@ -39,6 +39,20 @@ class UnknownDexError(ValueError):
         super().__init__(f"pool {pool}: no model for dex {dex!r}")
         self.pool = pool
         self.dex = dex
+
+
+_RatesGetter = Callable[[list[float]], tuple[float, ...]]
+_Group = tuple[list[int], _RatesGetter | None, _RatesGetter | None]
+
+
+def _group(cids: list[int], o1: list[int], o2: list[int]) -> _Group:
+    if not cids:
+        return cids, None, None
+    # itemgetter of one index returns a bare item, not a tuple: pad with the neutral slot 0. The
+    # padded product is never a candidate, since compress stops at the end of the shorter cids.
+    if len(cids) == 1:
+        o1, o2 = [*o1, 0], [*o2, 0]
+    return cids, itemgetter(*o1), itemgetter(*o2)
 
 
 class _CycleRec:
@@ -90,7 +104,7 @@ class SearchEngine:
         self._curv: list[float] = [0.0]
         self._quote: list[BoundQuote | None] = [None]
         self._cycles: dict[int, _CycleRec] = {}
-        self._hot: list[tuple[tuple[list[int], list[int], list[int]], ...] | None] = []
+        self._hot: list[tuple[_Group, _Group] | None] = []
         self._active: dict[int, Opportunity] = {}
         self._active_by_pool: list[set[int]] = []
         self._ranked: list[tuple[int, int]] = []  # (−net, cycle id), ascending
@@ -214,10 +228,14 @@ class SearchEngine:
             return Hop(pool.id, pool.dex, True, pool.mint_a, pool.mint_b)
         return Hop(pool.id, pool.dex, False, pool.mint_b, pool.mint_a)
 
-    def _hot_arrays(self, p: int) -> tuple[tuple[list[int], list[int], list[int]], ...]:
-        """Per direction of pool p: (cycle ids, other slot 1, other slot 2) of the cycles through p."""
-        groups: tuple[tuple[list[int], list[int], list[int]], ...] = (([], [], []), ([], [], []))
+    def _hot_arrays(self, p: int) -> tuple[_Group, _Group]:
+        """Per direction of pool p, the cycles through it as (ids, getter of the other hops' rates).
+
+        A 2-hop cycle's missing third hop is slot 0 (rate 1). Each getter is an itemgetter over
+        the rate array, so one C call fetches every rate the filter needs.
+        """
         own = (2 * p + 1, 2 * p + 2)
+        cols: tuple[tuple[list[int], list[int], list[int]], ...] = (([], [], []), ([], [], []))
         for cid in sorted(self.index.through(p)):
             slots = self._cycles[cid].slots
             for d in (0, 1):
@@ -225,11 +243,12 @@ class SearchEngine:
                     others = [s for s in slots if s != own[d]]
                     if len(others) == 1:
                         others.append(0)
-                    g = groups[d]
-                    g[0].append(cid)
-                    g[1].append(others[0])
-                    g[2].append(others[1])
+                    col = cols[d]
+                    col[0].append(cid)
+                    col[1].append(others[0])
+                    col[2].append(others[1])
                     break
+        groups = (_group(*cols[0]), _group(*cols[1]))
         self._hot[p] = groups
         return groups
 
@@ -238,23 +257,25 @@ class SearchEngine:
     def _requote(self, p: int, slot: int) -> list[OpportunityEvent]:
         groups = self._hot[p] or self._hot_arrays(p)
         rate = self._rate
-        getr = rate.__getitem__
         candidates: list[int] = []
         for d in (0, 1):
             own = rate[2 * p + 1 + d]
-            cids, o1, o2 = groups[d]
+            cids, get1, get2 = groups[d]
             if own <= 0.0 or not cids:
                 continue
             threshold = _RATE_MARGIN / own
-            candidates.extend(
-                compress(cids, map(threshold.__lt__, map(mul, map(getr, o1), map(getr, o2))))
-            )
+            # Most updates leave every cycle unprofitable: one C-level max answers that, and only
+            # then are the products recomputed to pick the cycles out.
+            if max(map(mul, get1(rate), get2(rate))) > threshold:  # type: ignore[misc]
+                products = map(mul, get1(rate), get2(rate))  # type: ignore[misc]
+                candidates.extend(compress(cids, map(threshold.__lt__, products)))
         events: list[OpportunityEvent] = []
         previously = self._active_by_pool[p]
         still: set[int] = set()
         self.stats["candidates"] += len(candidates)
+        per_loan: dict[Pubkey, tuple[int, int]] = {}  # loan → (flash cap, fixed cost), this update
         for cid in candidates:
-            opp = self._price(self._cycles[cid])
+            opp = self._price(self._cycles[cid], per_loan)
             if opp is None:
                 continue
             still.add(cid)
@@ -272,7 +293,7 @@ class SearchEngine:
             events.append(self._withdraw(cid, "no longer profitable", slot))
         return events
 
-    def _price(self, rec: _CycleRec) -> Opportunity | None:
+    def _price(self, rec: _CycleRec, per_loan: dict[Pubkey, tuple[int, int]]) -> Opportunity | None:
         rate, curv = self._rate, self._curv
         a_acc, c_acc = 1.0, 0.0
         rates: list[float] = []
@@ -288,10 +309,16 @@ class SearchEngine:
         first = pools[rec.pidx[0]]
         first_model = self._model[rec.pidx[0]]
         assert first is not None and first_model is not None
-        cap = min(self.flash_cap_fn(loan), first_model.max_input(first.state, rec.route[0].a_to_b))
-        fixed = self.fee_model.fixed_cost(loan)
-        bound = gross_upper_bound(a_acc, c_acc) if rec.exact else (a_acc - 1.0) * cap
-        if bound * _BOUND_MARGIN + 1e-6 <= fixed:
+        known = per_loan.get(loan)
+        if known is None:
+            known = per_loan[loan] = (self.flash_cap_fn(loan), self.fee_model.fixed_cost(loan))
+        flash_cap, fixed = known
+        cap = min(flash_cap, first_model.max_input(first.state, rec.route[0].a_to_b))
+        # Upper bound of gross − flash fee; the "+ 1" is the flash fee's allowed shortfall below
+        # flash_rate_floor·x. A cycle at or under the fixed costs can never be net positive.
+        phi = self.fee_model.flash_rate_floor
+        bound = gross_upper_bound(a_acc, c_acc, phi) if rec.exact else (a_acc - 1.0 - phi) * cap
+        if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
             return None
         quotes = self._quote
         hops = [quotes[s] for s in rec.slots]

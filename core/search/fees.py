@@ -37,6 +37,8 @@ class FeeModel:
     loan_to_lamports(loan_mint, amount) -> lamports, used only to express the tip in lamports.
     The tip estimate is `tip_share_bps` of what is left after flash and network fees, never less
     than `min_tip_lamports`.
+    flash_rate_floor: a rate r with flash_fee(m, x) ≥ r·x − 1 for every amount x (0 if unknown);
+    it lets the prefilter drop cycles that only the flash fee makes unprofitable.
     """
 
     flash_fee: Callable[[Pubkey, int], int]
@@ -47,10 +49,13 @@ class FeeModel:
     priority_fee_lamports: int = 0
     tip_share_bps: int = 5000
     min_tip_lamports: int = JITO_MIN_TIP_LAMPORTS
+    flash_rate_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.tip_share_bps <= 10_000:
             raise ValueError(f"tip_share_bps must be within 0..10000, got {self.tip_share_bps}")
+        if not 0.0 <= self.flash_rate_floor < 1.0:
+            raise ValueError(f"flash_rate_floor must be within [0, 1), got {self.flash_rate_floor}")
         if self.signatures < 1 or self.priority_fee_lamports < 0 or self.min_tip_lamports < 0:
             raise ValueError("signatures must be ≥ 1 and fees ≥ 0")
 
@@ -78,7 +83,8 @@ class FeeModel:
 def solend_flash_fee(flash_loan_fee_wad: int, host_fee_percentage: int) -> Callable[[Pubkey, int], int]:
     """Solend's total flash-loan fee (protocols.md §2.3) as a fee function: exact integer rounding.
 
-    fee_d = max(amount·wad/1e18, 2 if host > 0 else 1); total = round_half_up(fee_d).
+    fee_d = max(amount·wad/1e18, 2 if host > 0 else 1); total = round_half_up(fee_d), so
+    total ≥ amount·wad/1e18 − 1/2: `flash_loan_fee_wad / 1e18` is a valid `flash_rate_floor`.
     """
     wad = 10**18
     floor_fee = 2 if host_fee_percentage > 0 else 1

@@ -32,7 +32,7 @@ EXHAUSTIVE_WIDTH = 64
 EXHAUSTIVE_SMALL_PROFIT = 4096
 NOISE_SHARE = 1e-3
 SCAN_WIDTH = 16
-LOCAL_SCAN = 3
+LOCAL_SCAN = 2
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 _REL = 1e-9  # float safety margin, far above double rounding on these few operations
 _NEG = -(1 << 200)
@@ -64,11 +64,15 @@ def rounding_noise(rates: Sequence[float]) -> float:
     return noise
 
 
-def gross_upper_bound(a: float, c: float) -> float:
-    """max_x f(x) − x for a Möbius chain: no integer gross profit of a constant-product cycle exceeds it."""
-    if a <= 1.0 or c <= 0.0:
+def gross_upper_bound(a: float, c: float, flash_rate: float = 0.0) -> float:
+    """max_x f(x) − (1 + flash_rate)·x for a Möbius chain.
+
+    No integer profit of a constant-product cycle net of a flash fee ≥ flash_rate·x exceeds it.
+    """
+    k1 = 1.0 + flash_rate
+    if a <= k1 or c <= 0.0:
         return 0.0
-    root = math.sqrt(a) - 1.0
+    root = math.sqrt(a) - math.sqrt(k1)
     return root * root / c
 
 
@@ -110,6 +114,8 @@ class _Objective:
 def _golden(f: _Objective, lo: int, hi: int, stop: int = SCAN_WIDTH) -> tuple[int, int]:
     """Shrink [lo, hi] around a maximum of f to at most `stop` wide, golden-section on integers."""
     a, b = lo, hi
+    if b - a <= stop:
+        return a, b
     c = b - int((b - a) * _INV_PHI)
     d = a + int((b - a) * _INV_PHI)
     if c >= d:
@@ -132,8 +138,24 @@ def _golden(f: _Objective, lo: int, hi: int, stop: int = SCAN_WIDTH) -> tuple[in
 
 
 def _scan(f: _Objective, lo: int, hi: int) -> None:
+    """Every amount in [lo, hi]; the objective's call inlined, as this is the innermost loop."""
+    hops, flash, cache = f.hops, f.flash, f.cache
+    best = f.best
     for x in range(lo, hi + 1):
-        f(x)
+        if x in cache:
+            continue
+        try:
+            out = x
+            for quote in hops:
+                out = quote(out)
+        except Exception:
+            cache[x] = _NEG
+            continue
+        value = out - x - flash(x)
+        cache[x] = value
+        if value > best[0] or (value == best[0] and x < best[1]):
+            best = (value, x, out)
+    f.best = best
 
 
 def _search(f: _Objective, lo: int, hi: int, flat: int = 0) -> None:
@@ -176,24 +198,31 @@ def optimal_input(
     k1 = 1.0 + phi
     x_star = (math.sqrt(a / k1) - 1.0) / c if a > k1 else 0.0
     x0 = min(max(1, round(x_star)), cap)
-    f(x0)
     if mobius_exact:
-        lo, hi = _exact_bracket(a, c, k1, rates, min(x_star, float(cap)))
-        lo, hi = max(1, lo), min(cap, hi)
-        if lo > hi:
-            lo = hi = x0
         x_c = min(x_star, float(cap))
         g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
         noise = rounding_noise(rates) + 2.0
+        lo, hi = _exact_bracket(a, c, k1, noise, g_c)
+        lo, hi = max(1, lo), min(cap, hi)
+        if not lo <= x0 <= hi:
+            f(x0)
+        if lo > hi:
+            lo = hi = x0
         if noise <= NOISE_SHARE * g_c:
-            # f(x0) ≥ g* − noise already: the answer is within NOISE_SHARE of the optimum.
-            curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
-            _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)))
+            # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
+            # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
+            # so a golden section would only chase it. The local scan takes what is cheap to take.
+            _scan(f, max(lo, x0 - LOCAL_SCAN), min(hi, x0 + LOCAL_SCAN))
         elif hi - lo + 1 <= EXHAUSTIVE_SMALL_PROFIT:
             _scan(f, lo, hi)
         else:
-            _search(f, lo, hi)
+            # Too wide to scan: golden section down to where the real curve is flat to one unit,
+            # then the local scan; the answer is within the noise bound of the optimum.
+            f(x0)
+            curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
+            _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0)
     else:
+        f(x0)
         hi = min(cap, 4 * x0 + 64)
         for _ in range(8):
             _search(f, 1, hi)
@@ -206,12 +235,9 @@ def optimal_input(
     return Sized(x, out, value, len(f.cache))
 
 
-def _exact_bracket(
-    a: float, c: float, k1: float, rates: Sequence[float], x_c: float
-) -> tuple[int, int]:
-    """Roots of g(x) = g(x_c) − N − 1, widened by the float margin (g = a·x/(1+c·x) − k1·x)."""
-    g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c if x_c > 0 else 0.0
-    k = g_c - (rounding_noise(rates) + 2.0) * (1.0 + 1e-6)
+def _exact_bracket(a: float, c: float, k1: float, noise: float, g_c: float) -> tuple[int, int]:
+    """Roots of g(x) = g_c − noise, widened by the float margin (g = a·x/(1+c·x) − k1·x)."""
+    k = g_c - noise * (1.0 + 1e-6)
     # k1·c·x² − (a − k1 − k·c)·x + k = 0
     qa = k1 * c
     qb = a - k1 - k * c

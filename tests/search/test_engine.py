@@ -31,6 +31,7 @@ def costly_fees() -> FeeModel:
         priority_fee_lamports=50_000,
         tip_share_bps=5000,
         min_tip_lamports=1000,
+        flash_rate_floor=0.0005,
     )
 
 
