@@ -77,8 +77,10 @@ class TxEvent:
     slot: int
     err: TransactionErrorType | None
     logs: list[str]
+    # Post-state of every account the transaction stored: all it write-locked on success, only
+    # the fee payer on failure (as the runtime commits a failed transaction).
     accounts: dict[Pubkey, Account | None]
-    mentions: frozenset[Pubkey]
+    mentions: frozenset[Pubkey]  # every key it loaded, static and from lookup tables
 
 
 @dataclass(frozen=True)
@@ -536,20 +538,23 @@ class Cluster:
             self.first_available_slot = oldest.slot
         self.transaction_count += 1
         undo = self._undo.setdefault(slot, {})
+        locked = [i for i, is_w in enumerate(loaded.writable) if is_w]
+        # A failed transaction stores only its fee payer (charged the fee); a successful one
+        # stores every account it write-locked, changed or not.
+        stored = locked if err is None else [0]
         written: dict[Pubkey, Account | None] = {}
-        for key, is_w, before, after in zip(keys, loaded.writable, pre, post, strict=True):
-            if is_w:
-                undo.setdefault(key, before)
-                written[key] = after
-        self._note_priority_fee(tx.message, written)
+        for i in stored:
+            undo.setdefault(keys[i], pre[i])
+            written[keys[i]] = post[i]
+        self._note_priority_fee(tx.message, [keys[i] for i in locked])
         self._emit(TxEvent(signature, slot, err, record.logs, written, frozenset(keys)))
         return record
 
-    def _note_priority_fee(self, message: Message | MessageV0, written: dict[Pubkey, Account | None]) -> None:
+    def _note_priority_fee(self, message: Message | MessageV0, write_locked: list[Pubkey]) -> None:
         price = tx_inspect.compute_budget(message).unit_price
         block_min, per_account = self._slot_fees
         block_min = price if block_min is None else min(block_min, price)
-        for key in written:
+        for key in write_locked:
             current = per_account.get(key)
             per_account[key] = price if current is None else min(current, price)
         self._slot_fees = (block_min, per_account)

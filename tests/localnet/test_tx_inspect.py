@@ -111,3 +111,28 @@ async def test_fee_for_message_matches_what_the_runtime_charges() -> None:
             assert record.fee == fee_for(message) == record.pre_balances[0] - record.post_balances[0] - 10**9
     finally:
         await cluster.stop()
+
+
+async def test_failed_transaction_event_carries_only_the_fee_payer() -> None:
+    from core.localnet.cluster import ClusterEvent, TxEvent
+
+    cluster = Cluster(seed=5, slot_ms=3_600_000)
+    events: list[ClusterEvent] = []
+    cluster.add_listener(events.append)
+    await cluster.start()
+    try:
+        payer, to = Keypair(), Keypair().pubkey()
+        cluster.airdrop(payer.pubkey(), 10**9)
+        blockhash = cluster.latest_blockhash("processed")[0]
+        message = MessageV0.try_compile(payer.pubkey(), [transfer_ix(payer, to, 10**12)], [], blockhash)
+        record = cluster.submit(VersionedTransaction(message, [payer]))
+        assert record.err is not None and record.fee == 5000
+        event = events[-1]
+        assert isinstance(event, TxEvent) and event.signature == record.signature
+        assert list(event.accounts) == [payer.pubkey()]
+        assert to in event.mentions
+        ok = MessageV0.try_compile(payer.pubkey(), [transfer_ix(payer, to, 10**8)], [], blockhash)
+        cluster.submit(VersionedTransaction(ok, [payer]))
+        assert isinstance(events[-1], TxEvent) and set(events[-1].accounts) == {payer.pubkey(), to}
+    finally:
+        await cluster.stop()
