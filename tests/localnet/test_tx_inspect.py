@@ -14,7 +14,7 @@ from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from core.localnet.cluster import Cluster
+from core.localnet.cluster import Cluster, ClusterEvent, TxEvent
 from core.localnet.rpc_server import RpcServer
 from core.localnet.token_balances import amount_string, ui_token_amount
 from core.localnet.tx_errors import error_text
@@ -114,8 +114,6 @@ async def test_fee_for_message_matches_what_the_runtime_charges() -> None:
 
 
 async def test_failed_transaction_event_carries_only_the_fee_payer() -> None:
-    from core.localnet.cluster import ClusterEvent, TxEvent
-
     cluster = Cluster(seed=5, slot_ms=3_600_000)
     events: list[ClusterEvent] = []
     cluster.add_listener(events.append)
