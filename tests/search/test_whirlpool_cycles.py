@@ -1,0 +1,137 @@
+"""Cycles with a Whirlpool hop: the linearised start plus the integer search on the exact
+concentrated-liquidity quoter (tick crossings included) against brute force, and in the engine."""
+
+from __future__ import annotations
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from solders.pubkey import Pubkey
+
+from core.localnet.genesis_whirlpool import Position, build_whirlpool_state
+from core.protocols.ids import USDC_MINT
+from core.quote.whirlpool import quote_exact_in, sqrt_price_from_tick_index, swap
+from core.search import Pool, SearchEngine
+from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
+from core.search.dex_whirlpool import WHIRLPOOL, WHIRLPOOL_MODEL, WhirlpoolState
+from core.search.sizing import compose, optimal_input
+from tests.search.market import mint, pool_id, zero_fees
+
+X = mint(2)
+TS = 8
+
+
+def whirlpool(
+    positions: list[Position], price_tick: int, fee_rate: int = 3000
+) -> tuple[WhirlpoolState, bool]:
+    """A USDC/X whirlpool; returns its state and the direction that sells X for USDC."""
+    a, b = sorted((X, USDC_MINT), key=bytes)
+    built = build_whirlpool_state(
+        token_mint_a=a, token_mint_b=b, token_vault_a=Pubkey.new_unique(), token_vault_b=Pubkey.new_unique(),
+        tick_spacing=TS, fee_rate=fee_rate, sqrt_price=sqrt_price_from_tick_index(price_tick) + 777,
+        positions=positions,
+    )
+    return WhirlpoolState(built.pool, tuple(built.tick_arrays.values())), a == X
+
+
+def mixed_cycle(edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int):
+    """USDC → X on a Raydium pool priced 1:(1+edge), X → USDC on a whirlpool at about 1:1 whose
+    liquidity steps at ±80 and ±400 ticks, so the optimum lies across tick crossings."""
+    wp, x_to_usdc = whirlpool(
+        [Position(-2400, 2400, l_wide), Position(-80, 80, l_narrow), Position(-400, 400, l_narrow // 3)],
+        0, fee_rate,
+    )
+    ray = RaydiumState(depth, int(depth * (1 + edge)), 25, 10_000)  # coin = USDC, pc = X
+    hops = [(RAYDIUM_AMM_V4_MODEL, ray, True), (WHIRLPOOL_MODEL, wp, x_to_usdc)]
+    return hops
+
+
+def run(hops, x: int) -> int | None:
+    out = x
+    try:
+        for model, state, d in hops:
+            out = model.quote(state, d, out)
+    except Exception:
+        return None
+    return out - x
+
+
+def size(hops, cap: int):
+    rates, curvs = [], []
+    for model, state, d in hops:
+        line = model.linearize(state)
+        rates.append(line.rate_ab if d else line.rate_ba)
+        curvs.append(line.curv_ab if d else line.curv_ba)
+    a, c = compose(rates, curvs)
+    bound = [model.bound(state, d) for model, state, d in hops]
+    return optimal_input(bound, a, c, rates, False, cap, lambda _x: 0), a
+
+
+def best_of(hops, xs) -> int:
+    return max((v for x in xs if (v := run(hops, x)) is not None), default=-(10**30))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(0.004, 0.05),
+    st.integers(10**11, 10**13),
+    st.integers(10**11, 10**13),
+    st.integers(10**12, 10**14),
+    st.sampled_from([500, 3000, 10_000]),
+)
+def test_mixed_cycle_amount_is_within_0_1_percent_of_brute_force_and_beats_grid_and_ladder(
+    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int
+) -> None:
+    hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate)
+    cap = 10**13
+    sized, _ = size(hops, cap)
+    fine = [max(1, cap * k // 4000) for k in range(1, 4001)]
+    # Refine the grid where the profit lives: it is concave, so the best grid cell brackets it.
+    top = max(fine, key=lambda x: run(hops, x) or -(10**30))
+    step = cap // 4000
+    fine2 = [max(1, top - step + 2 * step * k // 2000) for k in range(2001)]
+    top2 = max(fine2, key=lambda x: run(hops, x) or -(10**30))
+    best = best_of(hops, [*fine, *fine2, *range(max(1, top2 - 300), top2 + 301)])
+    assume(best > 10**5)
+    assert sized is not None
+    assert run(hops, sized.amount_in) == sized.objective
+    assert sized.objective >= best - best // 1000
+    assert sized.objective >= best_of(hops, [max(1, cap * k // 100) for k in range(1, 101)])
+    assert sized.objective >= best_of(hops, [cap >> k for k in range(45) if cap >> k])
+
+
+def test_optimum_of_the_mixed_cycle_crosses_ticks() -> None:
+    hops = mixed_cycle(0.03, 10**13, 10**11, 10**12, 3000)
+    sized, _ = size(hops, 10**13)
+    assert sized is not None and sized.objective > 0
+    (_, ray, _), (_, wp, d) = hops
+    x_in = RAYDIUM_AMM_V4_MODEL.quote(ray, True, sized.amount_in)
+    moved = swap(wp.pool, wp.tick_arrays, x_in, a_to_b=d)
+    assert abs(moved.next_tick_index - wp.pool.tick_current_index) > 80  # past the narrow range
+    assert quote_exact_in(wp.pool, wp.tick_arrays, x_in, d) == sized.amount_out
+
+
+def test_engine_publishes_a_whirlpool_cycle_quoted_to_the_unit() -> None:
+    hops = mixed_cycle(0.02, 10**12, 10**12, 10**13, 3000)
+    (_, ray, _), (_, wp, x_to_usdc) = hops
+    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
+    engine = SearchEngine((USDC_MINT,), lambda _m: 10**13, zero_fees(), models)
+    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
+    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
+    events = engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+    best = engine.top(1)[0]
+    assert best in events
+    assert best.pools == (pool_id(1), pool_id(2)) and best.state_slots == (10, 11) and best.slot == 11
+    assert run(hops, best.amount_in) == best.gross
+    sized, _ = size(hops, 10**13)
+    assert sized is not None and best.amount_in == sized.amount_in
+
+
+def test_whirlpool_prefilter_bound_covers_the_true_profit() -> None:
+    # A concave chain's profit at x is at most (A − 1)·x, A the product of the marginal rates at
+    # zero, so (A − 1)·cap bounds it on [0, cap] — whatever ticks the swap crosses.
+    for edge in (0.004, 0.01, 0.05):
+        hops = mixed_cycle(edge, 10**13, 10**11, 10**12, 3000)
+        _, a = size(hops, 10**13)
+        for x in [*range(1, 2000, 7), *(10**k for k in range(4, 14)), *(3 * 10**k for k in range(4, 13))]:
+            profit = run(hops, x)
+            assert profit is None or profit <= (a - 1.0) * x + 1
