@@ -51,6 +51,7 @@ MAX_RECENT_BLOCKHASHES = 300  # blocks a blockhash stays in the queue (getFeeFor
 MAX_SLOT_HASHES = 512
 FINALIZATION_DEPTH = 32
 STATUS_CACHE_SLOTS = 300  # getSignatureStatuses without searchTransactionHistory
+ADDRESS_HISTORY = 10_000  # signatures remembered per address for getSignaturesForAddress
 PRIORITY_FEE_SLOTS = 150
 DEFAULT_HISTORY_CAPACITY = 50_000  # transaction records kept for getTransaction (a few KB each)
 # Duplicate suppression is the cluster's own status cache (it must cover every signature of the
@@ -228,6 +229,8 @@ class Cluster:
         # The status cache: signatures landed in the last STATUS_CACHE_SLOTS slots (duplicates).
         self._status_cache: dict[Signature, int] = {}
         self._status_by_slot: deque[tuple[int, list[Signature]]] = deque()
+        self._block_times: list[int] = []  # index = slot
+        self._by_address: dict[Pubkey, deque[Signature]] = {}
         self._undo: dict[int, dict[Pubkey, Account | None]] = {}
         self._fees: deque[tuple[int, int | None, dict[Pubkey, int]]] = deque(maxlen=PRIORITY_FEE_SLOTS)
         self._slot_fees: tuple[int | None, dict[Pubkey, int]] = (None, {})
@@ -390,6 +393,7 @@ class Cluster:
     def _record_block(self, slot: int, height: int, blockhash: Hash) -> None:
         block = _BlockInfo(slot, height, blockhash, int(time.time()))
         self._blocks[slot] = block
+        self._block_times.append(block.block_time)
         self._hash_index[blockhash] = block
         stale = slot - MAX_RECENT_BLOCKHASHES
         old = self._blocks.pop(stale, None)
@@ -411,8 +415,7 @@ class Cluster:
         return block.block_height if block is not None else slot
 
     def block_time(self, slot: int) -> int | None:
-        block = self._blocks.get(slot)
-        return block.block_time if block is not None else None
+        return self._block_times[slot] if 0 <= slot < len(self._block_times) else None
 
     def latest_blockhash(self, commitment: str | None = None) -> tuple[Hash, int]:
         """(blockhash, lastValidBlockHeight) of the bank at `commitment`."""
@@ -533,6 +536,11 @@ class Cluster:
         if not self._status_by_slot or self._status_by_slot[-1][0] != slot:
             self._status_by_slot.append((slot, []))
         self._status_by_slot[-1][1].append(signature)
+        for key in set(keys):
+            history = self._by_address.get(key)
+            if history is None:
+                history = self._by_address[key] = deque(maxlen=ADDRESS_HISTORY)
+            history.append(signature)
         while len(self._records) > self.history_capacity:
             _, oldest = self._records.popitem(last=False)
             self.first_available_slot = oldest.slot
@@ -636,6 +644,11 @@ class Cluster:
         # the duplicate and the caller gets the same signature back.
         existing = self._records.get(tx.signatures[0])
         return existing if existing is not None else self.submit(tx)
+
+    def signatures_for_address(self, address: Pubkey) -> list[TxRecord]:
+        """Records that loaded `address`, newest first (as far as history reaches)."""
+        history = self._by_address.get(address, ())
+        return [r for sig in reversed(history) if (r := self._records.get(sig)) is not None]
 
     def mint_decimals(self, mint: Pubkey) -> int | None:
         return self._decimals.get(mint)

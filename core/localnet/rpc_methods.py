@@ -34,13 +34,14 @@ from core.localnet.tx_errors import error_text
 from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, active_lookup_addresses, lookup_table
 from core.protocols import ids
 from core.protocols.errors import DecodeError
-from core.protocols.spl_token import TOKEN_ACCOUNT_LEN, decode_token_account
+from core.protocols.spl_token import MINT_LEN, TOKEN_ACCOUNT_LEN, decode_mint, decode_token_account
 
 API_VERSION = "2.2.0"
 FEATURE_SET = 3_294_202_862
 MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 MAX_PRIORITIZATION_FEE_ADDRESSES = 128
+MAX_SIGNATURES_FOR_ADDRESS = 1000
 MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
 MAX_BASE64_TX_SIZE = 1644
 _TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
@@ -207,7 +208,8 @@ class RpcMethods:
                 "simulateTransaction", "getSignatureStatuses", "getTransaction",
                 "getRecentPrioritizationFees", "requestAirdrop", "getFirstAvailableBlock",
                 "getGenesisHash", "getIdentity", "getTransactionCount", "getEpochSchedule",
-                "minimumLedgerSlot",
+                "minimumLedgerSlot", "getBlockTime", "getTokenSupply", "getSignaturesForAddress",
+                "getSlotLeader",
             )
         }
 
@@ -281,6 +283,18 @@ class RpcMethods:
     def minimumLedgerSlot(self, params: list[Any]) -> int:
         return self.cluster.first_available_slot
 
+    def getSlotLeader(self, params: list[Any]) -> str:
+        self._bank_slot(_config(params, 0))
+        return str(self.cluster.identity)
+
+    def getBlockTime(self, params: list[Any]) -> int:
+        slot = _uint(_param(params, 0, "slot"))
+        confirmed = slot <= self.cluster.commitment_slot("confirmed")
+        block_time = self.cluster.block_time(slot) if confirmed else None
+        if block_time is None:
+            raise RpcError(E.BLOCK_NOT_AVAILABLE, f"Block not available for slot {slot}")
+        return block_time
+
     def getMinimumBalanceForRentExemption(self, params: list[Any]) -> int:
         size = _uint(_param(params, 0, "data length"), "usize")
         self._bank_slot(_config(params, 1))
@@ -343,6 +357,20 @@ class RpcMethods:
         if decimals is None:
             raise invalid_params("Invalid param: could not find mint")
         return self._context(slot, ui_token_amount(token.amount, decimals))
+
+    def getTokenSupply(self, params: list[Any]) -> dict[str, Any]:
+        mint = _pubkey(_param(params, 0, "mint"))
+        commitment, slot = self._bank_slot(_config(params, 1))
+        account = self.cluster.get_account(mint, commitment)
+        if account is None:
+            raise invalid_params("Invalid param: could not find account")
+        if account.owner not in TOKEN_PROGRAMS:
+            raise invalid_params("Invalid param: not a Token mint")
+        try:
+            decoded = decode_mint(bytes(account.data)[:MINT_LEN], mint)
+        except DecodeError:
+            raise invalid_params("Invalid param: mint could not be unpacked") from None
+        return self._context(slot, ui_token_amount(decoded.supply, decoded.decimals))
 
     def getTokenAccountsByOwner(self, params: list[Any]) -> dict[str, Any]:
         owner = _pubkey(_param(params, 0, "owner"))
@@ -589,6 +617,41 @@ class RpcMethods:
         if max_version is not None:
             result["version"] = version_json
         return result
+
+    def getSignaturesForAddress(self, params: list[Any]) -> list[dict[str, Any]]:
+        address = _pubkey(_param(params, 0, "address"))
+        cfg = _config(params, 1)
+        commitment, _ = self._bank_slot(cfg)
+        if commitment == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
+        limit = cfg.get("limit")
+        limit = MAX_SIGNATURES_FOR_ADDRESS if limit is None else _uint(limit, "usize")
+        if not 1 <= limit <= MAX_SIGNATURES_FOR_ADDRESS:
+            raise invalid_params(f"Invalid limit; max {MAX_SIGNATURES_FOR_ADDRESS}")
+        before = _signature(cfg["before"]) if cfg.get("before") is not None else None
+        until = _signature(cfg["until"]) if cfg.get("until") is not None else None
+        highest = self.cluster.commitment_slot(commitment)
+        out: list[dict[str, Any]] = []
+        started = before is None
+        for record in self.cluster.signatures_for_address(address):
+            if not started:
+                started = record.signature == before
+                continue
+            if record.signature == until or len(out) >= limit:
+                break
+            if record.slot > highest:
+                continue
+            out.append(
+                {
+                    "signature": str(record.signature),
+                    "slot": record.slot,
+                    "err": record.err_json,
+                    "memo": None,
+                    "blockTime": record.block_time,
+                    "confirmationStatus": self.cluster.confirmation_status(record.slot),
+                }
+            )
+        return out
 
     def requestAirdrop(self, params: list[Any]) -> str:
         pubkey = _pubkey(_param(params, 0, "pubkey"))

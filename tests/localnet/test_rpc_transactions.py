@@ -14,6 +14,7 @@ from solders.compute_budget import set_compute_unit_limit, set_compute_unit_pric
 from solders.keypair import Keypair
 from solders.signature import Signature
 
+from core.localnet.accounts import set_mint
 from core.localnet.cluster import FINALIZATION_DEPTH, MAX_PROCESSING_AGE
 from tests.localnet.conftest import Localnet
 from tests.localnet.rpc_helpers import (
@@ -356,3 +357,33 @@ async def test_get_transaction_json_parsed_names_accounts(localnet: Localnet, cl
     ix = raw["result"]["transaction"]["message"]["instructions"][0]
     assert ix["programId"] == "11111111111111111111111111111111"
     assert ix["accounts"] == [str(payer.pubkey()), str(to)]
+
+
+async def test_signatures_for_address_newest_first_with_before(
+    localnet: Localnet, client: AsyncClient
+) -> None:
+    payer = await funded(client)
+    blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
+    sigs = []
+    for i in range(3):
+        tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL + i)], blockhash)
+        sigs.append((await client.send_transaction(tx, TxOpts(preflight_commitment=Confirmed))).value)
+    await client.confirm_transaction(sigs[-1], Confirmed, sleep_seconds=0.02)
+    listed = (await client.get_signatures_for_address(payer.pubkey(), commitment=Confirmed)).value
+    assert [s.signature for s in listed[:3]] == sigs[::-1]
+    assert len(listed) == 4  # and the airdrop that funded it
+    after = (
+        await client.get_signatures_for_address(payer.pubkey(), before=sigs[2], limit=1, commitment=Confirmed)
+    ).value
+    assert [s.signature for s in after] == [sigs[1]]
+    assert (await client.get_block_time(listed[0].slot)).value == listed[0].block_time
+
+
+async def test_token_supply_and_slot_leader(localnet: Localnet, client: AsyncClient) -> None:
+    mint = Keypair().pubkey()
+    set_mint(localnet.cluster.svm, mint, 6, supply=2_500_000)
+    supply = (await client.get_token_supply(mint, Processed)).value
+    assert supply.amount == "2500000" and supply.ui_amount_string == "2.5"
+    assert (await client.get_slot_leader(Processed)).value == localnet.cluster.identity
+    missing = await rpc(localnet.url, "getBlockTime", [10**9])
+    assert missing["error"] == {"code": -32004, "message": f"Block not available for slot {10**9}"}
