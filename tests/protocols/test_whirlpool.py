@@ -402,3 +402,26 @@ def test_swap_builder_rejects_out_of_range_arguments() -> None:
         swap(tick_arrays=keys[6:8], amount=1, **common)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="three"):
         swap_v2(token_mint_a=keys[0], token_mint_b=keys[1], tick_arrays=keys[6:8], amount=1, **common)  # type: ignore[arg-type]
+
+
+SOL_USDC_TICK_ARRAY_DOC = json.loads((FIXTURES / "whirlpool_sol_usdc_ts4_tick_array_-14432.json").read_text())
+SOL_USDC_TICK_ARRAY = base64.b64decode(SOL_USDC_TICK_ARRAY_DOC["result"]["value"][0]["data"][0])
+
+
+def test_real_tick_array_holding_the_current_tick_decodes() -> None:
+    array = decode_tick_array(SOL_USDC_TICK_ARRAY, tick_array_address(SOL_USDC_TS4, -14432))
+    assert array.start_tick_index == -14432
+    assert array.whirlpool == SOL_USDC_TS4
+    assert not array.is_dynamic
+    pool = decode_whirlpool(SOL_USDC_WHIRLPOOL)
+    assert start_tick_index(pool.tick_current_index, pool.tick_spacing) == array.start_tick_index
+    uninitialized = [i for i, t in enumerate(array.ticks) if not t.initialized]
+    assert uninitialized == [36]
+    for tick in array.ticks:
+        if tick.initialized:
+            assert tick.liquidity_gross >= abs(tick.liquidity_net) > 0
+            # Growth outside never exceeds the pool's global growth of the same slot here.
+            assert tick.fee_growth_outside_a <= pool.fee_growth_global_a
+            assert tick.fee_growth_outside_b <= pool.fee_growth_global_b
+            assert tick.reward_growths_outside[0] <= pool.reward_infos[0].growth_global_x64
+    assert encode_tick_array(array) == SOL_USDC_TICK_ARRAY

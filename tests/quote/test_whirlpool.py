@@ -344,3 +344,39 @@ def test_an_array_of_another_pool_is_rejected_when_the_pool_address_is_known() -
     with pytest.raises(DifferentWhirlpoolTickArrayAccount) as err:
         swap(pool, other, 1000, a_to_b=True, whirlpool_address=SOL_USDC_TS4)
     assert err.value.code == 6056
+
+
+def real_sol_usdc_array() -> TickArray:
+    from core.protocols.whirlpool import decode_tick_array
+    from tests.protocols.test_whirlpool import SOL_USDC_TICK_ARRAY
+
+    return decode_tick_array(SOL_USDC_TICK_ARRAY)
+
+
+def test_the_vector_with_the_real_tick_array_is_still_242382() -> None:
+    pool = decode_whirlpool(SOL_USDC_WHIRLPOOL)
+    result = swap(pool, [real_sol_usdc_array()], 1_000_000, a_to_b=True)
+    assert result.amount_out == 242_382
+    assert result.tick_updates == ()  # the next initialized tick, -14172, is not reached
+
+
+def test_5000_sol_crosses_the_real_ticks_between_the_price_and_where_it_stops() -> None:
+    pool = decode_whirlpool(SOL_USDC_WHIRLPOOL)
+    array = real_sol_usdc_array()
+    result = swap(pool, [array], 5 * 10**12, a_to_b=True, uninitialized_starts={-14784, -15136})
+    end = result.next_tick_index
+    crossed = {
+        array.start_tick_index + 4 * i: t
+        for i, t in enumerate(array.ticks)
+        if t.initialized and end < array.start_tick_index + 4 * i <= pool.tick_current_index
+    }
+    assert len(crossed) > 10
+    updated = {u.start_tick_index + 4 * u.offset for u in result.tick_updates}
+    assert updated == set(crossed)
+    # Moving left subtracts each crossed tick's liquidity_net.
+    assert result.next_liquidity == pool.liquidity - sum(t.liquidity_net for t in crossed.values())
+    for u in result.tick_updates:
+        before = array.ticks[u.offset]
+        assert (
+            u.tick.fee_growth_outside_b == (pool.fee_growth_global_b - before.fee_growth_outside_b) % 2**128
+        )
