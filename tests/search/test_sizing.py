@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 
 from core.search.dex_raydium import RAYDIUM_AMM_V4_MODEL, RaydiumState
@@ -124,8 +124,12 @@ def test_deep_pools_amount_is_within_0_1_percent_or_the_noise_bound_of_fine_grid
     # 0.1 % or N, whichever is larger — N is a few base units, far below any executable profit.
     noise = math.ceil(rounding_noise(float_chain(hops)[2])) + 2
     assert got >= best - max(best // 1000, noise)
-    assert got >= best_of(hops, grid(cap, 50))
-    assert got >= best_of(hops, ladder(cap))
+    # Where the profit is not even 1000× the noise (a few thousand base units, under any fixed
+    # cost, so the engine never sizes it), a coarse grid can land on a luckier rounding.
+    slack = 0 if best >= 1000 * noise else noise
+    event("profit above 1000x noise" if slack == 0 else "profit within noise range")
+    assert got >= best_of(hops, grid(cap, 50)) - slack
+    assert got >= best_of(hops, ladder(cap)) - slack
 
 
 @settings(max_examples=80, deadline=None)
