@@ -12,12 +12,9 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
-import base58
 from solders.account import Account
-from solders.hash import Hash
 from solders.message import MessageV0, from_bytes_versioned
 from solders.pubkey import Pubkey
-from solders.signature import Signature
 from solders.transaction import VersionedTransaction
 
 from core.localnet import rpc_errors as E
@@ -27,11 +24,27 @@ from core.localnet.account_encoding import (
     parse_account_encoding,
     parse_filters,
 )
-from core.localnet.cluster import Cluster, TxRecord, TxRejected
+from core.localnet.cluster import Cluster, TxRejected
 from core.localnet.rpc_errors import RpcError, invalid_params
+from core.localnet.rpc_params import (
+    MESSAGE_TYPE,
+    bool_option,
+    commitment_option,
+    config_at,
+    decode_transaction,
+    hash_param,
+    json_kind,
+    list_param,
+    param,
+    pubkey_param,
+    signature_param,
+    tx_encoding_option,
+    uint_param,
+)
 from core.localnet.token_balances import TOKEN_PROGRAMS, ui_token_amount
 from core.localnet.tx_errors import error_text
 from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, active_lookup_addresses, lookup_table
+from core.localnet.tx_json import meta_json, status_json, transaction_json
 from core.protocols import ids
 from core.protocols.errors import DecodeError
 from core.protocols.spl_token import MINT_LEN, TOKEN_ACCOUNT_LEN, decode_mint, decode_token_account
@@ -42,157 +55,6 @@ MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 MAX_PRIORITIZATION_FEE_ADDRESSES = 128
 MAX_SIGNATURES_FOR_ADDRESS = 1000
-MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
-MAX_BASE64_TX_SIZE = 1644
-_TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
-_MESSAGE_TYPE = "solana_message::versioned::VersionedMessage"
-_COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
-                       "root": "finalized", "max": "finalized"}
-_COMMITMENTS = ("processed", "confirmed", "finalized")
-
-
-# -- parameter parsing -------------------------------------------------------------------------
-def _param(params: list[Any], index: int, what: str) -> Any:
-    if index >= len(params):
-        raise invalid_params(f"Invalid params: invalid length {len(params)}, expected {what}.")
-    return params[index]
-
-
-def _config(params: list[Any], index: int) -> dict[str, Any]:
-    if len(params) <= index or params[index] is None:
-        return {}
-    cfg = params[index]
-    if not isinstance(cfg, dict):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(cfg)}, expected a config object.")
-    return cfg
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "null"
-
-
-def _pubkey(value: Any) -> Pubkey:
-    if not isinstance(value, str):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
-    try:
-        return Pubkey.from_string(value)
-    except ValueError as exc:
-        raise invalid_params(f"Invalid param: {'WrongSize' if 'size' in str(exc) else 'Invalid'}") from None
-
-
-def _signature(value: Any) -> Signature:
-    if not isinstance(value, str):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
-    try:
-        raw = base58.b58decode(value)
-    except ValueError:
-        raise invalid_params("Invalid param: Invalid") from None
-    if len(raw) != 64:
-        raise invalid_params("Invalid param: WrongSize")
-    return Signature.from_bytes(raw)
-
-
-def _hash(value: Any) -> Hash:
-    if not isinstance(value, str):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a string.")
-    try:
-        raw = base58.b58decode(value)
-    except ValueError:
-        raise invalid_params("Invalid param: Invalid") from None
-    if len(raw) != 32:
-        raise invalid_params("Invalid param: WrongSize")
-    return Hash(raw)
-
-
-def _uint(value: Any, what: str = "u64") -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected {what}.")
-    return value
-
-
-def _bool(cfg: dict[str, Any], key: str) -> bool:
-    value = cfg.get(key, False)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a boolean.")
-    return value
-
-
-def _commitment(cfg: dict[str, Any], key: str = "commitment") -> str:
-    value = cfg.get(key)
-    if value is None:
-        return "finalized"
-    if isinstance(value, str):
-        value = _COMMITMENT_ALIASES.get(value, value)
-    if value not in _COMMITMENTS:
-        raise invalid_params(
-            f"Invalid params: unknown variant `{value}`, expected one of `processed`, `confirmed`, "
-            "`finalized`, `recent`, `single`, `singleGossip`, `root`, `max`."
-        )
-    return value
-
-
-def _string_list(value: Any, limit: int) -> list[Any]:
-    if not isinstance(value, list):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(value)}, expected a sequence.")
-    if len(value) > limit:
-        raise invalid_params(f"Too many inputs provided; max {limit}")
-    return value
-
-
-def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTransaction]:
-    """agave's `decode_and_deserialize::<VersionedTransaction>`, with its size limits and messages."""
-    if not isinstance(encoded, str):
-        raise invalid_params(f"Invalid params: invalid type: {_json_kind(encoded)}, expected a string.")
-    if encoding == "base58":
-        if len(encoded) > MAX_BASE58_TX_SIZE:
-            raise invalid_params(
-                f"base58 encoded {_TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
-                f"{MAX_BASE58_TX_SIZE}/{PACKET_DATA_SIZE})"
-            )
-        try:
-            wire = base58.b58decode(encoded)
-        except ValueError as exc:
-            raise invalid_params(f"invalid base58 encoding: {exc}") from None
-    else:
-        if len(encoded) > MAX_BASE64_TX_SIZE:
-            raise invalid_params(
-                f"base64 encoded {_TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
-                f"{MAX_BASE64_TX_SIZE}/{PACKET_DATA_SIZE})"
-            )
-        try:
-            wire = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise invalid_params(f"invalid base64 encoding: {exc}") from None
-    if len(wire) > PACKET_DATA_SIZE:
-        raise invalid_params(
-            f"decoded {_TX_TYPE} too large: {len(wire)} bytes (max: {PACKET_DATA_SIZE} bytes)"
-        )
-    try:
-        tx = VersionedTransaction.from_bytes(wire)
-    except ValueError as exc:
-        raise invalid_params(f"failed to deserialize {_TX_TYPE}: {exc}") from None
-    return wire, tx
-
-
-def _tx_encoding(cfg: dict[str, Any]) -> str:
-    encoding = cfg.get("encoding") or "base58"
-    if encoding not in ("base58", "base64"):
-        raise invalid_params(f"unsupported encoding: {encoding}. Supported encodings: base58, base64")
-    return encoding
 
 
 class RpcMethods:
@@ -215,10 +77,10 @@ class RpcMethods:
 
     # -- shared pieces ---------------------------------------------------------------------------
     def _bank_slot(self, cfg: dict[str, Any], commitment_key: str = "commitment") -> tuple[str, int]:
-        commitment = _commitment(cfg, commitment_key)
+        commitment = commitment_option(cfg, commitment_key)
         slot = self.cluster.commitment_slot(commitment)
         min_slot = cfg.get("minContextSlot")
-        if min_slot is not None and slot < _uint(min_slot):
+        if min_slot is not None and slot < uint_param(min_slot):
             raise E.min_context_slot_not_reached(slot)
         return commitment, slot
 
@@ -239,13 +101,13 @@ class RpcMethods:
         return {"solana-core": API_VERSION, "feature-set": FEATURE_SET}
 
     def getSlot(self, params: list[Any]) -> int:
-        return self._bank_slot(_config(params, 0))[1]
+        return self._bank_slot(config_at(params, 0))[1]
 
     def getBlockHeight(self, params: list[Any]) -> int:
-        return self.cluster.block_height_at(self._bank_slot(_config(params, 0))[1])
+        return self.cluster.block_height_at(self._bank_slot(config_at(params, 0))[1])
 
     def getEpochInfo(self, params: list[Any]) -> dict[str, int]:
-        commitment, _ = self._bank_slot(_config(params, 0))
+        commitment, _ = self._bank_slot(config_at(params, 0))
         return self.cluster.epoch_info(commitment)
 
     def getEpochSchedule(self, params: list[Any]) -> dict[str, Any]:
@@ -262,13 +124,13 @@ class RpcMethods:
         return self.cluster.transaction_count
 
     def getLatestBlockhash(self, params: list[Any]) -> dict[str, Any]:
-        commitment, slot = self._bank_slot(_config(params, 0))
+        commitment, slot = self._bank_slot(config_at(params, 0))
         blockhash, last_valid = self.cluster.latest_blockhash(commitment)
         return self._context(slot, {"blockhash": str(blockhash), "lastValidBlockHeight": last_valid})
 
     def isBlockhashValid(self, params: list[Any]) -> dict[str, Any]:
-        blockhash = _hash(_param(params, 0, "blockhash"))
-        commitment, slot = self._bank_slot(_config(params, 1))
+        blockhash = hash_param(param(params, 0, "blockhash"))
+        commitment, slot = self._bank_slot(config_at(params, 1))
         return self._context(slot, self.cluster.is_blockhash_valid(blockhash, commitment))
 
     def getGenesisHash(self, params: list[Any]) -> str:
@@ -284,11 +146,11 @@ class RpcMethods:
         return self.cluster.first_available_slot
 
     def getSlotLeader(self, params: list[Any]) -> str:
-        self._bank_slot(_config(params, 0))
+        self._bank_slot(config_at(params, 0))
         return str(self.cluster.identity)
 
     def getBlockTime(self, params: list[Any]) -> int:
-        slot = _uint(_param(params, 0, "slot"))
+        slot = uint_param(param(params, 0, "slot"))
         confirmed = slot <= self.cluster.commitment_slot("confirmed")
         block_time = self.cluster.block_time(slot) if confirmed else None
         if block_time is None:
@@ -296,22 +158,22 @@ class RpcMethods:
         return block_time
 
     def getMinimumBalanceForRentExemption(self, params: list[Any]) -> int:
-        size = _uint(_param(params, 0, "data length"), "usize")
-        self._bank_slot(_config(params, 1))
+        size = uint_param(param(params, 0, "data length"), "usize")
+        self._bank_slot(config_at(params, 1))
         return self.cluster.svm.minimum_balance_for_rent_exemption(size)
 
     # -- accounts ----------------------------------------------------------------------------------
     def getAccountInfo(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        cfg = _config(params, 1)
+        pubkey = pubkey_param(param(params, 0, "pubkey"))
+        cfg = config_at(params, 1)
         commitment, slot = self._bank_slot(cfg)
         enc = parse_account_encoding(cfg, "binary")
         account = self.cluster.get_account(pubkey, commitment)
         return self._context(slot, None if account is None else self._encode(account, enc, commitment))
 
     def getMultipleAccounts(self, params: list[Any]) -> dict[str, Any]:
-        keys = [_pubkey(k) for k in _string_list(_param(params, 0, "pubkeys"), MAX_MULTIPLE_ACCOUNTS)]
-        cfg = _config(params, 1)
+        keys = [pubkey_param(k) for k in list_param(param(params, 0, "pubkeys"), MAX_MULTIPLE_ACCOUNTS)]
+        cfg = config_at(params, 1)
         commitment, slot = self._bank_slot(cfg)
         enc = parse_account_encoding(cfg, "base64")
         values = []
@@ -321,18 +183,18 @@ class RpcMethods:
         return self._context(slot, values)
 
     def getBalance(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        commitment, slot = self._bank_slot(_config(params, 1))
+        pubkey = pubkey_param(param(params, 0, "pubkey"))
+        commitment, slot = self._bank_slot(config_at(params, 1))
         account = self.cluster.get_account(pubkey, commitment)
         return self._context(slot, 0 if account is None else account.lamports)
 
     def getProgramAccounts(self, params: list[Any]) -> Any:
-        program = _pubkey(_param(params, 0, "program id"))
-        cfg = _config(params, 1)
+        program = pubkey_param(param(params, 0, "program id"))
+        cfg = config_at(params, 1)
         commitment, slot = self._bank_slot(cfg)
         enc = parse_account_encoding(cfg, "binary")
         filters = parse_filters(cfg.get("filters"))
-        with_context = _bool(cfg, "withContext")
+        with_context = bool_option(cfg, "withContext")
         out = []
         for pubkey, account in sorted(self.cluster.program_accounts(program, commitment),
                                       key=lambda kv: bytes(kv[0])):
@@ -342,8 +204,8 @@ class RpcMethods:
         return self._context(slot, out) if with_context else out
 
     def getTokenAccountBalance(self, params: list[Any]) -> dict[str, Any]:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        commitment, slot = self._bank_slot(_config(params, 1))
+        pubkey = pubkey_param(param(params, 0, "pubkey"))
+        commitment, slot = self._bank_slot(config_at(params, 1))
         account = self.cluster.get_account(pubkey, commitment)
         if account is None:
             raise invalid_params("Invalid param: could not find account")
@@ -359,8 +221,8 @@ class RpcMethods:
         return self._context(slot, ui_token_amount(token.amount, decimals))
 
     def getTokenSupply(self, params: list[Any]) -> dict[str, Any]:
-        mint = _pubkey(_param(params, 0, "mint"))
-        commitment, slot = self._bank_slot(_config(params, 1))
+        mint = pubkey_param(param(params, 0, "mint"))
+        commitment, slot = self._bank_slot(config_at(params, 1))
         account = self.cluster.get_account(mint, commitment)
         if account is None:
             raise invalid_params("Invalid param: could not find account")
@@ -373,9 +235,9 @@ class RpcMethods:
         return self._context(slot, ui_token_amount(decoded.supply, decoded.decimals))
 
     def getTokenAccountsByOwner(self, params: list[Any]) -> dict[str, Any]:
-        owner = _pubkey(_param(params, 0, "owner"))
-        selector = _param(params, 1, "token account filter")
-        cfg = _config(params, 2)
+        owner = pubkey_param(param(params, 0, "owner"))
+        selector = param(params, 1, "token account filter")
+        cfg = config_at(params, 2)
         commitment, slot = self._bank_slot(cfg)
         enc = parse_account_encoding(cfg, "binary")
         if not isinstance(selector, dict) or len(selector) != 1 or not (
@@ -386,13 +248,13 @@ class RpcMethods:
             )
         mint: Pubkey | None = None
         if "mint" in selector:
-            mint = _pubkey(selector["mint"])
+            mint = pubkey_param(selector["mint"])
             mint_account = self.cluster.get_account(mint, commitment)
             if mint_account is None:
                 raise invalid_params("Invalid param: could not find mint")
             program = mint_account.owner
         else:
-            program = _pubkey(selector["programId"])
+            program = pubkey_param(selector["programId"])
         if program not in TOKEN_PROGRAMS:
             raise invalid_params("Invalid param: unrecognized Token program id")
         out = []
@@ -408,27 +270,27 @@ class RpcMethods:
 
     # -- fees --------------------------------------------------------------------------------------
     def getFeeForMessage(self, params: list[Any]) -> dict[str, Any]:
-        encoded = _param(params, 0, "message")
-        commitment, slot = self._bank_slot(_config(params, 1))
+        encoded = param(params, 0, "message")
+        commitment, slot = self._bank_slot(config_at(params, 1))
         if not isinstance(encoded, str):
-            raise invalid_params(f"Invalid params: invalid type: {_json_kind(encoded)}, expected a string.")
+            raise invalid_params(f"Invalid params: invalid type: {json_kind(encoded)}, expected a string.")
         try:
             raw = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise invalid_params(f"invalid base64 encoding: {exc}") from None
         if len(raw) > PACKET_DATA_SIZE:
             raise invalid_params(
-                f"decoded {_MESSAGE_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+                f"decoded {MESSAGE_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)"
             )
         try:
             message = from_bytes_versioned(raw)
         except ValueError as exc:
-            raise invalid_params(f"failed to deserialize {_MESSAGE_TYPE}: {exc}") from None
+            raise invalid_params(f"failed to deserialize {MESSAGE_TYPE}: {exc}") from None
         return self._context(slot, self.cluster.fee_for_message(message, commitment))
 
     def getRecentPrioritizationFees(self, params: list[Any]) -> list[dict[str, int]]:
         raw = params[0] if params and params[0] is not None else []
-        keys = [_pubkey(k) for k in _string_list(raw, MAX_PRIORITIZATION_FEE_ADDRESSES)]
+        keys = [pubkey_param(k) for k in list_param(raw, MAX_PRIORITIZATION_FEE_ADDRESSES)]
         fees = self.cluster.prioritization_fees(keys)
         return [{"slot": slot, "prioritizationFee": fee} for slot, fee in fees]
 
@@ -466,11 +328,11 @@ class RpcMethods:
             raise invalid_params(f"invalid transaction: {error_text('SanitizeFailure')}")
 
     def sendTransaction(self, params: list[Any]) -> str:
-        cfg = _config(params, 1)
-        _, tx = decode_transaction(_param(params, 0, "transaction"), _tx_encoding(cfg))
-        skip_preflight = _bool(cfg, "skipPreflight")
+        cfg = config_at(params, 1)
+        _, tx = decode_transaction(param(params, 0, "transaction"), tx_encoding_option(cfg))
+        skip_preflight = bool_option(cfg, "skipPreflight")
         if cfg.get("maxRetries") is not None:
-            _uint(cfg["maxRetries"], "usize")
+            uint_param(cfg["maxRetries"], "usize")
         preflight_cfg = dict(cfg)
         if skip_preflight:
             preflight_cfg["preflightCommitment"] = "processed"
@@ -503,14 +365,14 @@ class RpcMethods:
         return str(signature)
 
     def simulateTransaction(self, params: list[Any]) -> dict[str, Any]:
-        cfg = _config(params, 1)
-        _, tx = decode_transaction(_param(params, 0, "transaction"), _tx_encoding(cfg))
+        cfg = config_at(params, 1)
+        _, tx = decode_transaction(param(params, 0, "transaction"), tx_encoding_option(cfg))
         commitment, slot = self._bank_slot(cfg)
-        sig_verify = _bool(cfg, "sigVerify")
-        replace = _bool(cfg, "replaceRecentBlockhash")
+        sig_verify = bool_option(cfg, "sigVerify")
+        replace = bool_option(cfg, "replaceRecentBlockhash")
         if sig_verify and replace:
             raise invalid_params("sigVerify may not be used with replaceRecentBlockhash")
-        inner = _bool(cfg, "innerInstructions")
+        inner = bool_option(cfg, "innerInstructions")
         accounts_cfg = cfg.get("accounts")
         self._sanitize(tx)
         self._check_lookups(tx, commitment)
@@ -555,15 +417,15 @@ class RpcMethods:
             raise invalid_params(f"Too many accounts provided; max {max_accounts}")
         out = []
         for raw in cfg["addresses"]:
-            key = _pubkey(raw)
+            key = pubkey_param(raw)
             account = post[key] if key in post else self.cluster.get_account(key, commitment)
             out.append(None if account is None else self._encode(account, enc, commitment))
         return out
 
     def getSignatureStatuses(self, params: list[Any]) -> dict[str, Any]:
-        raw = _string_list(_param(params, 0, "signatures"), MAX_SIGNATURE_STATUSES)
-        sigs = [_signature(s) for s in raw]
-        search = _bool(_config(params, 1), "searchTransactionHistory")
+        raw = list_param(param(params, 0, "signatures"), MAX_SIGNATURE_STATUSES)
+        sigs = [signature_param(s) for s in raw]
+        search = bool_option(config_at(params, 1), "searchTransactionHistory")
         values: list[Any] = []
         for sig in sigs:
             record = self.cluster.transaction(sig)
@@ -576,28 +438,28 @@ class RpcMethods:
                     "slot": record.slot,
                     "confirmations": None if status == "finalized" else self.cluster.slot - record.slot,
                     "err": record.err_json,
-                    "status": _status(record),
+                    "status": status_json(record),
                     "confirmationStatus": status,
                 }
             )
         return self._context(self.cluster.slot, values)
 
     def getTransaction(self, params: list[Any]) -> Any:
-        sig = _signature(_param(params, 0, "signature"))
+        sig = signature_param(param(params, 0, "signature"))
         raw_cfg = params[1] if len(params) > 1 else None
-        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else _config(params, 1)
+        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else config_at(params, 1)
         encoding = cfg.get("encoding") or "json"
         if encoding not in ("json", "jsonParsed", "base64", "base58"):
             raise invalid_params(
                 f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
                 "`base58`, `json`, `jsonParsed`."
             )
-        commitment = _commitment(cfg)
+        commitment = commitment_option(cfg)
         if commitment == "processed":
             raise invalid_params("Method does not support commitment below `confirmed`")
         max_version = cfg.get("maxSupportedTransactionVersion")
         if max_version is not None:
-            _uint(max_version, "u8")
+            uint_param(max_version, "u8")
         record = self.cluster.transaction(sig)
         if record is None or record.slot > self.cluster.commitment_slot(commitment):
             return None
@@ -610,8 +472,8 @@ class RpcMethods:
                 raise E.unsupported_transaction_version(version)
         result: dict[str, Any] = {
             "slot": record.slot,
-            "transaction": _encode_transaction(record, encoding),
-            "meta": _meta(record, parsed=encoding == "jsonParsed"),
+            "transaction": transaction_json(record, encoding),
+            "meta": meta_json(record, parsed=encoding == "jsonParsed"),
             "blockTime": record.block_time,
         }
         if max_version is not None:
@@ -619,17 +481,17 @@ class RpcMethods:
         return result
 
     def getSignaturesForAddress(self, params: list[Any]) -> list[dict[str, Any]]:
-        address = _pubkey(_param(params, 0, "address"))
-        cfg = _config(params, 1)
+        address = pubkey_param(param(params, 0, "address"))
+        cfg = config_at(params, 1)
         commitment, _ = self._bank_slot(cfg)
         if commitment == "processed":
             raise invalid_params("Method does not support commitment below `confirmed`")
         limit = cfg.get("limit")
-        limit = MAX_SIGNATURES_FOR_ADDRESS if limit is None else _uint(limit, "usize")
+        limit = MAX_SIGNATURES_FOR_ADDRESS if limit is None else uint_param(limit, "usize")
         if not 1 <= limit <= MAX_SIGNATURES_FOR_ADDRESS:
             raise invalid_params(f"Invalid limit; max {MAX_SIGNATURES_FOR_ADDRESS}")
-        before = _signature(cfg["before"]) if cfg.get("before") is not None else None
-        until = _signature(cfg["until"]) if cfg.get("until") is not None else None
+        before = signature_param(cfg["before"]) if cfg.get("before") is not None else None
+        until = signature_param(cfg["until"]) if cfg.get("until") is not None else None
         highest = self.cluster.commitment_slot(commitment)
         out: list[dict[str, Any]] = []
         started = before is None
@@ -654,9 +516,9 @@ class RpcMethods:
         return out
 
     def requestAirdrop(self, params: list[Any]) -> str:
-        pubkey = _pubkey(_param(params, 0, "pubkey"))
-        lamports = _uint(_param(params, 1, "lamports"))
-        self._bank_slot(_config(params, 2))
+        pubkey = pubkey_param(param(params, 0, "pubkey"))
+        lamports = uint_param(param(params, 1, "lamports"))
+        self._bank_slot(config_at(params, 2))
         try:
             record = self.cluster.airdrop(pubkey, lamports)
         except TxRejected as exc:
@@ -664,133 +526,3 @@ class RpcMethods:
         if record.err is not None:
             raise RpcError(E.INTERNAL_ERROR, f"airdrop request failed: {error_text(record.err_json)}")
         return str(record.signature)
-
-
-# -- transaction JSON ------------------------------------------------------------------------------
-def _status(record: TxRecord) -> dict[str, Any]:
-    return {"Ok": None} if record.err_json is None else {"Err": record.err_json}
-
-
-def _meta(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "err": record.err_json,
-        "status": _status(record),
-        "fee": record.fee,
-        "preBalances": record.pre_balances,
-        "postBalances": record.post_balances,
-        "innerInstructions": record.inner_instructions,
-        "logMessages": record.logs,
-        "preTokenBalances": record.pre_token_balances,
-        "postTokenBalances": record.post_token_balances,
-        "rewards": [],
-        "loadedAddresses": {
-            "writable": [str(k) for k in record.loaded.loaded_writable],
-            "readonly": [str(k) for k in record.loaded.loaded_readonly],
-        },
-        "computeUnitsConsumed": record.compute_units,
-    }
-    if record.return_data is not None:
-        meta["returnData"] = record.return_data
-    if parsed:
-        # jsonParsed lists loaded addresses in accountKeys instead, and names programs and accounts.
-        del meta["loadedAddresses"]
-        keys = [str(k) for k in record.loaded.keys]
-        meta["innerInstructions"] = [
-            {
-                "index": group["index"],
-                "instructions": [
-                    _partially_decoded(
-                        keys, ix["programIdIndex"], ix["accounts"], ix["data"], ix["stackHeight"]
-                    )
-                    for ix in group["instructions"]
-                ],
-            }
-            for group in record.inner_instructions
-        ]
-    return meta
-
-
-def _partially_decoded(
-    keys: list[str], program_index: int, accounts: list[int], data_b58: str, stack_height: int | None
-) -> dict[str, Any]:
-    """agave's UiPartiallyDecodedInstruction (its form for programs it has no parser for)."""
-    return {
-        "programId": keys[program_index],
-        "accounts": [keys[i] for i in accounts],
-        "data": data_b58,
-        "stackHeight": stack_height,
-    }
-
-
-def _parsed_message(record: TxRecord) -> dict[str, Any]:
-    message = record.tx.message
-    loaded = record.loaded
-    n_static = len(message.account_keys)
-    n_signers = message.header.num_required_signatures
-    keys = [str(k) for k in loaded.keys]
-    ui: dict[str, Any] = {
-        "accountKeys": [
-            {
-                "pubkey": key,
-                "writable": loaded.writable[i],
-                "signer": i < n_signers,
-                "source": "transaction" if i < n_static else "lookupTable",
-            }
-            for i, key in enumerate(keys)
-        ],
-        "recentBlockhash": str(message.recent_blockhash),
-        "instructions": [
-            _partially_decoded(
-                keys, ix.program_id_index, list(bytes(ix.accounts)),
-                base58.b58encode(bytes(ix.data)).decode(), None,
-            )
-            for ix in message.instructions
-        ],
-    }
-    if isinstance(message, MessageV0):
-        ui["addressTableLookups"] = _lookups_json(message)
-    return ui
-
-
-def _lookups_json(message: MessageV0) -> list[dict[str, Any]]:
-    return [
-        {
-            "accountKey": str(lookup.account_key),
-            "writableIndexes": list(bytes(lookup.writable_indexes)),
-            "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
-        }
-        for lookup in message.address_table_lookups
-    ]
-
-
-def _encode_transaction(record: TxRecord, encoding: str) -> Any:
-    tx = record.tx
-    if encoding == "base64":
-        return [base64.b64encode(bytes(tx)).decode(), "base64"]
-    if encoding == "base58":
-        return [base58.b58encode(bytes(tx)).decode(), "base58"]
-    if encoding == "jsonParsed":
-        return {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message(record)}
-    message = tx.message
-    header = message.header
-    ui_message: dict[str, Any] = {
-        "accountKeys": [str(k) for k in message.account_keys],
-        "header": {
-            "numRequiredSignatures": header.num_required_signatures,
-            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
-            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
-        },
-        "recentBlockhash": str(message.recent_blockhash),
-        "instructions": [
-            {
-                "programIdIndex": ix.program_id_index,
-                "accounts": list(bytes(ix.accounts)),
-                "data": base58.b58encode(bytes(ix.data)).decode(),
-                "stackHeight": None,
-            }
-            for ix in message.instructions
-        ],
-    }
-    if isinstance(message, MessageV0):
-        ui_message["addressTableLookups"] = _lookups_json(message)
-    return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}

@@ -1,15 +1,18 @@
-"""Transaction pieces in RPC JSON form (inner instructions, return data), and blockhash replacement."""
+"""Transactions in RPC JSON form (getTransaction, inner instructions, return data), blockhash replacement."""
 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import base58
 from solders.hash import Hash
 from solders.message import Message, MessageV0
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import TransactionMetadata
+
+if TYPE_CHECKING:
+    from core.localnet.cluster import TxRecord
 
 
 def with_blockhash(tx: VersionedTransaction, blockhash: Hash) -> VersionedTransaction:
@@ -57,3 +60,133 @@ def return_data_json(meta: TransactionMetadata) -> dict[str, Any] | None:
         return None
     encoded = base64.b64encode(bytes(data.data)).decode()
     return {"programId": str(data.program_id), "data": [encoded, "base64"]}
+
+
+# -- getTransaction ----------------------------------------------------------------------------
+def status_json(record: TxRecord) -> dict[str, Any]:
+    return {"Ok": None} if record.err_json is None else {"Err": record.err_json}
+
+
+def meta_json(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "err": record.err_json,
+        "status": status_json(record),
+        "fee": record.fee,
+        "preBalances": record.pre_balances,
+        "postBalances": record.post_balances,
+        "innerInstructions": record.inner_instructions,
+        "logMessages": record.logs,
+        "preTokenBalances": record.pre_token_balances,
+        "postTokenBalances": record.post_token_balances,
+        "rewards": [],
+        "loadedAddresses": {
+            "writable": [str(k) for k in record.loaded.loaded_writable],
+            "readonly": [str(k) for k in record.loaded.loaded_readonly],
+        },
+        "computeUnitsConsumed": record.compute_units,
+    }
+    if record.return_data is not None:
+        meta["returnData"] = record.return_data
+    if parsed:
+        # jsonParsed lists loaded addresses in accountKeys instead, and names programs and accounts.
+        del meta["loadedAddresses"]
+        keys = [str(k) for k in record.loaded.keys]
+        meta["innerInstructions"] = [
+            {
+                "index": group["index"],
+                "instructions": [
+                    _partially_decoded(
+                        keys, ix["programIdIndex"], ix["accounts"], ix["data"], ix["stackHeight"]
+                    )
+                    for ix in group["instructions"]
+                ],
+            }
+            for group in record.inner_instructions
+        ]
+    return meta
+
+
+def _partially_decoded(
+    keys: list[str], program_index: int, accounts: list[int], data_b58: str, stack_height: int | None
+) -> dict[str, Any]:
+    """agave's UiPartiallyDecodedInstruction (its form for programs it has no parser for)."""
+    return {
+        "programId": keys[program_index],
+        "accounts": [keys[i] for i in accounts],
+        "data": data_b58,
+        "stackHeight": stack_height,
+    }
+
+
+def _parsed_message(record: TxRecord) -> dict[str, Any]:
+    message = record.tx.message
+    loaded = record.loaded
+    n_static = len(message.account_keys)
+    n_signers = message.header.num_required_signatures
+    keys = [str(k) for k in loaded.keys]
+    ui: dict[str, Any] = {
+        "accountKeys": [
+            {
+                "pubkey": key,
+                "writable": loaded.writable[i],
+                "signer": i < n_signers,
+                "source": "transaction" if i < n_static else "lookupTable",
+            }
+            for i, key in enumerate(keys)
+        ],
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [
+            _partially_decoded(
+                keys, ix.program_id_index, list(bytes(ix.accounts)),
+                base58.b58encode(bytes(ix.data)).decode(), None,
+            )
+            for ix in message.instructions
+        ],
+    }
+    if isinstance(message, MessageV0):
+        ui["addressTableLookups"] = _lookups_json(message)
+    return ui
+
+
+def _lookups_json(message: MessageV0) -> list[dict[str, Any]]:
+    return [
+        {
+            "accountKey": str(lookup.account_key),
+            "writableIndexes": list(bytes(lookup.writable_indexes)),
+            "readonlyIndexes": list(bytes(lookup.readonly_indexes)),
+        }
+        for lookup in message.address_table_lookups
+    ]
+
+
+def transaction_json(record: TxRecord, encoding: str) -> Any:
+    tx = record.tx
+    if encoding == "base64":
+        return [base64.b64encode(bytes(tx)).decode(), "base64"]
+    if encoding == "base58":
+        return [base58.b58encode(bytes(tx)).decode(), "base58"]
+    if encoding == "jsonParsed":
+        return {"signatures": [str(s) for s in tx.signatures], "message": _parsed_message(record)}
+    message = tx.message
+    header = message.header
+    ui_message: dict[str, Any] = {
+        "accountKeys": [str(k) for k in message.account_keys],
+        "header": {
+            "numRequiredSignatures": header.num_required_signatures,
+            "numReadonlySignedAccounts": header.num_readonly_signed_accounts,
+            "numReadonlyUnsignedAccounts": header.num_readonly_unsigned_accounts,
+        },
+        "recentBlockhash": str(message.recent_blockhash),
+        "instructions": [
+            {
+                "programIdIndex": ix.program_id_index,
+                "accounts": list(bytes(ix.accounts)),
+                "data": base58.b58encode(bytes(ix.data)).decode(),
+                "stackHeight": None,
+            }
+            for ix in message.instructions
+        ],
+    }
+    if isinstance(message, MessageV0):
+        ui_message["addressTableLookups"] = _lookups_json(message)
+    return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}

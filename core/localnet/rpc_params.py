@@ -1,0 +1,167 @@
+"""JSON-RPC parameters read as agave reads them: types, limits, and its error messages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import base58
+from solders.hash import Hash
+from solders.pubkey import Pubkey
+from solders.signature import Signature
+from solders.transaction import VersionedTransaction
+
+from core.localnet.rpc_errors import invalid_params
+from core.localnet.tx_inspect import PACKET_DATA_SIZE
+
+MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
+MAX_BASE64_TX_SIZE = 1644
+TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
+MESSAGE_TYPE = "solana_message::versioned::VersionedMessage"
+_COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
+                       "root": "finalized", "max": "finalized"}
+_COMMITMENTS = ("processed", "confirmed", "finalized")
+
+
+def param(params: list[Any], index: int, what: str) -> Any:
+    if index >= len(params):
+        raise invalid_params(f"Invalid params: invalid length {len(params)}, expected {what}.")
+    return params[index]
+
+
+def config_at(params: list[Any], index: int) -> dict[str, Any]:
+    if len(params) <= index or params[index] is None:
+        return {}
+    cfg = params[index]
+    if not isinstance(cfg, dict):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(cfg)}, expected a config object.")
+    return cfg
+
+
+def json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    if isinstance(value, list):
+        return "sequence"
+    if isinstance(value, dict):
+        return "map"
+    return "null"
+
+
+def pubkey_param(value: Any) -> Pubkey:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a string.")
+    try:
+        return Pubkey.from_string(value)
+    except ValueError as exc:
+        raise invalid_params(f"Invalid param: {'WrongSize' if 'size' in str(exc) else 'Invalid'}") from None
+
+
+def signature_param(value: Any) -> Signature:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a string.")
+    try:
+        raw = base58.b58decode(value)
+    except ValueError:
+        raise invalid_params("Invalid param: Invalid") from None
+    if len(raw) != 64:
+        raise invalid_params("Invalid param: WrongSize")
+    return Signature.from_bytes(raw)
+
+
+def hash_param(value: Any) -> Hash:
+    if not isinstance(value, str):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a string.")
+    try:
+        raw = base58.b58decode(value)
+    except ValueError:
+        raise invalid_params("Invalid param: Invalid") from None
+    if len(raw) != 32:
+        raise invalid_params("Invalid param: WrongSize")
+    return Hash(raw)
+
+
+def uint_param(value: Any, what: str = "u64") -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected {what}.")
+    return value
+
+
+def bool_option(cfg: dict[str, Any], key: str) -> bool:
+    value = cfg.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a boolean.")
+    return value
+
+
+def commitment_option(cfg: dict[str, Any], key: str = "commitment") -> str:
+    value = cfg.get(key)
+    if value is None:
+        return "finalized"
+    if isinstance(value, str):
+        value = _COMMITMENT_ALIASES.get(value, value)
+    if value not in _COMMITMENTS:
+        raise invalid_params(
+            f"Invalid params: unknown variant `{value}`, expected one of `processed`, `confirmed`, "
+            "`finalized`, `recent`, `single`, `singleGossip`, `root`, `max`."
+        )
+    return value
+
+
+def list_param(value: Any, limit: int) -> list[Any]:
+    if not isinstance(value, list):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a sequence.")
+    if len(value) > limit:
+        raise invalid_params(f"Too many inputs provided; max {limit}")
+    return value
+
+
+def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTransaction]:
+    """agave's `decode_and_deserialize::<VersionedTransaction>`, with its size limits and messages."""
+    if not isinstance(encoded, str):
+        raise invalid_params(f"Invalid params: invalid type: {json_kind(encoded)}, expected a string.")
+    if encoding == "base58":
+        if len(encoded) > MAX_BASE58_TX_SIZE:
+            raise invalid_params(
+                f"base58 encoded {TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"{MAX_BASE58_TX_SIZE}/{PACKET_DATA_SIZE})"
+            )
+        try:
+            wire = base58.b58decode(encoded)
+        except ValueError as exc:
+            raise invalid_params(f"invalid base58 encoding: {exc}") from None
+    else:
+        if len(encoded) > MAX_BASE64_TX_SIZE:
+            raise invalid_params(
+                f"base64 encoded {TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"{MAX_BASE64_TX_SIZE}/{PACKET_DATA_SIZE})"
+            )
+        try:
+            wire = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise invalid_params(f"invalid base64 encoding: {exc}") from None
+    if len(wire) > PACKET_DATA_SIZE:
+        raise invalid_params(
+            f"decoded {TX_TYPE} too large: {len(wire)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+        )
+    try:
+        tx = VersionedTransaction.from_bytes(wire)
+    except ValueError as exc:
+        raise invalid_params(f"failed to deserialize {TX_TYPE}: {exc}") from None
+    return wire, tx
+
+
+def tx_encoding_option(cfg: dict[str, Any]) -> str:
+    encoding = cfg.get("encoding") or "base58"
+    if encoding not in ("base58", "base64"):
+        raise invalid_params(f"unsupported encoding: {encoding}. Supported encodings: base58, base64")
+    return encoding
