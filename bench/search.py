@@ -147,12 +147,82 @@ class NetworkxSearch:
         return found
 
 
+def run_engine(tokens, initial: list[Pool], stream: list[Pool]) -> dict:
+    """Load the market, then time update → re-ranked opportunities (`upsert_pool` + `top(10)`)."""
+    engine = make_engine(tokens)
+    t0 = time.perf_counter()
+    for p in initial:
+        engine.upsert_pool(p)
+    engine.warm()
+    build_s = time.perf_counter() - t0
+    standing = len(engine.top(10**9))
+    engine.stats.update(updates=0, candidates=0, searches=0, evaluations=0)
+    gc.collect()
+    gc.freeze()  # the market's objects are long-lived; keep the collector off them
+    latencies = []
+    changed = 0
+    perf = time.perf_counter_ns
+    upsert, top = engine.upsert_pool, engine.top
+    for p in stream:
+        t = perf()
+        changed += len(upsert(p))
+        top(10)
+        latencies.append(perf() - t)
+    gc.unfreeze()
+    n = len(stream)
+    lat_us = sorted(x / 1000 for x in latencies)
+    st = engine.stats
+    return {
+        "engine": engine,
+        "build_s": build_s,
+        "standing": standing,
+        "updates_per_s": n / (sum(latencies) / 1e9),
+        "p50_us": statistics.median(lat_us),
+        "p99_us": lat_us[int(0.99 * (n - 1))],
+        "p999_us": lat_us[int(0.999 * (n - 1))],
+        "max_us": lat_us[-1],
+        "candidates": st["candidates"] / n,
+        "searches": st["searches"] / n,
+        "quotes_per_search": st["evaluations"] / max(1, st["searches"]),
+        "events": changed / n,
+    }
+
+
+def run_networkx(initial: list[Pool], stream: list[Pool]) -> tuple[float, int]:
+    nxs = NetworkxSearch((USDC_MINT, NATIVE_MINT))
+    for p in initial:
+        for src, dst, a_to_b in ((p.mint_a, p.mint_b, True), (p.mint_b, p.mint_a, False)):
+            per_pool = nxs.pools.setdefault((src, dst), {})
+            per_pool[p.id] = nxs._rate(p, a_to_b)
+            nxs.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
+    found = 0
+    t = time.perf_counter()
+    for p in stream:
+        found += len(nxs.upsert(p))
+    return len(stream) / (time.perf_counter() - t), found
+
+
+def report(label: str, r: dict, nx_ups: float, nx_found: int, nx_n: int) -> None:
+    print(
+        f"{label}: {r['updates_per_s']:,.0f} updates/s; p50 {r['p50_us']:.1f} µs, p99 {r['p99_us']:.1f} µs, "
+        f"p99.9 {r['p999_us']:.0f} µs, max {r['max_us']:.0f} µs"
+    )
+    print(
+        f"    per update: {r['candidates']:.2f} cycles past the rate filter, {r['searches']:.3f} integer "
+        f"searches ({r['quotes_per_search']:.1f} chain quotes each), {r['events']:.2f} opportunity events"
+    )
+    print(
+        f"    networkx: {nx_ups:,.0f} updates/s over {nx_n} updates ({nx_found} negative cycles found, "
+        f"at most one per loan token, unsized) → speedup {r['updates_per_s'] / nx_ups:,.0f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pools", type=int, default=1000)
     parser.add_argument("--tokens", type=int, default=60)
-    parser.add_argument("--updates", type=int, default=40_000)
-    parser.add_argument("--nx-updates", type=int, default=300)
+    parser.add_argument("--updates", type=int, default=50_000)
+    parser.add_argument("--nx-updates", type=int, default=400)
     parser.add_argument("--sigma", type=float, default=0.001, help="price jitter of a pool around reference")
     parser.add_argument("--shock-p", type=float, default=0.05, help="share of updates that are large trades")
     parser.add_argument("--shock", type=float, default=0.01, help="price move of a large trade (sd)")
@@ -162,75 +232,38 @@ def main() -> None:
     tokens, initial, stream = build_market(
         args.seed, args.tokens, args.pools, args.sigma, args.updates, args.shock_p, args.shock
     )
-    engine = make_engine(tokens)
-    t0 = time.perf_counter()
-    for p in initial:
-        engine.upsert_pool(p)
-    build_s = time.perf_counter() - t0
-    print(f"market: {engine.pool_count} pools, {args.tokens} tokens, {engine.cycle_count} cycles, "
-          f"built in {build_s:.2f} s; {len(engine.top(10**9))} opportunities standing")
-
-    engine.warm()
-    engine.stats.update(updates=0, candidates=0, searches=0, evaluations=0)
-    gc.collect()
-    gc.freeze()
-    latencies = []
-    changed = 0
-    perf = time.perf_counter_ns
-    upsert, top = engine.upsert_pool, engine.top
-    t_start = perf()
-    for p in stream:
-        t = perf()
-        changed += len(upsert(p))
-        top(10)
-        latencies.append(perf() - t)
-    wall_s = (perf() - t_start) / 1e9
-    n = len(stream)
-    lat_us = sorted(x / 1000 for x in latencies)
-    p50 = statistics.median(lat_us)
-    p99 = lat_us[int(0.99 * (n - 1))]
-    ups = n / (sum(latencies) / 1e9)
-    st = engine.stats
-    print(f"engine: {n} updates in {wall_s:.2f} s → {ups:,.0f} updates/s (loop incl. timing {n / wall_s:,.0f}/s); "
-          f"p50 {p50:.1f} µs, p99 {p99:.1f} µs, p99.9 {lat_us[int(0.999 * (n - 1))]:.1f} µs, max {lat_us[-1]:.1f} µs")
-    print(f"        per update: {st['candidates'] / n:.2f} cycles past the rate filter, "
-          f"{st['searches'] / n:.3f} integer searches ({st['evaluations'] / max(1, st['searches']):.1f} "
-          f"chain quotes each), {changed / n:.2f} opportunity events; "
-          f"{len(engine.top(10**9))} opportunities standing at the end")
+    _, _, calm = build_market(args.seed, args.tokens, args.pools, args.sigma, args.updates, 0.0, 0.0)
+    main_run = run_engine(tokens, initial, stream)
+    engine = main_run["engine"]
+    print(
+        f"market: {engine.pool_count} pools, {args.tokens} tokens, {engine.cycle_count} cycles, "
+        f"built in {main_run['build_s']:.2f} s, {main_run['standing']} opportunities standing; "
+        f"{len(stream)} updates, {args.shock_p:.0%} of them {args.shock:.1%} price shocks undone by the next"
+    )
     best = engine.top(1)
+    nx_ups, nx_found = run_networkx(initial, stream[: args.nx_updates])
+    report("with shocks", main_run, nx_ups, nx_found, args.nx_updates)
     if best:
         o = best[0]
-        print(f"        best: net {o.net} gross {o.gross} in {o.amount_in} via {len(o.route)} hops (loan {o.loan_mint})")
+        print(f"    best at the end: net {o.net}, gross {o.gross}, in {o.amount_in}, {len(o.route)} hops")
+    calm_run = run_engine(tokens, initial, calm)
+    calm_nx_ups, calm_found = run_networkx(initial, calm[: args.nx_updates])
+    report(f"calm (jitter {args.sigma:.1%} only)", calm_run, calm_nx_ups, calm_found, args.nx_updates)
 
-    nxs = NetworkxSearch((USDC_MINT, NATIVE_MINT))
-    for p in initial:
-        nxs.graph.add_node(p.mint_a)
-    for p in initial:
-        for src, dst, a_to_b in ((p.mint_a, p.mint_b, True), (p.mint_b, p.mint_a, False)):
-            per_pool = nxs.pools.setdefault((src, dst), {})
-            per_pool[p.id] = nxs._rate(p, a_to_b)
-            nxs.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
-    subset = stream[: args.nx_updates]
-    found = 0
-    t = time.perf_counter()
-    for p in subset:
-        found += len(nxs.upsert(p))
-    nx_s = time.perf_counter() - t
-    nx_ups = len(subset) / nx_s
-    print(f"networkx: {len(subset)} updates in {nx_s:.2f} s → {nx_ups:,.1f} updates/s "
-          f"({found} negative cycles found, one per loan token at most, unsized)")
-    speedup = ups / nx_ups
-    print(f"speedup: {speedup:,.0f}x")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
-        "updates_per_s": round(ups, 1),
-        "p50_us": round(p50, 2),
-        "p99_us": round(p99, 2),
+        "updates_per_s": round(main_run["updates_per_s"], 1),
+        "p50_us": round(main_run["p50_us"], 2),
+        "p99_us": round(main_run["p99_us"], 2),
         "networkx_updates_per_s": round(nx_ups, 2),
-        "speedup_x": round(speedup, 1),
+        "speedup_x": round(main_run["updates_per_s"] / nx_ups, 1),
         "pools": engine.pool_count,
         "cycles": engine.cycle_count,
         "peak_rss_mb": round(peak_mb, 1),
+        "calm_updates_per_s": round(calm_run["updates_per_s"], 1),
+        "calm_p99_us": round(calm_run["p99_us"], 2),
+        "calm_networkx_updates_per_s": round(calm_nx_ups, 2),
+        "calm_speedup_x": round(calm_run["updates_per_s"] / calm_nx_ups, 1),
     }))
 
 
