@@ -151,6 +151,17 @@ class Simulation:
     replacement_blockhash: tuple[Hash, int] | None = None
 
 
+@dataclass(frozen=True)
+class Block:
+    slot: int
+    parent_slot: int
+    blockhash: Hash
+    previous_blockhash: Hash
+    block_height: int
+    block_time: int
+    transactions: list[TxRecord]
+
+
 class TxRejected(Exception):
     """The transaction never made it into a block (no fee, no record), as BlockhashNotFound does."""
 
@@ -230,6 +241,9 @@ class Cluster:
         self._status_cache: dict[Signature, int] = {}
         self._status_by_slot: deque[tuple[int, list[Signature]]] = deque()
         self._block_times: list[int] = []  # index = slot
+        self._block_hashes: list[Hash] = []  # index = slot
+        self._block_heights: list[int] = []  # index = slot
+        self._slot_txs: dict[int, list[Signature]] = {}  # landing order, for getBlock
         self._by_address: dict[Pubkey, deque[Signature]] = {}
         self._undo: dict[int, dict[Pubkey, Account | None]] = {}
         self._fees: deque[tuple[int, int | None, dict[Pubkey, int]]] = deque(maxlen=PRIORITY_FEE_SLOTS)
@@ -394,6 +408,8 @@ class Cluster:
         block = _BlockInfo(slot, height, blockhash, int(time.time()))
         self._blocks[slot] = block
         self._block_times.append(block.block_time)
+        self._block_hashes.append(blockhash)
+        self._block_heights.append(height)
         self._hash_index[blockhash] = block
         stale = slot - MAX_RECENT_BLOCKHASHES
         old = self._blocks.pop(stale, None)
@@ -541,9 +557,13 @@ class Cluster:
             if history is None:
                 history = self._by_address[key] = deque(maxlen=ADDRESS_HISTORY)
             history.append(signature)
+        self._slot_txs.setdefault(slot, []).append(signature)
         while len(self._records) > self.history_capacity:
             _, oldest = self._records.popitem(last=False)
-            self.first_available_slot = oldest.slot
+            if oldest.slot > self.first_available_slot:
+                for gone in range(self.first_available_slot, oldest.slot):
+                    self._slot_txs.pop(gone, None)
+                self.first_available_slot = oldest.slot
         self.transaction_count += 1
         undo = self._undo.setdefault(slot, {})
         locked = [i for i, is_w in enumerate(loaded.writable) if is_w]
@@ -644,6 +664,21 @@ class Cluster:
         # the duplicate and the caller gets the same signature back.
         existing = self._records.get(tx.signatures[0])
         return existing if existing is not None else self.submit(tx)
+
+    def block(self, slot: int) -> Block | None:
+        """A past slot's block (None for the open slot and beyond what the ledger keeps)."""
+        if not self.first_available_slot <= slot < self.slot:
+            return None
+        records = [r for sig in self._slot_txs.get(slot, ()) if (r := self._records.get(sig)) is not None]
+        return Block(
+            slot=slot,
+            parent_slot=max(slot - 1, 0),
+            blockhash=self._block_hashes[slot],
+            previous_blockhash=self._block_hashes[max(slot - 1, 0)],
+            block_height=self._block_heights[slot],
+            block_time=self._block_times[slot],
+            transactions=records,
+        )
 
     def signatures_for_address(self, address: Pubkey) -> list[TxRecord]:
         """Records that loaded `address`, newest first (as far as history reaches)."""

@@ -44,7 +44,7 @@ from core.localnet.rpc_params import (
 from core.localnet.token_balances import TOKEN_PROGRAMS, ui_token_amount
 from core.localnet.tx_errors import error_text
 from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, active_lookup_addresses, lookup_table
-from core.localnet.tx_json import meta_json, status_json, transaction_json
+from core.localnet.tx_json import accounts_only, encoded_with_meta, status_json
 from core.protocols import ids
 from core.protocols.errors import DecodeError
 from core.protocols.spl_token import MINT_LEN, TOKEN_ACCOUNT_LEN, decode_mint, decode_token_account
@@ -55,6 +55,7 @@ MAX_MULTIPLE_ACCOUNTS = 100
 MAX_SIGNATURE_STATUSES = 256
 MAX_PRIORITIZATION_FEE_ADDRESSES = 128
 MAX_SIGNATURES_FOR_ADDRESS = 1000
+MAX_BLOCKS_RANGE = 500_000
 
 
 class RpcMethods:
@@ -71,7 +72,7 @@ class RpcMethods:
                 "getRecentPrioritizationFees", "requestAirdrop", "getFirstAvailableBlock",
                 "getGenesisHash", "getIdentity", "getTransactionCount", "getEpochSchedule",
                 "minimumLedgerSlot", "getBlockTime", "getTokenSupply", "getSignaturesForAddress",
-                "getSlotLeader",
+                "getSlotLeader", "getBlock", "getBlocks", "getBlocksWithLimit",
             )
         }
 
@@ -463,22 +464,89 @@ class RpcMethods:
         record = self.cluster.transaction(sig)
         if record is None or record.slot > self.cluster.commitment_slot(commitment):
             return None
-        version = record.tx.version()
-        version_json: Any = "legacy" if not isinstance(version, int) else version
-        if isinstance(version, int):
-            if max_version is None:
-                raise E.unsupported_transaction_version(version)
-            if version > max_version:
-                raise E.unsupported_transaction_version(version)
-        result: dict[str, Any] = {
-            "slot": record.slot,
-            "transaction": transaction_json(record, encoding),
-            "meta": meta_json(record, parsed=encoding == "jsonParsed"),
-            "blockTime": record.block_time,
-        }
-        if max_version is not None:
-            result["version"] = version_json
+        result: dict[str, Any] = {"slot": record.slot}
+        result.update(encoded_with_meta(record, encoding, max_version))
+        result["blockTime"] = record.block_time
         return result
+
+    def getBlock(self, params: list[Any]) -> Any:
+        slot = uint_param(param(params, 0, "slot"))
+        raw_cfg = params[1] if len(params) > 1 else None
+        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else config_at(params, 1)
+        encoding = cfg.get("encoding") or "json"
+        if encoding not in ("json", "jsonParsed", "base64", "base58"):
+            raise invalid_params(
+                f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
+                "`base58`, `json`, `jsonParsed`."
+            )
+        details = cfg.get("transactionDetails") or "full"
+        if details not in ("full", "signatures", "none", "accounts"):
+            raise invalid_params(
+                f"Invalid params: unknown variant `{details}`, expected one of `full`, `signatures`, "
+                "`none`, `accounts`."
+            )
+        rewards = cfg.get("rewards")
+        rewards = True if rewards is None else bool_option(cfg, "rewards")
+        commitment = commitment_option(cfg)
+        if commitment == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
+        max_version = cfg.get("maxSupportedTransactionVersion")
+        if max_version is not None:
+            uint_param(max_version, "u8")
+        if slot < self.cluster.first_available_slot:
+            raise RpcError(
+                E.BLOCK_CLEANED_UP,
+                f"Block {slot} cleaned up, does not exist on node. First available block: "
+                f"{self.cluster.first_available_slot}",
+            )
+        block = self.cluster.block(slot) if slot <= self.cluster.commitment_slot(commitment) else None
+        if block is None:
+            raise RpcError(E.BLOCK_NOT_AVAILABLE, f"Block not available for slot {slot}")
+        result: dict[str, Any] = {
+            "blockHeight": block.block_height,
+            "blockTime": block.block_time,
+            "blockhash": str(block.blockhash),
+            "parentSlot": block.parent_slot,
+            "previousBlockhash": str(block.previous_blockhash),
+        }
+        if details == "full":
+            result["transactions"] = [encoded_with_meta(r, encoding, max_version) for r in block.transactions]
+        elif details == "accounts":
+            result["transactions"] = [accounts_only(r, max_version) for r in block.transactions]
+        elif details == "signatures":
+            result["signatures"] = [str(r.signature) for r in block.transactions]
+        if rewards:
+            result["rewards"] = []
+        return result
+
+    def getBlocks(self, params: list[Any]) -> list[int]:
+        start = uint_param(param(params, 0, "start slot"))
+        # The second parameter is the end slot or, when it is an object, the config.
+        second = params[1] if len(params) > 1 else None
+        if isinstance(second, dict):
+            end_raw, cfg = None, second
+        else:
+            end_raw, cfg = second, config_at(params, 2)
+        commitment = commitment_option(cfg)
+        if commitment == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
+        highest = self.cluster.commitment_slot(commitment)
+        end = highest if end_raw is None else min(uint_param(end_raw), highest)
+        if end - start > MAX_BLOCKS_RANGE:
+            raise invalid_params(f"Slot range too large; max {MAX_BLOCKS_RANGE}")
+        return list(range(max(start, self.cluster.first_available_slot), end + 1))
+
+    def getBlocksWithLimit(self, params: list[Any]) -> list[int]:
+        start = uint_param(param(params, 0, "start slot"))
+        limit = uint_param(param(params, 1, "limit"), "usize")
+        if limit > MAX_BLOCKS_RANGE:
+            raise invalid_params(f"Limit too large; max {MAX_BLOCKS_RANGE}")
+        commitment = commitment_option(config_at(params, 2))
+        if commitment == "processed":
+            raise invalid_params("Method does not support commitment below `confirmed`")
+        highest = self.cluster.commitment_slot(commitment)
+        first = max(start, self.cluster.first_available_slot)
+        return list(range(first, min(first + limit, highest + 1)))
 
     def getSignaturesForAddress(self, params: list[Any]) -> list[dict[str, Any]]:
         address = pubkey_param(param(params, 0, "address"))

@@ -11,6 +11,8 @@ from solders.message import Message, MessageV0
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import TransactionMetadata
 
+from core.localnet import rpc_errors
+
 if TYPE_CHECKING:
     from core.localnet.cluster import TxRecord
 
@@ -19,14 +21,20 @@ def with_blockhash(tx: VersionedTransaction, blockhash: Hash) -> VersionedTransa
     message = tx.message
     if isinstance(message, MessageV0):
         new_message: Message | MessageV0 = MessageV0(
-            message.header, list(message.account_keys), blockhash, list(message.instructions),
+            message.header,
+            list(message.account_keys),
+            blockhash,
+            list(message.instructions),
             list(message.address_table_lookups),
         )
     else:
         header = message.header
         new_message = Message.new_with_compiled_instructions(
-            header.num_required_signatures, header.num_readonly_signed_accounts,
-            header.num_readonly_unsigned_accounts, list(message.account_keys), blockhash,
+            header.num_required_signatures,
+            header.num_readonly_signed_accounts,
+            header.num_readonly_unsigned_accounts,
+            list(message.account_keys),
+            blockhash,
             list(message.instructions),
         )
     return VersionedTransaction.populate(new_message, list(tx.signatures))
@@ -137,8 +145,11 @@ def _parsed_message(record: TxRecord) -> dict[str, Any]:
         "recentBlockhash": str(message.recent_blockhash),
         "instructions": [
             _partially_decoded(
-                keys, ix.program_id_index, list(bytes(ix.accounts)),
-                base58.b58encode(bytes(ix.data)).decode(), None,
+                keys,
+                ix.program_id_index,
+                list(bytes(ix.accounts)),
+                base58.b58encode(bytes(ix.data)).decode(),
+                None,
             )
             for ix in message.instructions
         ],
@@ -190,3 +201,53 @@ def transaction_json(record: TxRecord, encoding: str) -> Any:
     if isinstance(message, MessageV0):
         ui_message["addressTableLookups"] = _lookups_json(message)
     return {"signatures": [str(s) for s in tx.signatures], "message": ui_message}
+
+
+def _version_json(record: TxRecord, max_version: int | None) -> Any:
+    """The `version` field, or -32015 for a v0 transaction the client did not opt into."""
+    version = record.tx.version()
+    if isinstance(version, int):
+        if max_version is None or version > max_version:
+            raise rpc_errors.unsupported_transaction_version(version)
+        return version
+    return "legacy"
+
+
+def encoded_with_meta(record: TxRecord, encoding: str, max_version: int | None) -> dict[str, Any]:
+    """agave's EncodedTransactionWithStatusMeta: transaction, meta, and version when asked."""
+    version = _version_json(record, max_version)
+    out: dict[str, Any] = {
+        "transaction": transaction_json(record, encoding),
+        "meta": meta_json(record, parsed=encoding == "jsonParsed"),
+    }
+    if max_version is not None:
+        out["version"] = version
+    return out
+
+
+def accounts_only(record: TxRecord, max_version: int | None) -> dict[str, Any]:
+    """getBlock's transactionDetails "accounts": signatures and account keys, balances only."""
+    version = _version_json(record, max_version)
+    parsed = _parsed_message(record)
+    meta = meta_json(record)
+    out: dict[str, Any] = {
+        "transaction": {
+            "signatures": [str(s) for s in record.tx.signatures],
+            "accountKeys": parsed["accountKeys"],
+        },
+        "meta": {
+            k: meta[k]
+            for k in (
+                "err",
+                "status",
+                "fee",
+                "preBalances",
+                "postBalances",
+                "preTokenBalances",
+                "postTokenBalances",
+            )
+        },
+    }
+    if max_version is not None:
+        out["version"] = version
+    return out

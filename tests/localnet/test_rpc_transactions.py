@@ -387,3 +387,31 @@ async def test_token_supply_and_slot_leader(localnet: Localnet, client: AsyncCli
     assert (await client.get_slot_leader(Processed)).value == localnet.cluster.identity
     missing = await rpc(localnet.url, "getBlockTime", [10**9])
     assert missing["error"] == {"code": -32004, "message": f"Block not available for slot {10**9}"}
+
+
+async def test_get_block_lists_the_slot_transactions(localnet: Localnet, client: AsyncClient) -> None:
+    payer = await funded(client)
+    blockhash = (await client.get_latest_blockhash(Confirmed)).value.blockhash
+    tx = signed_legacy(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
+    sig = (await client.send_transaction(tx, TxOpts(preflight_commitment=Confirmed))).value
+    await client.confirm_transaction(sig, Confirmed, sleep_seconds=0.02)
+    slot = (await client.get_signature_statuses([sig])).value[0].slot
+    block = (await client.get_block(slot, "json", max_supported_transaction_version=0)).value
+    assert sig in [t.transaction.signatures[0] for t in block.transactions]
+    assert block.parent_slot == slot - 1 and block.block_height == slot
+    previous = (await client.get_block(slot - 1, max_supported_transaction_version=0)).value
+    assert block.previous_blockhash == previous.blockhash
+    sigs_only = await rpc(
+        localnet.url,
+        "getBlock",
+        [slot, {"transactionDetails": "signatures", "rewards": False, "commitment": "confirmed"}],
+    )
+    assert str(sig) in sigs_only["result"]["signatures"] and "rewards" not in sigs_only["result"]
+    future = await rpc(localnet.url, "getBlock", [localnet.cluster.slot + 100])
+    assert future["error"]["code"] == -32004
+    while localnet.cluster.slot < slot + 2:  # so slot + 1 is confirmed too
+        await asyncio.sleep(0.01)
+    blocks = await rpc(localnet.url, "getBlocks", [slot - 2, slot, {"commitment": "confirmed"}])
+    assert blocks["result"] == [slot - 2, slot - 1, slot]
+    limited = await rpc(localnet.url, "getBlocksWithLimit", [slot, 2, {"commitment": "confirmed"}])
+    assert limited["result"] == [slot, slot + 1]
