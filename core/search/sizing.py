@@ -222,13 +222,23 @@ def optimal_input(
             curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
             _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0)
     else:
+        # The linearisation holds until the next initialized tick; past it liquidity can thin or
+        # deepen, so bracket around x0 and widen the side the best amount keeps landing on. The
+        # golden section stops at a quarter of the width where the local curve is flat to a unit.
         f(x0)
-        hi = min(cap, 4 * x0 + 64)
-        for _ in range(8):
-            _search(f, 1, hi)
-            if hi >= cap or f.best[1] < hi - (hi >> 3):
+        curvature = 2.0 * a * c / (1.0 + c * x0) ** 3
+        flat = int(0.5 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0
+        lo, hi = max(1, x0 // 4), min(cap, 4 * x0 + 64)
+        for _ in range(12):
+            _search(f, lo, hi, flat)
+            # A maximum beyond the bracket pulls the golden section to within its stop width of the end.
+            x, edge = f.best[1], max(flat, SCAN_WIDTH) + LOCAL_SCAN + 1
+            if x >= hi - edge and hi < cap:
+                lo, hi = max(lo, x // 2), min(cap, 4 * hi)
+            elif x <= lo + edge and lo > 1:
+                lo, hi = max(1, lo // 4), min(hi, 2 * x + 64)
+            else:
                 break
-            hi = min(cap, 4 * hi)
     value, x, out = f.best
     if value == _NEG:
         return None

@@ -33,13 +33,17 @@ def whirlpool(
     return WhirlpoolState(built.pool, tuple(built.tick_arrays.values())), a == X
 
 
-def mixed_cycle(edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int):
+def mixed_cycle(edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int = 0):
     """USDC → X on a Raydium pool priced 1:(1+edge), X → USDC on a whirlpool at about 1:1 whose
-    liquidity steps at ±80 and ±400 ticks, so the optimum lies across tick crossings."""
-    wp, x_to_usdc = whirlpool(
-        [Position(-2400, 2400, l_wide), Position(-80, 80, l_narrow), Position(-400, 400, l_narrow // 3)],
-        0, fee_rate,
-    )
+    liquidity steps at ±80 and ±400 ticks, so the optimum lies across tick crossings. `wall` adds
+    liquidity from 96 to 800 ticks away on both sides: the pool gets deeper past a crossing, so
+    the linearised start undershoots."""
+    positions = [
+        Position(-2400, 2400, l_wide), Position(-80, 80, l_narrow), Position(-400, 400, l_narrow // 3)
+    ]
+    if wall:
+        positions += [Position(-800, -96, wall), Position(96, 800, wall)]
+    wp, x_to_usdc = whirlpool(positions, 0, fee_rate)
     ray = RaydiumState(depth, int(depth * (1 + edge)), 25, 10_000)  # coin = USDC, pc = X
     hops = [(RAYDIUM_AMM_V4_MODEL, ray, True), (WHIRLPOOL_MODEL, wp, x_to_usdc)]
     return hops
@@ -77,11 +81,12 @@ def best_of(hops, xs) -> int:
     st.integers(10**11, 10**13),
     st.integers(10**12, 10**14),
     st.sampled_from([500, 3000, 10_000]),
+    st.sampled_from([0, 0, 10**13, 10**14]),
 )
 def test_mixed_cycle_amount_is_within_0_1_percent_of_brute_force_and_beats_grid_and_ladder(
-    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int
+    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int
 ) -> None:
-    hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate)
+    hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate, wall)
     cap = 10**13
     sized, _ = size(hops, cap)
     fine = [max(1, cap * k // 4000) for k in range(1, 4001)]
