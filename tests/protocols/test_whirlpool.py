@@ -404,8 +404,10 @@ def test_swap_builder_rejects_out_of_range_arguments() -> None:
         swap_v2(token_mint_a=keys[0], token_mint_b=keys[1], tick_arrays=keys[6:8], amount=1, **common)  # type: ignore[arg-type]
 
 
-SOL_USDC_TICK_ARRAY_DOC = json.loads((FIXTURES / "whirlpool_sol_usdc_ts4_tick_array_-14432.json").read_text())
-SOL_USDC_TICK_ARRAY = base64.b64decode(SOL_USDC_TICK_ARRAY_DOC["result"]["value"][0]["data"][0])
+SOL_USDC_TICK_ARRAY_DOC = json.loads((FIXTURES / "whirlpool_sol_usdc_ts4_tick_arrays.json").read_text())
+SOL_USDC_TICK_ARRAY, SOL_USDC_TICK_ARRAY_NEXT = (
+    base64.b64decode(v["data"][0]) for v in SOL_USDC_TICK_ARRAY_DOC["result"]["value"]
+)
 
 
 def test_real_tick_array_holding_the_current_tick_decodes() -> None:
@@ -425,3 +427,11 @@ def test_real_tick_array_holding_the_current_tick_decodes() -> None:
             assert tick.fee_growth_outside_b <= pool.fee_growth_global_b
             assert tick.reward_growths_outside[0] <= pool.reward_infos[0].growth_global_x64
     assert encode_tick_array(array) == SOL_USDC_TICK_ARRAY
+
+
+def test_the_next_real_tick_array_to_the_right_decodes_fully_initialized() -> None:
+    array = decode_tick_array(SOL_USDC_TICK_ARRAY_NEXT)
+    assert (array.start_tick_index, array.whirlpool) == (-14080, SOL_USDC_TS4)
+    assert get_start_tick_indexes(-14170, 4, False)[1] == array.start_tick_index
+    assert all(t.initialized and t.liquidity_gross >= abs(t.liquidity_net) > 0 for t in array.ticks)
+    assert encode_tick_array(array) == SOL_USDC_TICK_ARRAY_NEXT

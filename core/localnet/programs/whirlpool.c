@@ -172,20 +172,19 @@ SOL_INLINE int u256_digits(const U256 *x) {
   return 0;
 }
 
-/* a * b, full 256-bit product (mul_u256). */
+/* a * b, full 256-bit product (mul_u256), from four 64x64 partial products. */
 NOINLINE void u256_mul128(const u128 *a, const u128 *b, U256 *out) {
-  uint32_t x[4] = {(uint32_t)*a, (uint32_t)(*a >> 32), (uint32_t)(*a >> 64), (uint32_t)(*a >> 96)};
-  uint32_t y[4] = {(uint32_t)*b, (uint32_t)(*b >> 32), (uint32_t)(*b >> 64), (uint32_t)(*b >> 96)};
-  for (int i = 0; i < 8; i++) out->w[i] = 0;
+  uint64_t a0 = (uint64_t)*a, a1 = (uint64_t)(*a >> 64), b0 = (uint64_t)*b, b1 = (uint64_t)(*b >> 64);
+  u128 p00 = u128_mul64(a0, b0);
+  u128 p01 = (a0 && b1) ? u128_mul64(a0, b1) : 0;
+  u128 p10 = (a1 && b0) ? u128_mul64(a1, b0) : 0;
+  u128 p11 = (a1 && b1) ? u128_mul64(a1, b1) : 0;
+  u128 mid = (p00 >> 64) + (uint64_t)p01 + (uint64_t)p10; /* < 2^66 */
+  u128 high = (mid >> 64) + (p01 >> 64) + (p10 >> 64) + p11; /* the product's top 128 bits */
+  uint64_t r[4] = {(uint64_t)p00, (uint64_t)mid, (uint64_t)high, (uint64_t)(high >> 64)};
   for (int i = 0; i < 4; i++) {
-    if (x[i] == 0) continue;
-    uint64_t carry = 0;
-    for (int j = 0; j < 4; j++) {
-      uint64_t t = (uint64_t)x[i] * y[j] + out->w[i + j] + carry;
-      out->w[i + j] = (uint32_t)t;
-      carry = t >> 32;
-    }
-    out->w[i + 4] = (uint32_t)carry;
+    out->w[2 * i] = (uint32_t)r[i];
+    out->w[2 * i + 1] = (uint32_t)(r[i] >> 32);
   }
 }
 
@@ -343,15 +342,19 @@ NOINLINE void sqrt_price_from_tick_index(int32_t tick, u128 *out) {
     *out = ratio >> 32;
   } else {
     uint32_t t = (uint32_t)(-(int64_t)tick);
-    ratio = (t & 1) ? (u128)18445821805675392311UL : ((u128)1 << 64);
+    /* ratio <= 2^64 and each factor < 2^64: (ratio * factor) >> 64 needs one 64x64 product,
+     * except while ratio is exactly 2^64, where the product is the factor itself. */
+    bool is_one = (t & 1) == 0;
+    uint64_t r64 = 18445821805675392311UL;
     for (int i = 0; i < 18; i++) {
       if (t & (2u << i)) {
-        factor = NEGATIVE_TICK_RATIOS[i];
-        u256_mul128(&ratio, &factor, &p);
-        ratio = (u128)p.w[2] | ((u128)p.w[3] << 32) | ((u128)p.w[4] << 64) | ((u128)p.w[5] << 96);
+        r64 = is_one ? NEGATIVE_TICK_RATIOS[i] : (uint64_t)(u128_mul64(r64, NEGATIVE_TICK_RATIOS[i]) >> 64);
+        is_one = false;
       }
     }
-    *out = ratio;
+    *out = is_one ? ((u128)1 << 64) : (u128)r64;
+    (void)p;
+    (void)factor;
   }
 }
 

@@ -667,9 +667,21 @@ def test_extreme_prices_and_liquidity_fail_or_fill_identically(
     assert_emulator_matches_quoter(env, state, amount, a_to_b, is_input, 0, False, full_range_balances=True)
 
 
-def test_5000_sol_across_the_real_ticks_of_the_real_pool_matches_the_quoter() -> None:
+@pytest.mark.parametrize(
+    ("a_to_b", "amount", "sparse"),
+    [(True, 5 * 10**12, (-14784, -15136)), (False, 2 * 10**12, (-13728,))],
+    ids=["5000 SOL a->b", "2M USDC b->a into the next real array"],
+)
+def test_big_swaps_across_the_real_ticks_of_the_real_pool_match_the_quoter(
+    a_to_b: bool, amount: int, sparse: tuple[int, ...]
+) -> None:
     from core.protocols.whirlpool import decode_tick_array
-    from tests.protocols.test_whirlpool import SOL_USDC_TICK_ARRAY, SOL_USDC_TS4, SOL_USDC_WHIRLPOOL
+    from tests.protocols.test_whirlpool import (
+        SOL_USDC_TICK_ARRAY,
+        SOL_USDC_TICK_ARRAY_NEXT,
+        SOL_USDC_TS4,
+        SOL_USDC_WHIRLPOOL,
+    )
 
     env = make_env()
     pool = decode_whirlpool(SOL_USDC_WHIRLPOOL)
@@ -686,18 +698,18 @@ def test_5000_sol_across_the_real_ticks_of_the_real_pool_matches_the_quoter() ->
     set_mint(env.svm, ids.NATIVE_MINT, 9)
     set_mint(env.svm, ids.USDC_MINT, 6)
     set_data_account(env.svm, SOL_USDC_TS4, ids.ORCA_WHIRLPOOL, SOL_USDC_WHIRLPOOL)
-    array_key = tick_array_address(SOL_USDC_TS4, -14432)
-    set_data_account(env.svm, array_key, ids.ORCA_WHIRLPOOL, SOL_USDC_TICK_ARRAY)
-    # -14784 and -15136 are left unwritten: passed at their PDAs they are empty (sparse) arrays.
+    arrays = [decode_tick_array(SOL_USDC_TICK_ARRAY), decode_tick_array(SOL_USDC_TICK_ARRAY_NEXT)]
+    for raw, array in zip((SOL_USDC_TICK_ARRAY, SOL_USDC_TICK_ARRAY_NEXT), arrays, strict=True):
+        set_data_account(
+            env.svm, tick_array_address(SOL_USDC_TS4, array.start_tick_index), ids.ORCA_WHIRLPOOL, raw
+        )
+    # The arrays in `sparse` stay unwritten: passed at their PDAs they are empty (sparse) arrays.
     set_token_account(env.svm, pool.token_vault_a, ids.NATIVE_MINT, SOL_USDC_TS4, 10**13)
     set_token_account(env.svm, pool.token_vault_b, ids.USDC_MINT, SOL_USDC_TS4, 10**13)
     user_sol, user_usdc = Pubkey.new_unique(), Pubkey.new_unique()
-    set_token_account(env.svm, user_sol, ids.NATIVE_MINT, env.user.pubkey(), 5 * 10**12)
-    set_token_account(env.svm, user_usdc, ids.USDC_MINT, env.user.pubkey(), 0)
-    array = decode_tick_array(SOL_USDC_TICK_ARRAY)
-    expected = swap(
-        pool, [array], 5 * 10**12, a_to_b=True, timestamp=later, uninitialized_starts={-14784, -15136}
-    )
+    set_token_account(env.svm, user_sol, ids.NATIVE_MINT, env.user.pubkey(), amount if a_to_b else 0)
+    set_token_account(env.svm, user_usdc, ids.USDC_MINT, env.user.pubkey(), 0 if a_to_b else amount)
+    expected = swap(pool, arrays, amount, a_to_b=a_to_b, timestamp=later, uninitialized_starts=set(sparse))
     assert len(expected.tick_updates) > 10
     ix = swap_for_pool(
         SOL_USDC_TS4,
@@ -705,16 +717,18 @@ def test_5000_sol_across_the_real_ticks_of_the_real_pool_matches_the_quoter() ->
         token_authority=env.user.pubkey(),
         token_owner_account_a=user_sol,
         token_owner_account_b=user_usdc,
-        amount=5 * 10**12,
+        amount=amount,
         other_amount_threshold=0,
-        a_to_b=True,
+        a_to_b=a_to_b,
         v2=True,
     )
     result = env.send(ix)
-    assert isinstance(result, TransactionMetadata), result
-    assert token_amount(env.svm, user_usdc) == expected.amount_out
+    assert isinstance(result, TransactionMetadata), (result.err(), result.meta().logs()[-3:])
+    assert token_amount(env.svm, user_usdc if a_to_b else user_sol) == expected.amount_out
     assert env.data(SOL_USDC_TS4) == encode_whirlpool(expected.apply(pool))
-    assert env.data(array_key) == encode_tick_array(expected.apply_to_tick_array(array))
-    name = f"v2 5000 SOL on the real pool, {len(expected.tick_updates)} ticks crossed"
+    for array in arrays:
+        key = tick_array_address(SOL_USDC_TS4, array.start_tick_index)
+        assert env.data(key) == encode_tick_array(expected.apply_to_tick_array(array))
+    name = f"v2 real pool {'a->b' if a_to_b else 'b->a'}, {len(expected.tick_updates)} ticks crossed"
     MEASURED_CU[name] = result.compute_units_consumed()
     print("\nwhirlpool emulator compute units:", name, MEASURED_CU[name])
