@@ -202,18 +202,20 @@ def optimal_input(
         x_c = min(x_star, float(cap))
         g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
         noise = rounding_noise(rates) + 2.0
+        if noise <= NOISE_SHARE * g_c:
+            # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
+            # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
+            # so a golden section would only chase it. The local scan takes what is cheap to take.
+            _scan(f, max(1, x0 - LOCAL_SCAN), min(cap, x0 + LOCAL_SCAN))
+            value, x, out = f.best
+            return None if value == _NEG else Sized(x, out, value, len(f.cache))
         lo, hi = _exact_bracket(a, c, k1, noise, g_c)
         lo, hi = max(1, lo), min(cap, hi)
         if not lo <= x0 <= hi:
             f(x0)
         if lo > hi:
             lo = hi = x0
-        if noise <= NOISE_SHARE * g_c:
-            # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
-            # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
-            # so a golden section would only chase it. The local scan takes what is cheap to take.
-            _scan(f, max(lo, x0 - LOCAL_SCAN), min(hi, x0 + LOCAL_SCAN))
-        elif hi - lo + 1 <= EXHAUSTIVE_SMALL_PROFIT:
+        if hi - lo + 1 <= EXHAUSTIVE_SMALL_PROFIT:
             _scan(f, lo, hi)
         else:
             # Too wide to scan: golden section down to where the real curve is flat to one unit,
