@@ -8,12 +8,17 @@ g* = (√A − √(1+φ))²/C.
 For constant-product hops f is the exact real curve, and the integer chain never exceeds it and
 falls short by at most N = Σ_i (r_i + 1)·∏_{j>i} r_j (a fee ceiling and an output floor per hop,
 each carried through the later hops, whose slopes are at most their rates at zero). So every
-integer maximiser lies where g ≥ g* − N − 1; the two roots of that quadratic bracket the search.
-Inside the bracket the integer profit is unimodal only up to that rounding noise, hence golden
-section down to a short window, then an exhaustive scan of it.
+integer maximiser lies where g ≥ g* − N − 2; the two roots of that quadratic bracket it. Inside
+the bracket the integer profit is the real curve plus rounding noise, unimodal only up to N, so:
+- N ≤ 0.1 % of g*: the closed-form amount x0 already has f(x0) ≥ g* − N ≥ optimum − N, i.e. it is
+  within 0.1 % of the optimum; a ±LOCAL_SCAN scan around it is all that runs (5 quotes);
+- else, a bracket of at most EXHAUSTIVE_SMALL_PROFIT amounts is scanned whole: the exact optimum;
+- else, golden section down to where the real curve is flat to one unit, then the local scan:
+  within N base units of the optimum (such profits are below any executable cost anyway).
 
 For concentrated-liquidity hops the model is the local linearisation; tick crossings can bend the
-curve either way, so the bracket is found by expansion instead.
+curve either way, so the golden section runs on a bracket around x0 that widens toward whichever
+end the maximum keeps landing on, then the local scan.
 """
 
 from __future__ import annotations
