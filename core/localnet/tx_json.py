@@ -12,6 +12,7 @@ from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import TransactionMetadata
 
 from core.localnet import rpc_errors
+from core.localnet.instruction_parser import parse_instruction
 
 if TYPE_CHECKING:
     from core.localnet.cluster import TxRecord
@@ -98,13 +99,16 @@ def meta_json(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
     if parsed:
         # jsonParsed lists loaded addresses in accountKeys instead, and names programs and accounts.
         del meta["loadedAddresses"]
-        keys = [str(k) for k in record.loaded.keys]
         meta["innerInstructions"] = [
             {
                 "index": group["index"],
                 "instructions": [
-                    _partially_decoded(
-                        keys, ix["programIdIndex"], ix["accounts"], ix["data"], ix["stackHeight"]
+                    _ui_instruction(
+                        record,
+                        ix["programIdIndex"],
+                        ix["accounts"],
+                        base58.b58decode(ix["data"]),
+                        ix["stackHeight"],
                     )
                     for ix in group["instructions"]
                 ],
@@ -114,14 +118,21 @@ def meta_json(record: TxRecord, *, parsed: bool = False) -> dict[str, Any]:
     return meta
 
 
-def _partially_decoded(
-    keys: list[str], program_index: int, accounts: list[int], data_b58: str, stack_height: int | None
+def _ui_instruction(
+    record: TxRecord, program_index: int, accounts: list[int], data: bytes, stack_height: int | None
 ) -> dict[str, Any]:
-    """agave's UiPartiallyDecodedInstruction (its form for programs it has no parser for)."""
+    """A parsed instruction when agave has a parser for its program, else partially decoded."""
+    keys = record.loaded.keys
+    program_id = keys[program_index]
+    account_keys = [keys[i] for i in accounts]
+    parsed = parse_instruction(program_id, account_keys, data, record.decimals.get)
+    if parsed is not None:
+        parsed["stackHeight"] = stack_height
+        return parsed
     return {
-        "programId": keys[program_index],
-        "accounts": [keys[i] for i in accounts],
-        "data": data_b58,
+        "programId": str(program_id),
+        "accounts": [str(k) for k in account_keys],
+        "data": base58.b58encode(data).decode(),
         "stackHeight": stack_height,
     }
 
@@ -144,13 +155,7 @@ def _parsed_message(record: TxRecord) -> dict[str, Any]:
         ],
         "recentBlockhash": str(message.recent_blockhash),
         "instructions": [
-            _partially_decoded(
-                keys,
-                ix.program_id_index,
-                list(bytes(ix.accounts)),
-                base58.b58encode(bytes(ix.data)).decode(),
-                None,
-            )
+            _ui_instruction(record, ix.program_id_index, list(bytes(ix.accounts)), bytes(ix.data), None)
             for ix in message.instructions
         ],
     }

@@ -355,8 +355,15 @@ async def test_get_transaction_json_parsed_names_accounts(localnet: Localnet, cl
     }
     assert keys[1]["pubkey"] == str(to) and keys[1]["writable"] is True and keys[1]["signer"] is False
     ix = raw["result"]["transaction"]["message"]["instructions"][0]
-    assert ix["programId"] == "11111111111111111111111111111111"
-    assert ix["accounts"] == [str(payer.pubkey()), str(to)]
+    assert ix == {
+        "program": "system",
+        "programId": "11111111111111111111111111111111",
+        "parsed": {
+            "info": {"source": str(payer.pubkey()), "destination": str(to), "lamports": LAMPORTS_PER_SOL},
+            "type": "transfer",
+        },
+        "stackHeight": None,
+    }
 
 
 async def test_signatures_for_address_newest_first_with_before(
