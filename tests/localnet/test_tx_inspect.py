@@ -10,7 +10,7 @@ from solders.compute_budget import set_compute_unit_limit, set_compute_unit_pric
 from solders.hash import Hash
 from solders.instruction import AccountMeta, Instruction
 from solders.keypair import Keypair
-from solders.message import MessageV0
+from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
@@ -19,6 +19,7 @@ from core.localnet.rpc_server import RpcServer
 from core.localnet.token_balances import amount_string, ui_token_amount
 from core.localnet.tx_errors import error_text
 from core.localnet.tx_inspect import compute_budget, fee_for
+from core.localnet.tx_json import with_blockhash
 from tests.localnet.rpc_helpers import transfer_ix
 
 PAYER = Keypair()
@@ -134,3 +135,16 @@ async def test_failed_transaction_event_carries_only_the_fee_payer() -> None:
         assert isinstance(events[-1], TxEvent) and set(events[-1].accounts) == {payer.pubkey(), to}
     finally:
         await cluster.stop()
+
+
+def test_with_blockhash_rewrites_only_the_blockhash_of_legacy_and_v0() -> None:
+    new_hash = Hash.new_unique()
+    ixs = [set_compute_unit_price(5), transfer_ix(PAYER, Keypair().pubkey(), 7)]
+    for message in (Message.new_with_blockhash(ixs, PAYER.pubkey(), Hash.default()), _message(*ixs)):
+        tx = VersionedTransaction(message, [PAYER])
+        replaced = with_blockhash(tx, new_hash)
+        assert replaced.message.recent_blockhash == new_hash
+        assert list(replaced.message.account_keys) == list(message.account_keys)
+        assert list(replaced.message.instructions) == list(message.instructions)
+        assert replaced.message.header == message.header
+        assert type(replaced.message) is type(message)
