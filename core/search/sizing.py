@@ -197,7 +197,7 @@ def optimal_input(
     `a`, `c` are the composed float coefficients, `rates` the hops' marginal rates (trade order),
     `phi` the flash fee rate used only for the closed-form start. None when nothing is feasible.
     """
-    if cap < 1 or a <= 0.0 or c <= 0.0:
+    if cap < 1 or not (0.0 < a < math.inf and 0.0 < c < math.inf):
         return None
     f = _Objective(hops, flash)
     k1 = 1.0 + phi
