@@ -47,8 +47,10 @@ class RpcServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_REQUEST_BODY_SIZE)
         app.router.add_post("/", self._handle)
+        app.router.add_route("OPTIONS", "/", self._cors_preflight)
         app.router.add_get("/health", self._health)
         app.router.add_route("*", "/", self._wrong_method)
+        app.on_response_prepare.append(_allow_any_origin)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
@@ -66,6 +68,12 @@ class RpcServer:
     # -- HTTP ------------------------------------------------------------------------------------
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="ok" if self.cluster.ready else "unknown")
+
+    async def _cors_preflight(self, request: web.Request) -> web.Response:
+        # Browser clients (explorers, wallets) preflight their POSTs; agave allows any origin.
+        requested = request.headers.get("Access-Control-Request-Headers", "content-type")
+        headers = {"Access-Control-Allow-Methods": "POST, OPTIONS", "Access-Control-Allow-Headers": requested}
+        return web.Response(status=200, headers=headers)
 
     async def _wrong_method(self, request: web.Request) -> web.Response:
         return web.Response(status=405, text="Used HTTPMethod is not allowed. POST or OPTIONS is required\n")
@@ -152,6 +160,11 @@ class RpcServer:
         if loopback and method == "arbtui_getFaults":
             return self.faults.as_dict()
         raise E.method_not_found()
+
+
+async def _allow_any_origin(request: web.Request, response: web.StreamResponse) -> None:
+    if "Origin" in request.headers:
+        response.headers["Access-Control-Allow-Origin"] = "*"
 
 
 def _valid_id(value: Any) -> bool:

@@ -212,3 +212,23 @@ async def test_simulate_with_bad_accounts_config_is_invalid_params(localnet: Loc
         ],
     )
     assert reply["error"] == {"code": -32602, "message": "base58 encoding not supported"}
+
+
+async def test_browser_clients_get_cors_headers(localnet: Localnet) -> None:
+    async with httpx.AsyncClient(timeout=10) as http:
+        pre = await http.options(
+            localnet.url,
+            headers={
+                "Origin": "http://explorer.local",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        reply = await http.post(
+            localnet.url,
+            json={"jsonrpc": "2.0", "id": 1, "method": "getSlot"},
+            headers={"Origin": "http://explorer.local"},
+        )
+    assert pre.status_code == 200 and pre.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in pre.headers["Access-Control-Allow-Methods"]
+    assert reply.headers["Access-Control-Allow-Origin"] == "*"
