@@ -422,3 +422,17 @@ async def test_get_block_lists_the_slot_transactions(localnet: Localnet, client:
     assert blocks["result"] == [slot - 2, slot - 1, slot]
     limited = await rpc(localnet.url, "getBlocksWithLimit", [slot, 2, {"commitment": "confirmed"}])
     assert limited["result"] == [slot, slot + 1]
+
+
+async def test_old_statuses_need_search_transaction_history(localnet: Localnet, client: AsyncClient) -> None:
+    payer = await funded(client)
+    await freeze_clock(localnet)
+    blockhash = (await client.get_latest_blockhash(Processed)).value.blockhash
+    tx = signed_v0(payer, [transfer_ix(payer, Keypair().pubkey(), LAMPORTS_PER_SOL)], blockhash)
+    sig = (await client.send_transaction(tx, TxOpts(preflight_commitment=Processed))).value
+    for _ in range(301):  # past the status cache (300 slots)
+        localnet.cluster.advance_slot()
+    assert (await client.get_signature_statuses([sig])).value == [None]
+    found = (await client.get_signature_statuses([sig], search_transaction_history=True)).value[0]
+    assert found is not None and found.confirmations is None
+    assert str(found.confirmation_status).endswith("Finalized")
