@@ -52,6 +52,7 @@ MAX_SLOT_HASHES = 512
 FINALIZATION_DEPTH = 32
 STATUS_CACHE_SLOTS = 300  # getSignatureStatuses without searchTransactionHistory
 ADDRESS_HISTORY = 10_000  # signatures remembered per address for getSignaturesForAddress
+ADDRESS_SWEEP_EVERY = 10_000  # evicted records between sweeps of the address index
 PRIORITY_FEE_SLOTS = 150
 DEFAULT_HISTORY_CAPACITY = 50_000  # transaction records kept for getTransaction (a few KB each)
 # Duplicate suppression is the cluster's own status cache (it must cover every signature of the
@@ -245,6 +246,7 @@ class Cluster:
         self._block_heights: list[int] = []  # index = slot
         self._slot_txs: dict[int, list[Signature]] = {}  # landing order, for getBlock
         self._by_address: dict[Pubkey, deque[Signature]] = {}
+        self._evicted = 0
         self._undo: dict[int, dict[Pubkey, Account | None]] = {}
         self._fees: deque[tuple[int, int | None, dict[Pubkey, int]]] = deque(maxlen=PRIORITY_FEE_SLOTS)
         self._slot_fees: tuple[int | None, dict[Pubkey, int]] = (None, {})
@@ -564,6 +566,9 @@ class Cluster:
                 for gone in range(self.first_available_slot, oldest.slot):
                     self._slot_txs.pop(gone, None)
                 self.first_available_slot = oldest.slot
+            self._evicted += 1
+            if self._evicted % ADDRESS_SWEEP_EVERY == 0:
+                self._sweep_address_index()
         self.transaction_count += 1
         undo = self._undo.setdefault(slot, {})
         locked = [i for i, is_w in enumerate(loaded.writable) if is_w]
@@ -679,6 +684,11 @@ class Cluster:
             block_time=self._block_times[slot],
             transactions=records,
         )
+
+    def _sweep_address_index(self) -> None:
+        """Forget addresses none of whose transactions is still in history (bounds the index)."""
+        for address in [a for a, sigs in self._by_address.items() if sigs[-1] not in self._records]:
+            del self._by_address[address]
 
     def signatures_for_address(self, address: Pubkey) -> list[TxRecord]:
         """Records that loaded `address`, newest first (as far as history reaches)."""

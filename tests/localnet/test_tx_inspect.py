@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
@@ -14,6 +15,7 @@ from solders.message import Message, MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from core.localnet import cluster as cluster_module
 from core.localnet.cluster import Cluster, ClusterEvent, TxEvent
 from core.localnet.rpc_server import RpcServer
 from core.localnet.token_balances import amount_string, ui_token_amount
@@ -148,3 +150,28 @@ def test_with_blockhash_rewrites_only_the_blockhash_of_legacy_and_v0() -> None:
         assert list(replaced.message.instructions) == list(message.instructions)
         assert replaced.message.header == message.header
         assert type(replaced.message) is type(message)
+
+
+async def test_history_is_bounded_and_first_available_block_moves(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cluster_module, "ADDRESS_SWEEP_EVERY", 3)
+    cluster = Cluster(seed=6, slot_ms=3_600_000, history_capacity=5)
+    await cluster.start()
+    try:
+        payer = Keypair()
+        cluster.airdrop(payer.pubkey(), 10**10)
+        blockhash = cluster.latest_blockhash("processed")[0]
+        first_to = Keypair().pubkey()
+        for i in range(12):
+            cluster.advance_slot()
+            to = first_to if i == 0 else Keypair().pubkey()
+            message = MessageV0.try_compile(
+                payer.pubkey(), [transfer_ix(payer, to, 10**6 + i)], [], blockhash
+            )
+            cluster.submit(VersionedTransaction(message, [payer]))
+        assert len(cluster.signatures_for_address(payer.pubkey())) == 5
+        assert cluster.signatures_for_address(first_to) == []
+        assert first_to not in cluster._by_address  # swept
+        assert cluster.first_available_slot > 1
+        assert cluster.block(cluster.first_available_slot - 1) is None
+    finally:
+        await cluster.stop()
