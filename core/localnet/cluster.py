@@ -62,8 +62,6 @@ SVM_HISTORY_CAPACITY = 20_000
 FAUCET_LAMPORTS = 500_000_000 * 1_000_000_000
 OPERATOR_LAMPORTS = 1_000 * 1_000_000_000
 
-COMMITMENTS = ("processed", "confirmed", "finalized")
-
 
 # -- events shared with PubSub / simulator (see notes/cluster-interface.md) ----------------------
 @dataclass(frozen=True)
