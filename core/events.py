@@ -1,0 +1,209 @@
+"""The engine's typed event stream: what the console, the log and `run --headless --json` render.
+
+Every stage publishes here and nothing else talks to the UI, so the three views can never
+disagree. Events are frozen dataclasses of plain values (ints in base units, str pubkeys) so
+they serialize to JSON without knowing the stage that made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.search.opportunities import Opportunity, OpportunityWithdrawn
+
+
+def _now_ns() -> int:
+    return time.time_ns()
+
+
+@dataclass(frozen=True, slots=True)
+class FeedHealth:
+    """The market feed's view of its own freshness; `stale_slots` is cluster slot − newest data slot."""
+
+    connected: bool
+    slot: int
+    stale_slots: int
+    pools: int
+    reason: str = ""
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class SlotTick:
+    slot: int
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One validator check: measured value versus threshold, both rendered for the operator."""
+
+    name: str
+    passed: bool
+    measured: str
+    threshold: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationResult:
+    opportunity_id: int
+    attempt_id: str
+    provider: str
+    amount_in: int
+    checks: tuple[CheckResult, ...]
+    at_ns: int = field(default_factory=_now_ns)
+
+    @property
+    def passed(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    @property
+    def first_failure(self) -> CheckResult | None:
+        return next((c for c in self.checks if not c.passed), None)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptUpdate:
+    """A bundle attempt changed lifecycle state (the store's STATES); written before it is published."""
+
+    attempt_id: str
+    opportunity_id: int
+    state: str
+    attempt: int = 1
+    region: str = ""
+    tip_lamports: int = 0
+    bundle_id: str = ""
+    reason: str = ""
+    next_retry_at_ns: int | None = None
+    fee_bump: float = 1.0
+    realized_pnl: int | None = None
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class RegionStats:
+    region: str
+    sent: int
+    landed: int
+    rate_limited: int
+    errors: int
+    p50_latency_ms: float
+    inclusion_rate: float
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class TipPolicy:
+    profit_percent: float
+    inclusion_multiplier: float
+    time_of_day_multiplier: float
+    tip_floor_lamports: int
+    last_tip_lamports: int
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineState:
+    """running / paused / stopped / killed; `reason` says why when not running."""
+
+    state: str
+    mode: str
+    reason: str = ""
+    wallet: str = ""
+    cluster: str = ""
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class PendingApproval:
+    opportunity_id: int
+    expires_slot: int
+    at_ns: int = field(default_factory=_now_ns)
+
+
+Event = (
+    Opportunity
+    | OpportunityWithdrawn
+    | FeedHealth
+    | SlotTick
+    | ValidationResult
+    | AttemptUpdate
+    | RegionStats
+    | TipPolicy
+    | EngineState
+    | PendingApproval
+)
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)  # Pubkey, Signature, Hash render as base58
+
+
+def to_json_dict(event: Event) -> dict[str, Any]:
+    """`{"type": ClassName, ...fields}` with pubkeys as base58 and amounts as JSON integers."""
+    return {"type": type(event).__name__, **_plain(event)}
+
+
+class EventBus:
+    """Fan-out to any number of subscribers; a slow subscriber loses its oldest events, never blocks.
+
+    The engine must not wait on a console redraw, so each subscriber has a bounded queue and a
+    drop counter it can show.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._maxsize = maxsize
+        self._subs: list[Subscription] = []
+
+    def subscribe(self) -> Subscription:
+        sub = Subscription(self, asyncio.Queue(self._maxsize))
+        self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    def publish(self, event: Event) -> None:
+        for sub in self._subs:
+            sub.put(event)
+
+    def __len__(self) -> int:
+        return len(self._subs)
+
+
+@dataclass(eq=False)
+class Subscription:
+    bus: EventBus
+    queue: asyncio.Queue[Event]
+    dropped: int = 0
+
+    def put(self, event: Event) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+            self.dropped += 1
+        self.queue.put_nowait(event)
+
+    async def get(self) -> Event:
+        return await self.queue.get()
+
+    def drain(self) -> Iterator[Event]:
+        while not self.queue.empty():
+            yield self.queue.get_nowait()
+
+    def close(self) -> None:
+        self.bus.unsubscribe(self)
