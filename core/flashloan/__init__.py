@@ -1,0 +1,1 @@
+"""Flash-loan arbitrage: providers, the atomic transaction builder, profitability, validation."""

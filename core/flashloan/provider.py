@@ -1,0 +1,128 @@
+"""The one interface every flash-loan provider (Solend, MarginFi, Kamino) implements.
+
+The builder fixes the whole instruction order first and only then asks a provider for its legs,
+giving it the absolute indexes its instructions will have, so `borrow_instruction_index` /
+`end_index` can never be computed before compute-budget instructions are added.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from solana.rpc.async_api import AsyncClient
+from solders.instruction import Instruction
+from solders.pubkey import Pubkey
+
+
+@dataclass(frozen=True)
+class ReserveHealth:
+    enabled: bool  # reserve/bank accepts flash loans right now
+    fee_ok: bool  # fee is not the "disabled" sentinel (u64::MAX on Solend)
+    utilization_bps: int  # borrowed / (borrowed + available), basis points
+    reason: str = ""  # why not healthy, for the validator's message
+
+    @property
+    def healthy(self) -> bool:
+        return self.enabled and self.fee_ok and 0 <= self.utilization_bps <= 10_000
+
+
+@dataclass(frozen=True)
+class FlashLoanLegs:
+    # Right before the swaps (Solend: [borrow]; MarginFi: [start, borrow]; Kamino: [borrow]).
+    before: list[Instruction]
+    # Right after the swaps (Solend: [repay]; MarginFi: [repay, end]; Kamino: [repay]).
+    after: list[Instruction]
+
+
+@runtime_checkable
+class FlashLoanProvider(Protocol):
+    name: str  # "solend" | "marginfi" | "kamino"
+    program_id: Pubkey
+    before_count: int  # len(legs.before), fixed per provider
+    after_count: int
+
+    async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
+        """(Re)load reserve/bank state over RPC."""
+        ...
+
+    def supports(self, mint: Pubkey) -> bool: ...
+
+    def available_liquidity(self, mint: Pubkey) -> int:
+        """Base units the provider can lend now."""
+        ...
+
+    def fee(self, mint: Pubkey, amount: int) -> int:
+        """Fee the repay charges for `amount`, with the program's exact rounding."""
+        ...
+
+    def health(self, mint: Pubkey) -> ReserveHealth: ...
+
+    def accounts(self, mint: Pubkey, owner: Pubkey) -> list[Pubkey]:
+        """Every account the legs touch (for lookup tables)."""
+        ...
+
+    def legs(
+        self,
+        mint: Pubkey,
+        amount: int,
+        owner: Pubkey,
+        owner_token: Pubkey,
+        before_index: int,
+        after_index: int,
+    ) -> FlashLoanLegs:
+        """Borrow/repay legs; `before_index` / `after_index` are the absolute indexes of
+        legs.before[0] / legs.after[0] in the final message."""
+        ...
+
+    def setup_instructions(self, owner: Pubkey) -> list[Instruction]:
+        """One-time setup (a MarginFi account); [] if none."""
+        ...
+
+
+class NoProviderError(Exception):
+    """No provider can lend `amount` of `mint` right now; `reasons` says why for each one."""
+
+    def __init__(self, mint: Pubkey, amount: int, reasons: dict[str, str]) -> None:
+        self.mint = mint
+        self.amount = amount
+        self.reasons = reasons
+        detail = "; ".join(f"{k}: {v}" for k, v in reasons.items()) or "no provider configured"
+        super().__init__(f"no flash-loan provider for {amount} of {mint}: {detail}")
+
+
+def select_provider(providers: Iterable[FlashLoanProvider], mint: Pubkey, amount: int) -> FlashLoanProvider:
+    """`provider = "auto"`: the cheapest provider with enough liquidity and a healthy reserve.
+
+    Ties go to the first provider in `providers` (config order). Raises NoProviderError with
+    each provider's reason when none qualifies.
+    """
+    best: FlashLoanProvider | None = None
+    best_fee = 0
+    reasons: dict[str, str] = {}
+    for p in providers:
+        if not p.supports(mint):
+            reasons[p.name] = "mint not supported"
+            continue
+        health = p.health(mint)
+        if not health.healthy:
+            reasons[p.name] = health.reason or "reserve unhealthy"
+            continue
+        available = p.available_liquidity(mint)
+        if available < amount:
+            reasons[p.name] = f"liquidity {available} < {amount}"
+            continue
+        try:
+            fee = p.fee(mint, amount)
+        except Exception as exc:  # a provider's own refusal (e.g. SolendError) disqualifies it
+            reasons[p.name] = f"fee: {exc}"
+            continue
+        if best is None or fee < best_fee:
+            best, best_fee = p, fee
+    if best is None:
+        raise NoProviderError(mint, amount, reasons)
+    return best
+
+
+__all__ = ["FlashLoanLegs", "FlashLoanProvider", "NoProviderError", "ReserveHealth", "select_provider"]
