@@ -127,6 +127,17 @@ class PendingApproval:
     at_ns: int = field(default_factory=_now_ns)
 
 
+@dataclass(frozen=True, slots=True)
+class ApprovalDecision:
+    """An approve / reject / expiry, already persisted; `key` is the keypress or policy that made it."""
+
+    opportunity_id: int
+    decision: str
+    key: str
+    reason: str = ""
+    at_ns: int = field(default_factory=_now_ns)
+
+
 Event = (
     Opportunity
     | OpportunityWithdrawn
@@ -138,6 +149,7 @@ Event = (
     | TipPolicy
     | EngineState
     | PendingApproval
+    | ApprovalDecision
 )
 
 
