@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 Mode = Literal["dry-run", "live"]
 MODES: tuple[Mode, ...] = ("dry-run", "live")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # Every lifecycle state, in order; bundle_attempts has one `<state>_at` column for each.
 STATES: tuple[str, ...] = (
@@ -120,6 +120,8 @@ class BundleAttempt:
     error_detail: str | None = None
     validation_results: dict[str, Any] | None = None
     replaces_attempt_id: str | None = None
+    blockhash: str | None = None
+    last_valid_block_height: int | None = None
     updated_at: float | None = None
     detected_at: float | None = None
     validated_at: float | None = None
@@ -186,7 +188,71 @@ class ModeChange:
     JSON_FIELDS = ()
 
 
-Record = Opportunity | BundleAttempt | LifecycleEvent | Approval | ModeChange
+@dataclass
+class TipOutcome:
+    """What a bundle tipped and whether it landed: the dynamic tip policy's memory."""
+
+    attempt_id: str
+    at: float
+    tip_lamports: int
+    landed: bool
+    id: int | None = None
+
+    JSON_FIELDS = ()
+
+
+@dataclass
+class LookupTableRecord:
+    """An address lookup table the bot owns: its contents and the slots that gate its use."""
+
+    address: str
+    authority: str
+    created_slot: int
+    addresses: list[str]
+    last_extended_slot: int
+    deactivated_slot: int | None = None
+    closed_at: float | None = None
+    updated_at: float | None = None
+
+    JSON_FIELDS = ("addresses",)
+
+
+@dataclass
+class ComputeSample:
+    """Compute units one route shape consumed (from a simulation or a landed transaction)."""
+
+    shape: str
+    units: int
+    at: float
+    source: str
+    id: int | None = None
+
+    JSON_FIELDS = ()
+
+
+@dataclass
+class KillSwitchEvent:
+    """The kill switch tripped (or was reset); the reason survives a restart."""
+
+    at: float
+    state: str
+    reason: str
+    id: int | None = None
+
+    JSON_FIELDS = ()
+
+
+Record = (
+    Opportunity
+    | BundleAttempt
+    | LifecycleEvent
+    | Approval
+    | ModeChange
+    | TipOutcome
+    | LookupTableRecord
+    | ComputeSample
+    | KillSwitchEvent
+)
 
 TABLE_OF: dict[type, str] = {
     Opportunity: "opportunities",
@@ -194,6 +260,10 @@ TABLE_OF: dict[type, str] = {
     LifecycleEvent: "lifecycle_events",
     Approval: "approvals",
     ModeChange: "mode_changes",
+    TipOutcome: "tip_outcomes",
+    LookupTableRecord: "lookup_tables",
+    ComputeSample: "compute_samples",
+    KillSwitchEvent: "kill_switch_events",
 }
 
 
@@ -257,6 +327,8 @@ ATTEMPT_COLUMNS: dict[str, type] = {
     "error_detail": _TEXT,
     "validation_results": _TEXT,
     "replaces_attempt_id": _TEXT,
+    "blockhash": _TEXT,
+    "last_valid_block_height": _INT,
     "updated_at": _REAL,
     **{f"{state}_at": _REAL for state in STATES},
 }
@@ -328,6 +400,9 @@ def _migrate_v1(db: Database) -> None:
     )
 
 
+_V3_ATTEMPT_COLUMNS = frozenset({"blockhash", "last_valid_block_height"})
+
+
 def _migrate_v2(db: Database) -> None:
     """Lifecycle columns per state, integer base-unit amounts, approvals and mode audit."""
     attempts = db.table("bundle_attempts")
@@ -338,7 +413,7 @@ def _migrate_v2(db: Database) -> None:
         opportunities.transform(types={"amount_in": int})
     for table, columns in (
         (opportunities, OPPORTUNITY_COLUMNS),
-        (attempts, ATTEMPT_COLUMNS),
+        (attempts, {k: v for k, v in ATTEMPT_COLUMNS.items() if k not in _V3_ATTEMPT_COLUMNS}),
         (db.table("lifecycle_events"), EVENT_COLUMNS),
     ):
         existing = table.columns_dict
@@ -354,7 +429,56 @@ def _migrate_v2(db: Database) -> None:
     db["approvals"].create_index(["opportunity_id"], if_not_exists=True)
 
 
-MIGRATIONS = ((1, _migrate_v1), (2, _migrate_v2))
+TIP_OUTCOME_COLUMNS: dict[str, type] = {
+    "id": _INT,
+    "attempt_id": _TEXT,
+    "at": _REAL,
+    "tip_lamports": _INT,
+    "landed": _INT,
+}
+
+LOOKUP_TABLE_COLUMNS: dict[str, type] = {
+    "address": _TEXT,
+    "authority": _TEXT,
+    "created_slot": _INT,
+    "addresses": _TEXT,
+    "last_extended_slot": _INT,
+    "deactivated_slot": _INT,
+    "closed_at": _REAL,
+    "updated_at": _REAL,
+}
+
+COMPUTE_SAMPLE_COLUMNS: dict[str, type] = {
+    "id": _INT,
+    "shape": _TEXT,
+    "units": _INT,
+    "at": _REAL,
+    "source": _TEXT,
+}
+
+KILL_SWITCH_COLUMNS: dict[str, type] = {
+    "id": _INT,
+    "at": _REAL,
+    "state": _TEXT,
+    "reason": _TEXT,
+}
+
+
+def _migrate_v3(db: Database) -> None:
+    """Execution memory: attempt blockhash validity, tip outcomes, lookup tables, CU samples, kill switch."""
+    attempts = db.table("bundle_attempts")
+    existing = attempts.columns_dict
+    for name in ("blockhash", "last_valid_block_height"):
+        if name not in existing:
+            attempts.add_column(name, ATTEMPT_COLUMNS[name])
+    db["tip_outcomes"].create(TIP_OUTCOME_COLUMNS, pk="id", if_not_exists=True)
+    db["lookup_tables"].create(LOOKUP_TABLE_COLUMNS, pk="address", if_not_exists=True)
+    db["compute_samples"].create(COMPUTE_SAMPLE_COLUMNS, pk="id", if_not_exists=True)
+    db["kill_switch_events"].create(KILL_SWITCH_COLUMNS, pk="id", if_not_exists=True)
+    db["compute_samples"].create_index(["shape", "id"], if_not_exists=True)
+
+
+MIGRATIONS = ((1, _migrate_v1), (2, _migrate_v2), (3, _migrate_v3))
 
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
@@ -522,6 +646,20 @@ class StoreWriter:
 
     def add_mode_change(self, change: ModeChange) -> None:
         self._put(_insert_sql("mode_changes", to_row(change)))
+
+    def add_tip_outcome(self, outcome: TipOutcome) -> None:
+        self._put(_insert_sql("tip_outcomes", to_row(outcome)))
+
+    def save_lookup_table(self, table: LookupTableRecord) -> None:
+        row = to_row(table)
+        row["updated_at"] = row["updated_at"] or time.time()
+        self._put(_upsert_sql("lookup_tables", row, pk="address"))
+
+    def add_compute_sample(self, sample: ComputeSample) -> None:
+        self._put(_insert_sql("compute_samples", to_row(sample)))
+
+    def add_kill_switch_event(self, event: KillSwitchEvent) -> None:
+        self._put(_insert_sql("kill_switch_events", to_row(event)))
 
     def _put(self, item: Any) -> None:
         if self._closed:
@@ -693,6 +831,31 @@ class StoreReader:
 
     def mode_changes(self) -> list[ModeChange]:
         return [from_row(ModeChange, row) for row in self.query("select * from mode_changes order by id")]
+
+    def tip_outcomes(self, limit: int) -> list[TipOutcome]:
+        """The newest `limit` outcomes, oldest first."""
+        rows = self.query("select * from tip_outcomes order by id desc limit ?", [limit])
+        return [from_row(TipOutcome, {**row, "landed": bool(row["landed"])}) for row in reversed(rows)]
+
+    def lookup_tables(self, *, include_closed: bool = False) -> list[LookupTableRecord]:
+        where = "" if include_closed else "where closed_at is null"
+        rows = self.query(f"select * from lookup_tables {where} order by created_slot, address")
+        return [from_row(LookupTableRecord, row) for row in rows]
+
+    def compute_samples(self, shape: str, limit: int) -> list[ComputeSample]:
+        """The newest `limit` samples of one route shape, oldest first."""
+        rows = self.query(
+            "select * from compute_samples where shape = ? order by id desc limit ?", [shape, limit]
+        )
+        return [from_row(ComputeSample, row) for row in reversed(rows)]
+
+    def compute_shapes(self) -> list[str]:
+        rows = self.query("select distinct shape from compute_samples order by shape")
+        return [row["shape"] for row in rows]
+
+    def kill_switch_events(self) -> list[KillSwitchEvent]:
+        rows = self.query("select * from kill_switch_events order by id")
+        return [from_row(KillSwitchEvent, row) for row in rows]
 
     def count(self, table: str) -> int:
         if table not in set(TABLE_OF.values()):

@@ -245,7 +245,7 @@ def test_v1_store_is_migrated_keeping_its_rows(tmp_path: Path) -> None:
     with StoreReader(tmp_path, "dry-run") as reader:
         assert reader.schema_version() == SCHEMA_VERSION
         versions = [r["version"] for r in reader.query("select version from schema_version order by version")]
-        assert versions == [1, 2]
+        assert versions == list(range(1, SCHEMA_VERSION + 1))
         attempt = reader.attempt("att-1")
         assert attempt is not None
         assert attempt.state == "landed"
