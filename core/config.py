@@ -41,6 +41,9 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from solders.pubkey import Pubkey
+
+from core.protocols import ids
 
 ENV_PREFIX = "ARB_"
 ENV_DELIMITER = "__"
@@ -84,6 +87,8 @@ LEGACY_ENV_NAMES: dict[str, tuple[str, str]] = {
 
 MAX_COMPUTE_UNITS_PER_TX = 1_400_000
 DERIVED = "derived"
+# Loan tokens `search.loan_mints` may name by symbol.
+LOAN_MINT_SYMBOLS: dict[str, Pubkey] = {"USDC": ids.USDC_MINT, "SOL": ids.NATIVE_MINT, "USDT": ids.USDT_MINT}
 
 
 def default_store_dir() -> Path:
@@ -529,6 +534,47 @@ class MetricsConfig(Section):
         return int(self.bind.rpartition(":")[2])
 
 
+class SearchConfig(Section):
+    """Market feed and opportunity search."""
+
+    loan_mints: list[str] = Field(
+        default_factory=lambda: ["USDC", "SOL"],
+        description="Tokens every cycle starts and ends in (the flash-loaned token): `USDC`, `SOL`, "
+        "`USDT` or a base58 mint.",
+    )
+    max_state_age_slots: int = Field(
+        4,
+        ge=1,
+        le=10_000,
+        description="Never act on market state older than this many slots: past it the feed reports "
+        "stale and the engine hands no opportunity on.",
+    )
+    reconnect_min_ms: int = Field(100, ge=1, le=60_000, description="First websocket reconnect delay.")
+    reconnect_max_ms: int = Field(
+        5000, ge=1, le=600_000, description="Longest websocket reconnect delay (exponential, with jitter)."
+    )
+
+    @field_validator("loan_mints")
+    @classmethod
+    def _loan_mints_known(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise PydanticCustomError("loan_mints", "needs at least one mint")
+        for item in value:
+            if item.upper() not in LOAN_MINT_SYMBOLS:
+                try:
+                    Pubkey.from_string(item)
+                except ValueError:
+                    raise PydanticCustomError(
+                        "loan_mints", "{item!r} is neither USDC, SOL, USDT nor a base58 mint", {"item": item}
+                    ) from None
+        return value
+
+    def loan_mint_keys(self) -> list[Pubkey]:
+        """The loan mints as pubkeys, in order, without duplicates."""
+        keys = [LOAN_MINT_SYMBOLS.get(m.upper()) or Pubkey.from_string(m) for m in self.loan_mints]
+        return list(dict.fromkeys(keys))
+
+
 class UiConfig(Section):
     """The operator console."""
 
@@ -546,6 +592,7 @@ SECTIONS: dict[str, type[Section]] = {
     "risk": RiskConfig,
     "store": StoreConfig,
     "metrics": MetricsConfig,
+    "search": SearchConfig,
     "ui": UiConfig,
 }
 
@@ -571,6 +618,7 @@ class AppConfig(BaseSettings):
     risk: RiskConfig = Field(default_factory=RiskConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    search: SearchConfig = Field(default_factory=SearchConfig)
     ui: UiConfig = Field(default_factory=UiConfig)
 
     _sources: dict[str, str] = PrivateAttr(default_factory=dict)
