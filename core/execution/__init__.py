@@ -1,0 +1,1 @@
+"""Execution: a validated transaction → a landed, settled Jito bundle, never lost, never sent twice."""
