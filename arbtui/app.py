@@ -1,7 +1,7 @@
-"""The operator console (Textual). Renders core's state; never computes trading decisions itself.
+"""The operator console (Textual). Renders core's events and sends core's commands; decides nothing.
 
-For now: the header (cluster, mode, wallet, engine state), the five panes laid out for 80×24 and
-up, `?` help and `q` quit; the Trades pane shows the most recent bundle attempts from the store.
+Events are drained and folded into `ConsoleState` on every event (cheap), and panes are redrawn
+only when dirty at `ui.refresh_hz`, so a 20,000-update/s engine never waits on the screen.
 On `localnet` with nothing listening on the RPC port, the console starts the embedded cluster in
 a child process and stops it on exit.
 """
@@ -11,77 +11,95 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Input, Static
 
+from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
+from arbtui.state import (
+    SORT_KEYS,
+    ConsoleState,
+    fmt_amount,
+    opp_cells,
+    route_label,
+    sorted_rows,
+    sparkline,
+)
 from core.config import AppConfig
-from core.keypair import KeypairError, load_keypair, localnet_keypair_path
+from core.events import Subscription
+from core.keypair import KeypairError, load_keypair
 from core.logs import configure_logging
+from core.mode import ModeSwitchRefused, keypair_path
 from core.store import BundleAttempt, Mode, StoreError, StoreReader
 
 if TYPE_CHECKING:
+    from core.control import EngineLink
     from core.localnet.launcher import ClusterHandle
 
 log = logging.getLogger(__name__)
 
 TRADES_SHOWN = 50
 TRADES_POLL_SECONDS = 1.0
+OPPORTUNITIES_SHOWN = 200
 
 
 def mode_of(config: AppConfig) -> Mode:
     return "dry-run" if config.mode.dry_run else "live"
 
 
-def wallet_label(config: AppConfig) -> tuple[str, bool]:
+def wallet_label(config: AppConfig, mode: Mode) -> tuple[str, bool]:
     """What the header shows for the wallet, and whether it is a problem. Dry-run loads no signer."""
-    if config.mode.dry_run:
+    if mode == "dry-run":
         return "no signer (dry-run)", False
-    path = (
-        localnet_keypair_path(config.store.dir)
-        if config.cluster.name == "localnet"
-        else config.wallet.keypair_path
-    )
     try:
-        return load_keypair(path, for_live=True).short, False
+        return load_keypair(keypair_path(config), for_live=True).short, False
     except KeypairError as exc:
         return f"wallet unusable: {exc.reason}", True
 
 
 class StatusHeader(Static):
-    """One line: cluster · mode · wallet · engine state."""
+    """One line: cluster · mode · wallet · engine state · feed health · slot."""
 
-    def __init__(self, config: AppConfig, engine_state: str = "not started") -> None:
+    def __init__(self, config: AppConfig) -> None:
         super().__init__(id="status")
         self.config = config
-        self.engine_state = engine_state
+        self.mode: Mode = mode_of(config)
+        self.engine_state = "not started"
         self.cluster_state = ""
+        self.feed = ""
+        self.feed_bad = False
+        self.slot = 0
         self.plain = ""
 
     def on_mount(self) -> None:
         self.refresh_status()
 
     def refresh_status(self) -> None:
-        wallet, wallet_bad = wallet_label(self.config)
+        wallet, wallet_bad = wallet_label(self.config, self.mode)
         text = Text()
         text.append(f" {self.config.cluster.name} ", style="bold reverse")
         if self.cluster_state:
             bad = self.cluster_state.startswith(("failed", "unavailable"))
             text.append(f" {self.cluster_state}", style="bold red" if bad else "")
         text.append(" ")
-        if self.config.mode.dry_run:
+        if self.mode == "dry-run":
             text.append(" DRY-RUN ", style="bold black on yellow")
         else:
             text.append(" LIVE ", style="bold white on red blink")
-        text.append("  wallet ")
+        text.append(" wallet ")
         text.append(wallet, style="bold red" if wallet_bad else "bold")
-        text.append("  engine ")
-        text.append(self.engine_state, style="bold")
+        text.append(" engine ")
+        bad_engine = self.engine_state.startswith(("killed", "stopped"))
+        text.append(self.engine_state, style="bold red" if bad_engine else "bold")
+        if self.feed:
+            text.append(" feed ")
+            text.append(self.feed, style="bold red" if self.feed_bad else "green")
+        if self.slot:
+            text.append(f" slot {self.slot}")
         self.plain = text.plain
         self.update(text)
 
@@ -105,20 +123,8 @@ class Pane(Vertical):
     def table(self) -> DataTable[str]:
         return self.query_one(DataTable)
 
-
-class HelpScreen(ModalScreen[None]):
-    """Every key the console answers to."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "dismiss", "Close")]
-
-    def __init__(self, bindings: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.keys = bindings
-
-    def compose(self) -> ComposeResult:
-        lines = ["[b]Keys[/b]", ""] + [f"  [b]{key:<8}[/b] {description}" for key, description in self.keys]
-        lines += ["", "Press escape to close."]
-        yield Static("\n".join(lines), id="help-body")
+    def show_placeholder(self, show: bool) -> None:
+        self.query_one(".placeholder", Static).display = show
 
 
 class ArbConsole(App[int]):
@@ -140,23 +146,52 @@ class ArbConsole(App[int]):
     .pane:focus-within { border: round $accent; }
     .pane DataTable { height: 1fr; }
     .placeholder { color: $text-muted; height: auto; padding: 0 1; }
-    HelpScreen { align: center middle; }
-    #help-body { width: 60; height: auto; border: round $accent; background: $surface; padding: 1 2; }
+    .spark { height: 1; padding: 0 1; color: $success; }
+    #filter { dock: bottom; height: 3; display: none; }
+    #filter.visible { display: block; }
+    #message { height: 1; color: $warning; padding: 0 1; }
+    HelpScreen, LiveModal, ConfirmQuit, DetailScreen { align: center middle; }
+    #help-body { width: 64; height: 20; border: round $accent; background: $surface; padding: 0 1; }
+    #live-body { width: 70; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    #live-buttons { height: auto; margin-top: 1; }
+    #live-buttons Button { margin-right: 2; }
+    #quit-body { width: 60; height: auto; border: round $warning; background: $surface; padding: 1 2; }
+    #detail-body { width: 90%; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
+        Binding("a", "approve", "Approve"),
+        Binding("r", "reject", "Reject"),
+        Binding("A", "approve_all", "Approve all", key_display="A"),
+        Binding("d", "toggle_mode", "Dry-run⇄live"),
+        Binding("p", "pause", "Pause/resume"),
+        Binding("K", "kill", "Kill switch", key_display="K"),
+        Binding("enter", "detail", "Detail", show=False),
+        Binding("s", "sort", "Sort"),
+        Binding("slash", "filter", "Filter", key_display="/"),
         Binding("question_mark", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
         Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
-    def __init__(self, config: AppConfig, *, start_cluster: bool = True) -> None:
+    def __init__(
+        self, config: AppConfig, *, link: EngineLink | None = None, start_cluster: bool = True
+    ) -> None:
         super().__init__()
         self.config = config
-        self.mode: Mode = mode_of(config)
+        self.link = link
         self.start_cluster = start_cluster
         self.cluster: ClusterHandle | None = None
+        self.view = ConsoleState()
+        self.sort = SORT_KEYS[0]
+        self.text_filter = ""
+        self._sub: Subscription | None = None
+        self._owns_link = False
         self._trade_keys: tuple[tuple[str, str, float | None], ...] = ()
-        self._reader: StoreReader | None = None
+        self._readers: dict[Mode, StoreReader] = {}
+        self._pnl: list[float] = []
+
+    # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
         yield StatusHeader(self.config)
@@ -168,56 +203,206 @@ class ArbConsole(App[int]):
                 "waiting for the engine…",
             )
             yield Pane(
-                "Flash-loan validations", ("attempt", "check", "result", "value"), "validations", "none yet"
+                "Flash-loan validations", ("opp", "check", "result", "value / limit"), "validations", "none yet"
             )
-            yield Pane(
-                "Jito inclusion", ("region", "incl %", "latency", "429s"), "inclusion", "no bundles yet"
-            )
-            yield Pane("Retries", ("attempt", "#", "next", "reason", "bump"), "retries", "nothing in flight")
-            yield Pane(
-                "Trades", ("time", "state", "provider", "size $", "P&L $", "tip"), "trades", "no trades yet"
-            )
+            with Pane("Jito inclusion", ("region", "incl %", "p50 ms", "429s", "err"), "inclusion", "no bundles yet"):
+                yield Static("", classes="spark", id="inclusion-spark")
+            yield Pane("Retries", ("attempt", "#", "state", "next", "reason", "bump"), "retries", "nothing in flight")
+            with Pane("Trades", ("time", "state", "provider", "size $", "P&L $", "tip"), "trades", "no trades yet"):
+                yield Static("", classes="spark", id="pnl-spark")
+        yield Static("", id="message")
+        yield Input(placeholder="filter routes (enter to apply, escape to clear)", id="filter")
         yield Footer()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def mode(self) -> Mode:
+        return self.link.mode if self.link is not None else mode_of(self.config)
 
     async def on_mount(self) -> None:
         self.sub_title = f"{self.config.cluster.name} · {self.mode}"
-        if self.start_cluster:
-            self.run_worker(self.connect_cluster(), group="cluster", exclusive=True)
+        self.query_one("#opportunities", Pane).table.focus()
+        if self.link is not None:
+            self.attach(self.link)
+        elif self.start_cluster:
+            self.run_worker(self.start_engine(), group="engine", exclusive=True)
         await self.refresh_trades()
         self.set_interval(TRADES_POLL_SECONDS, self.refresh_trades)
+        self.set_interval(1 / self.config.ui.refresh_hz, self.redraw)
 
-    def on_unmount(self) -> None:
-        if self._reader is not None:
-            self._reader.close()
+    def attach(self, link: EngineLink) -> None:
+        self.link = link
+        self._sub = link.subscribe()
+        for event in link.snapshot():
+            self.view.apply(event)
+        self.sync_header()
+        self.redraw()
+
+    async def on_unmount(self) -> None:
+        if self._sub is not None:
+            self._sub.close()
+        for reader in self._readers.values():
+            reader.close()
+        if self._owns_link and self.link is not None:
+            closer = getattr(self.link, "close", None)
+            if closer is not None:
+                await closer()
         if self.cluster is not None:
             self.cluster.stop()  # only stops a cluster this console started
 
-    async def connect_cluster(self) -> None:
-        """On localnet with nothing listening, start the embedded cluster in a child process."""
+    async def start_engine(self) -> None:
+        """Start (or find) the cluster, then the engine in this process, then attach to it."""
         header = self.query_one(StatusHeader)
-        header.cluster_state = "starting…" if self.config.cluster.name == "localnet" else ""
-        header.refresh_status()
+        if self.config.cluster.name == "localnet":
+            header.cluster_state = "starting…"
+            header.refresh_status()
+            try:
+                from core.localnet.launcher import LocalnetStartError, ensure_cluster_async
+            except ImportError as exc:
+                log.error("local cluster unavailable: %s", exc)
+                header.cluster_state = "unavailable"
+                header.refresh_status()
+                return
+            try:
+                self.cluster = await ensure_cluster_async(self.config)
+            except LocalnetStartError as exc:
+                log.error("local cluster failed to start: %s", exc)
+                header.cluster_state = "failed (see localnet.log)"
+                header.refresh_status()
+                return
+            header.cluster_state = "up"
+            header.refresh_status()
         try:
-            from core.localnet.launcher import LocalnetStartError, ensure_cluster_async
-        except ImportError as exc:
-            log.error("local cluster unavailable: %s", exc)
-            header.cluster_state = "unavailable"
+            from core.runtime import Runtime
+        except ImportError as exc:  # the engine is optional for the console's own tests
+            log.error("engine unavailable: %s", exc)
+            header.engine_state = "unavailable"
             header.refresh_status()
             return
-        try:
-            self.cluster = await ensure_cluster_async(self.config)
-        except LocalnetStartError as exc:
-            log.error("local cluster failed to start: %s", exc)
-            header.cluster_state = "failed (see localnet.log)"
-        else:
-            header.cluster_state = "up"
-            if self.config.cluster.name != "localnet":
-                header.cluster_state = ""
+        runtime = Runtime(self.config)
+        await runtime.start()
+        self._owns_link = True
+        self.attach(runtime)
+
+    # ------------------------------------------------------------------ rendering
+
+    def redraw(self) -> None:
+        if self._sub is not None:
+            for event in self._sub.drain():
+                self.view.apply(event)
+        self.view.expire_rows()
+        dirty = self.view.take_dirty()
+        if not dirty:
+            return
+        if "header" in dirty:
+            self.sync_header()
+        if "opportunities" in dirty:
+            self.draw_opportunities()
+        if "validations" in dirty:
+            self.draw_validations()
+        if "inclusion" in dirty:
+            self.draw_inclusion()
+        if "retries" in dirty:
+            self.draw_retries()
+        self.refresh_bindings()
+
+    def sync_header(self) -> None:
+        header = self.query_one(StatusHeader)
+        header.mode = self.mode
+        engine = self.view.engine
+        if engine is not None:
+            header.engine_state = engine.state + (f": {engine.reason}" if engine.reason else "")
+        elif self.link is not None:
+            header.engine_state = self.link.state
+        feed = self.view.feed
+        if feed is not None:
+            if not feed.connected:
+                header.feed, header.feed_bad = f"disconnected ({feed.reason})", True
+            elif feed.stale_slots > 0:
+                header.feed, header.feed_bad = f"stale {feed.stale_slots} slots", True
+            else:
+                header.feed, header.feed_bad = f"current · {feed.pools} pools", False
+        header.slot = self.view.slot
         header.refresh_status()
+        self.sub_title = f"{self.config.cluster.name} · {self.mode}"
+
+    def draw_opportunities(self) -> None:
+        pane = self.query_one("#opportunities", Pane)
+        table = pane.table
+        selected = self.selected_key()
+        rows = sorted_rows(self.view, self.sort, self.text_filter)[:OPPORTUNITIES_SHOWN]
+        table.clear()
+        for row in rows:
+            cells = opp_cells(row, self.view.slot)
+            style = "bold yellow" if row.pending_until is not None else ""
+            table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.id))
+        if selected is not None:
+            try:
+                table.move_cursor(row=table.get_row_index(selected), animate=False)
+            except Exception:  # the row left the table; keep the cursor where it is
+                pass
+        pane.show_placeholder(not rows)
+        pane.border_title = f"Opportunities ({len(rows)}) sort:{self.sort}" + (
+            f" filter:{self.text_filter}" if self.text_filter else ""
+        )
+
+    def draw_validations(self) -> None:
+        pane = self.query_one("#validations", Pane)
+        table = pane.table
+        table.clear()
+        for v in list(self.view.validations)[:8]:
+            for check in v.checks:
+                style = "" if check.passed else "bold red"
+                table.add_row(
+                    str(v.opportunity_id),
+                    Text(check.name, style=style),
+                    Text("pass" if check.passed else "FAIL", style="green" if check.passed else "bold red"),
+                    Text(f"{check.measured} / {check.threshold}", style=style),
+                )
+        pane.show_placeholder(not self.view.validations)
+
+    def draw_inclusion(self) -> None:
+        pane = self.query_one("#inclusion", Pane)
+        table = pane.table
+        table.clear()
+        for stats in sorted(self.view.regions.values(), key=lambda s: s.region):
+            table.add_row(
+                stats.region,
+                f"{stats.inclusion_rate * 100:.0f}",
+                f"{stats.p50_latency_ms:.0f}",
+                str(stats.rate_limited),
+                str(stats.errors),
+            )
+        tip = self.view.tip_policy
+        line = f"incl {sparkline(self.view.inclusion_history, 12)} tips {sparkline(self.view.tip_history, 12)}"
+        if tip is not None:
+            line += (
+                f"  {tip.profit_percent:g}%×{tip.inclusion_multiplier:g}×{tip.time_of_day_multiplier:g}"
+                f" floor {tip.tip_floor_lamports:,}"
+            )
+        self.query_one("#inclusion-spark", Static).update(line)
+        pane.show_placeholder(not self.view.regions)
+
+    def draw_retries(self) -> None:
+        pane = self.query_one("#retries", Pane)
+        table = pane.table
+        table.clear()
+        now = dt.datetime.now(dt.UTC).timestamp()
+        for update in self.view.in_flight.values():
+            next_at = "—"
+            if update.next_retry_at_ns is not None:
+                next_at = f"{max(0.0, update.next_retry_at_ns / 1e9 - now):.1f}s"
+            table.add_row(
+                update.attempt_id[:10], str(update.attempt), update.state, next_at, update.reason[:24],
+                f"×{update.fee_bump:g}",
+            )
+        pane.show_placeholder(not self.view.in_flight)
 
     async def refresh_trades(self) -> None:
+        mode = self.mode
         try:
-            attempts = await asyncio.to_thread(self._read_trades)
+            attempts = await asyncio.to_thread(self._read_trades, mode)
         except StoreError as exc:
             log.error("trades pane: %s", exc)
             return
@@ -230,24 +415,217 @@ class ArbConsole(App[int]):
         table.clear()
         for attempt in attempts:
             table.add_row(*trade_row(attempt), key=attempt.id)
-        pane.query_one(".placeholder", Static).display = not attempts
+        pane.show_placeholder(not attempts)
+        pnl = [a.realised_profit_usd for a in reversed(attempts) if a.realised_profit_usd is not None]
+        total = 0.0
+        cumulative = []
+        for value in pnl:
+            total += value
+            cumulative.append(total)
+        self.query_one("#pnl-spark", Static).update(
+            f"P&L {sparkline(cumulative, 30)} {total:+,.2f}$" if cumulative else ""
+        )
 
-    def _read_trades(self) -> list[BundleAttempt]:
-        if self._reader is None:
-            self._reader = StoreReader(self.config.store.dir, self.mode)
-        return self._reader.recent_attempts(TRADES_SHOWN)
+    def _read_trades(self, mode: Mode) -> list[BundleAttempt]:
+        if mode not in self._readers:
+            self._readers[mode] = StoreReader(self.config.store.dir, mode)
+        return self._readers[mode].recent_attempts(TRADES_SHOWN)
+
+    def say(self, message: str) -> None:
+        self.query_one("#message", Static).update(message)
+
+    # ------------------------------------------------------------------ selection
+
+    def selected_key(self) -> str | None:
+        table = self.query_one("#opportunities", Pane).table
+        if table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return None if key.value is None else str(key.value)
+
+    def selected_opportunity_id(self) -> int | None:
+        key = self.selected_key()
+        return int(key) if key is not None else None
+
+    def selected_pending(self) -> int | None:
+        oid = self.selected_opportunity_id()
+        if oid is None:
+            return None
+        row = self.view.row_for(oid)
+        return oid if row is not None and row.pending_until is not None else None
+
+    # ------------------------------------------------------------------ keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that make no sense now (False hides them from the footer)."""
+        if action in ("approve", "reject"):
+            return self.link is not None and self.selected_pending() is not None
+        if action == "approve_all":
+            return self.link is not None and bool(self.view.pending_ids())
+        if action in ("toggle_mode", "pause", "kill"):
+            return self.link is not None and (action != "pause" or self.link.state != "killed")
+        if action == "clear_filter":
+            return bool(self.text_filter)
+        return True
+
+    async def action_approve(self) -> None:
+        oid = self.selected_pending()
+        if oid is None or self.link is None:
+            return
+        outcome = await self.link.approve(oid, key="a")
+        self.say(f"approved {oid}" if outcome.accepted else f"not approved {oid}: {outcome.reason}")
+        self.redraw()
+
+    async def action_reject(self) -> None:
+        oid = self.selected_pending()
+        if oid is None or self.link is None:
+            return
+        await self.link.reject(oid, key="r")
+        self.say(f"rejected {oid}")
+        self.redraw()
+
+    async def action_approve_all(self) -> None:
+        if self.link is None:
+            return
+        outcomes = await self.link.approve_all(key="A")
+        approved = sum(o.accepted for o in outcomes)
+        self.say(f"approved {approved} of {len(outcomes)} pending")
+        self.redraw()
+
+    async def action_toggle_mode(self) -> None:
+        if self.link is None:
+            return
+        if self.link.mode == "live":
+            await self.link.switch_to_dry_run()
+            self.say("back to DRY-RUN")
+            self.sync_header()
+            return
+        preview = self.link.preview_live()
+        self.push_screen(LiveModal(preview), self._live_answer)
+
+    async def _live_answer(self, typed: str | None) -> None:
+        if typed is None or self.link is None:
+            self.say("still DRY-RUN")
+            return
+        try:
+            await self.link.switch_to_live(typed)
+        except ModeSwitchRefused as exc:
+            self.say(f"still DRY-RUN: {exc.reason}")
+        else:
+            self.say("LIVE")
+        self.sync_header()
+        self._trade_keys = ()
+        await self.refresh_trades()
+
+    async def action_pause(self) -> None:
+        if self.link is None:
+            return
+        if self.link.state == "paused":
+            await self.link.resume()
+            self.say("resumed")
+        else:
+            await self.link.pause()
+            self.say("paused: nothing new is validated or sent")
+
+    async def action_kill(self) -> None:
+        if self.link is None:
+            return
+        await self.link.kill("operator kill switch (K)")
+        self.say("KILL SWITCH: engine stopped submitting")
+
+    def action_sort(self) -> None:
+        self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
+        self.draw_opportunities()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("visible")
+        box.value = self.text_filter
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "filter":
+            return
+        self.text_filter = event.value.strip()
+        event.input.remove_class("visible")
+        self.query_one("#opportunities", Pane).table.focus()
+        self.draw_opportunities()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        self.text_filter = ""
+        self.query_one("#filter", Input).remove_class("visible")
+        self.draw_opportunities()
+        self.refresh_bindings()
+
+    def action_detail(self) -> None:
+        oid = self.selected_opportunity_id()
+        row = self.view.row_for(oid) if oid is not None else None
+        if row is None or oid is None:
+            return
+        opp = row.opp
+        mint = opp.loan_mint
+        lines = [
+            f"route      {route_label(opp)}",
+            *(f"  hop {i + 1}  {h.dex} {h.pool}  {'a→b' if h.a_to_b else 'b→a'}" for i, h in enumerate(opp.route)),
+            f"amount in  {fmt_amount(mint, opp.amount_in)}  ({opp.amount_in:,} units)",
+            f"expected   {fmt_amount(mint, opp.expected_out)}  ({opp.expected_out:,} units)",
+            f"gross      {opp.gross:,}  flash fee {opp.fees.flash_fee:,}  network {opp.fees.network_fee:,}"
+            f"  tip {opp.fees.tip:,} ({opp.fees.tip_lamports:,} lamports)",
+            f"net        {opp.net:,} units  state slots {list(opp.state_slots)}",
+        ]
+        for v in self.view.validations:
+            if v.opportunity_id == oid:
+                lines.append(f"validation {v.attempt_id} via {v.provider}: {'PASS' if v.passed else 'FAIL'}")
+                lines += [
+                    f"  {'✓' if c.passed else '✗'} {c.name}: {c.measured} (limit {c.threshold}) {c.detail}"
+                    for c in v.checks
+                ]
+        for update in self.view.attempts_by_opportunity.get(oid, []):
+            lines.append(
+                f"attempt {update.attempt_id} #{update.attempt} {update.state} {update.region}"
+                f" tip {update.tip_lamports:,} {update.reason}"
+            )
+        screen = DetailScreen(f"Opportunity {oid}", lines)
+        self.push_screen(screen)
+        self.run_worker(self._load_stored_attempts(screen, oid), group="detail")
+
+    async def _load_stored_attempts(self, screen: DetailScreen, oid: int) -> None:
+        try:
+            attempts = await asyncio.to_thread(self._attempts_for, str(oid))
+        except StoreError as exc:
+            log.error("detail: %s", exc)
+            return
+        if screen.is_attached:
+            screen.add_attempts(attempts)
+
+    def _attempts_for(self, oid: str) -> list[BundleAttempt]:
+        mode = self.mode
+        if mode not in self._readers:
+            self._readers[mode] = StoreReader(self.config.store.dir, mode)
+        return self._readers[mode].attempts_for(oid)
 
     def action_help(self) -> None:
         keys = [
             (b.key_display or b.key, b.description)
             for b in self.BINDINGS
-            if isinstance(b, Binding) and b.description and b.show
+            if isinstance(b, Binding) and b.description
         ]
-        keys.append(("tab", "Move between panes"))
         self.push_screen(HelpScreen(keys))
 
     async def action_quit(self) -> None:
+        in_flight = self.link.in_flight() if self.link is not None else 0
+        if in_flight:
+            self.push_screen(ConfirmQuit(in_flight), self._quit_answer)
+            return
         self.exit(0)
+
+    def _quit_answer(self, answer: bool | None) -> None:
+        if answer:
+            self.exit(0)
 
 
 def trade_row(attempt: BundleAttempt) -> tuple[str, ...]:
@@ -259,11 +637,11 @@ def trade_row(attempt: BundleAttempt) -> tuple[str, ...]:
     return (when, attempt.state, attempt.provider or "—", size, pnl, tip)
 
 
-def run_console(config: AppConfig) -> int:
+def run_console(config: AppConfig, **kwargs: Any) -> int:
     """Start the console in this terminal; returns the process exit code."""
     configure_logging(config.store.dir)
     log.info("console starting: cluster=%s mode=%s", config.cluster.name, mode_of(config))
-    app = ArbConsole(config)
+    app = ArbConsole(config, **kwargs)
     try:
         result = app.run()
     finally:

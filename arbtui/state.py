@@ -1,0 +1,229 @@
+"""What the console shows, folded from core's event stream; no Textual here, so it is cheap to test.
+
+The engine may publish tens of thousands of events a second; `apply` only updates dictionaries
+and marks panes dirty, and the app redraws dirty panes at `ui.refresh_hz`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from core.events import (
+    ApprovalDecision,
+    AttemptUpdate,
+    EngineState,
+    Event,
+    FeedHealth,
+    PendingApproval,
+    RegionStats,
+    SlotTick,
+    TipPolicy,
+    ValidationResult,
+)
+from core.protocols import ids
+from core.search.opportunities import Opportunity, OpportunityWithdrawn
+from core.store import FINAL_STATES
+
+PANES = ("opportunities", "validations", "inclusion", "retries", "trades", "header")
+HISTORY = 60
+
+KNOWN_TOKENS: dict[str, tuple[str, int]] = {
+    str(ids.USDC_MINT): ("USDC", 6),
+    str(ids.USDT_MINT): ("USDT", 6),
+    str(ids.NATIVE_MINT): ("SOL", 9),
+}
+
+
+def token_label(mint: object) -> str:
+    known = KNOWN_TOKENS.get(str(mint))
+    return known[0] if known else str(mint)[:4] + "…"
+
+
+def fmt_amount(mint: object, units: int) -> str:
+    """Base units → human amount; integer math so the last digit is the chain's."""
+    known = KNOWN_TOKENS.get(str(mint))
+    if known is None:
+        return f"{units:,}"
+    decimals = known[1]
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10**decimals)
+    shown = min(decimals, 4)
+    return f"{sign}{whole:,}.{str(frac).zfill(decimals)[:shown]}"
+
+
+def usd_value(mint: object, units: int) -> float | None:
+    """Only stablecoins are priced here; display only (the engine decides in base units)."""
+    known = KNOWN_TOKENS.get(str(mint))
+    if known is None or known[0] not in ("USDC", "USDT"):
+        return None
+    return units / 10 ** known[1]
+
+
+def route_label(opp: Opportunity) -> str:
+    parts = [token_label(opp.loan_mint)]
+    for hop in opp.route:
+        dex = "ray" if hop.dex.startswith("raydium") else "orca" if hop.dex.startswith("whirl") else hop.dex[:4]
+        parts.append(f"-{dex}→{token_label(hop.mint_out)}")
+    return "".join(parts)
+
+
+@dataclass
+class OppRow:
+    opp: Opportunity
+    pending_until: int | None = None
+    decision: str = ""
+
+
+@dataclass
+class ConsoleState:
+    slot: int = 0
+    engine: EngineState | None = None
+    feed: FeedHealth | None = None
+    opportunities: dict[int, OppRow] = field(default_factory=dict)  # by cycle_id
+    by_opportunity: dict[int, int] = field(default_factory=dict)  # opportunity id -> cycle_id
+    validations: deque[ValidationResult] = field(default_factory=lambda: deque(maxlen=20))
+    regions: dict[str, RegionStats] = field(default_factory=dict)
+    tip_policy: TipPolicy | None = None
+    inclusion_history: deque[float] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    tip_history: deque[int] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    in_flight: dict[str, AttemptUpdate] = field(default_factory=dict)
+    attempts_by_opportunity: dict[int, list[AttemptUpdate]] = field(default_factory=dict)
+    dirty: set[str] = field(default_factory=lambda: set(PANES))
+    applied: int = 0
+
+    def apply(self, event: Event) -> None:
+        self.applied += 1
+        if isinstance(event, Opportunity):
+            row = self.opportunities.get(event.cycle_id)
+            if row is not None:
+                self.by_opportunity.pop(row.opp.id, None)
+                row.opp = event
+            else:
+                self.opportunities[event.cycle_id] = OppRow(event)
+            self.by_opportunity[event.id] = event.cycle_id
+            self.dirty.add("opportunities")
+        elif isinstance(event, OpportunityWithdrawn):
+            row = self.opportunities.get(event.cycle_id)
+            if row is not None and row.pending_until is None:
+                del self.opportunities[event.cycle_id]
+                self.by_opportunity.pop(row.opp.id, None)
+            self.dirty.add("opportunities")
+        elif isinstance(event, PendingApproval):
+            row = self.row_for(event.opportunity_id)
+            if row is not None:
+                row.pending_until = event.expires_slot
+                row.decision = ""
+            self.dirty.add("opportunities")
+        elif isinstance(event, ApprovalDecision):
+            row = self.row_for(event.opportunity_id)
+            if row is not None:
+                row.pending_until = None
+                row.decision = event.decision
+            self.dirty.add("opportunities")
+        elif isinstance(event, ValidationResult):
+            self.validations.appendleft(event)
+            self.dirty.add("validations")
+        elif isinstance(event, AttemptUpdate):
+            self.attempts_by_opportunity.setdefault(event.opportunity_id, []).append(event)
+            if event.state in FINAL_STATES or event.state == "landed":
+                self.in_flight.pop(event.attempt_id, None)
+                self.dirty.add("trades")
+            else:
+                self.in_flight[event.attempt_id] = event
+            if event.tip_lamports:
+                self.tip_history.append(event.tip_lamports)
+            self.dirty.update(("retries", "inclusion"))
+        elif isinstance(event, RegionStats):
+            self.regions[event.region] = event
+            sent = sum(r.sent for r in self.regions.values())
+            landed = sum(r.landed for r in self.regions.values())
+            if sent:
+                self.inclusion_history.append(landed / sent)
+            self.dirty.add("inclusion")
+        elif isinstance(event, TipPolicy):
+            self.tip_policy = event
+            self.dirty.add("inclusion")
+        elif isinstance(event, SlotTick):
+            if event.slot != self.slot:
+                self.slot = event.slot
+                self.dirty.update(("header", "opportunities"))
+        elif isinstance(event, FeedHealth):
+            self.feed = event
+            self.slot = max(self.slot, event.slot)
+            self.dirty.add("header")
+        elif isinstance(event, EngineState):
+            self.engine = event
+            self.dirty.add("header")
+
+    def row_for(self, opportunity_id: int) -> OppRow | None:
+        cycle = self.by_opportunity.get(opportunity_id)
+        return None if cycle is None else self.opportunities.get(cycle)
+
+    def pending_ids(self) -> list[int]:
+        return [r.opp.id for r in self.opportunities.values() if r.pending_until is not None]
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
+
+    def expire_rows(self) -> None:
+        """Decided rows linger one refresh so the operator sees the outcome; withdrawn ones go."""
+        for cycle, row in list(self.opportunities.items()):
+            if row.pending_until is not None and row.pending_until < self.slot:
+                row.pending_until = None
+                row.decision = "expired"
+                self.dirty.add("opportunities")
+            elif row.decision and self.slot - row.opp.slot > 150:
+                del self.opportunities[cycle]
+                self.by_opportunity.pop(row.opp.id, None)
+                self.dirty.add("opportunities")
+
+
+SORT_KEYS = ("net", "size", "age", "route")
+
+
+def sorted_rows(state: ConsoleState, sort: str, text_filter: str) -> list[OppRow]:
+    rows = list(state.opportunities.values())
+    if text_filter:
+        needle = text_filter.lower()
+        rows = [r for r in rows if needle in route_label(r.opp).lower()]
+    if sort == "size":
+        rows.sort(key=lambda r: r.opp.amount_in, reverse=True)
+    elif sort == "age":
+        rows.sort(key=lambda r: r.opp.slot, reverse=True)
+    elif sort == "route":
+        rows.sort(key=lambda r: route_label(r.opp))
+    else:
+        rows.sort(key=lambda r: (r.pending_until is None, -r.opp.net))
+    return rows
+
+
+def opp_cells(row: OppRow, slot: int) -> tuple[str, ...]:
+    opp = row.opp
+    mint = opp.loan_mint
+    if row.pending_until is not None:
+        state = f"pending {max(0, row.pending_until - slot)}"
+    else:
+        state = row.decision or "seen"
+    net_usd = usd_value(mint, opp.net)
+    return (
+        route_label(opp),
+        fmt_amount(mint, opp.amount_in),
+        fmt_amount(mint, opp.gross),
+        fmt_amount(mint, opp.fees.flash_fee + opp.fees.network_fee),
+        fmt_amount(mint, opp.fees.tip),
+        fmt_amount(mint, opp.net) + (f" (${net_usd:,.2f})" if net_usd is not None else ""),
+        str(max(0, slot - opp.slot)),
+        state,
+    )
+
+
+def sparkline(values: list[float] | deque[float] | deque[int], width: int = 24) -> str:
+    blocks = "▁▂▃▄▅▆▇█"
+    data = list(values)[-width:]
+    if not data:
+        return ""
+    lo, hi = min(data), max(data)
+    span = (hi - lo) or 1
+    return "".join(blocks[int((v - lo) / span * (len(blocks) - 1))] for v in data)
