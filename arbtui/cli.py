@@ -291,5 +291,8 @@ def _localnet(parser: argparse.ArgumentParser) -> Handler | None:
     return run
 
 
+# Subcommands kept in their own modules register themselves on import.
+from arbtui import cli_inspect  # noqa: E402, F401
+
 if __name__ == "__main__":
     raise SystemExit(main())
