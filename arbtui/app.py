@@ -9,6 +9,7 @@ a child process and stops it on exit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -18,6 +19,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets.data_table import RowDoesNotExist
 
 from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
 from arbtui.state import (
@@ -203,12 +205,21 @@ class ArbConsole(App[int]):
                 "waiting for the engine…",
             )
             yield Pane(
-                "Flash-loan validations", ("opp", "check", "result", "value / limit"), "validations", "none yet"
+                "Flash-loan validations",
+                ("opp", "check", "result", "value / limit"),
+                "validations",
+                "none yet",
             )
-            with Pane("Jito inclusion", ("region", "incl %", "p50 ms", "429s", "err"), "inclusion", "no bundles yet"):
+            with Pane(
+                "Jito inclusion", ("region", "incl %", "p50 ms", "429s", "err"), "inclusion", "no bundles yet"
+            ):
                 yield Static("", classes="spark", id="inclusion-spark")
-            yield Pane("Retries", ("attempt", "#", "state", "next", "reason", "bump"), "retries", "nothing in flight")
-            with Pane("Trades", ("time", "state", "provider", "size $", "P&L $", "tip"), "trades", "no trades yet"):
+            yield Pane(
+                "Retries", ("attempt", "#", "state", "next", "reason", "bump"), "retries", "nothing in flight"
+            )
+            with Pane(
+                "Trades", ("time", "state", "provider", "size $", "P&L $", "tip"), "trades", "no trades yet"
+            ):
                 yield Static("", classes="spark", id="pnl-spark")
         yield Static("", id="message")
         yield Input(placeholder="filter routes (enter to apply, escape to clear)", id="filter")
@@ -338,10 +349,8 @@ class ArbConsole(App[int]):
             style = "bold yellow" if row.pending_until is not None else ""
             table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.id))
         if selected is not None:
-            try:
+            with contextlib.suppress(RowDoesNotExist):  # the row left: the cursor stays where it is
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
-            except Exception:  # the row left the table; keep the cursor where it is
-                pass
         pane.show_placeholder(not rows)
         pane.border_title = f"Opportunities ({len(rows)}) sort:{self.sort}" + (
             f" filter:{self.text_filter}" if self.text_filter else ""
@@ -375,7 +384,9 @@ class ArbConsole(App[int]):
                 str(stats.errors),
             )
         tip = self.view.tip_policy
-        line = f"incl {sparkline(self.view.inclusion_history, 12)} tips {sparkline(self.view.tip_history, 12)}"
+        line = (
+            f"incl {sparkline(self.view.inclusion_history, 12)} tips {sparkline(self.view.tip_history, 12)}"
+        )
         if tip is not None:
             line += (
                 f"  {tip.profit_percent:g}%×{tip.inclusion_multiplier:g}×{tip.time_of_day_multiplier:g}"
@@ -394,7 +405,11 @@ class ArbConsole(App[int]):
             if update.next_retry_at_ns is not None:
                 next_at = f"{max(0.0, update.next_retry_at_ns / 1e9 - now):.1f}s"
             table.add_row(
-                update.attempt_id[:10], str(update.attempt), update.state, next_at, update.reason[:24],
+                update.attempt_id[:10],
+                str(update.attempt),
+                update.state,
+                next_at,
+                update.reason[:24],
                 f"×{update.fee_bump:g}",
             )
         pane.show_placeholder(not self.view.in_flight)
@@ -561,6 +576,11 @@ class ArbConsole(App[int]):
         self.draw_opportunities()
         self.refresh_bindings()
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        # The table takes `enter` itself; a selected opportunity row opens its detail.
+        if event.data_table is self.query_one("#opportunities", Pane).table:
+            self.action_detail()
+
     def action_detail(self) -> None:
         oid = self.selected_opportunity_id()
         row = self.view.row_for(oid) if oid is not None else None
@@ -570,7 +590,10 @@ class ArbConsole(App[int]):
         mint = opp.loan_mint
         lines = [
             f"route      {route_label(opp)}",
-            *(f"  hop {i + 1}  {h.dex} {h.pool}  {'a→b' if h.a_to_b else 'b→a'}" for i, h in enumerate(opp.route)),
+            *(
+                f"  hop {i + 1}  {h.dex} {h.pool}  {'a→b' if h.a_to_b else 'b→a'}"
+                for i, h in enumerate(opp.route)
+            ),
             f"amount in  {fmt_amount(mint, opp.amount_in)}  ({opp.amount_in:,} units)",
             f"expected   {fmt_amount(mint, opp.expected_out)}  ({opp.expected_out:,} units)",
             f"gross      {opp.gross:,}  flash fee {opp.fees.flash_fee:,}  network {opp.fees.network_fee:,}"

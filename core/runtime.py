@@ -1,0 +1,243 @@
+"""The engine host: search engine + pipeline + approval queue + mode + controls, behind `EngineLink`.
+
+The console (in this process today, over a socket later) only ever calls these methods; pause,
+kill and the mode are enforced here, so no front end can send what the engine would refuse.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from typing import Any, Protocol
+
+from core.approvals import ApprovalQueue, Candidate, Outcome
+from core.config import AppConfig
+from core.events import (
+    AttemptUpdate,
+    EngineState,
+    Event,
+    EventBus,
+    FeedHealth,
+    PendingApproval,
+    RegionStats,
+    SlotTick,
+    Subscription,
+    TipPolicy,
+)
+from core.keypair import Signer
+from core.mode import LivePreview, ModeController, StoreSet
+from core.search.opportunities import Opportunity, OpportunityWithdrawn
+from core.store import FINAL_STATES, Mode
+
+log = logging.getLogger(__name__)
+
+SNAPSHOT_OPPORTUNITIES = 200
+
+
+class Pipeline(Protocol):
+    """validate → build → (approval) → submit → settle, as the flash-loan and execution stages do it."""
+
+    async def prepare(self, opportunity: Opportunity, mode: Mode) -> Candidate | None:
+        """Size, build and validate; None when it does not pass (the attempt is recorded either way)."""
+        ...
+
+    async def recheck(self, candidate: Candidate) -> str | None:
+        """Re-quote and re-simulate against current state: None when it still passes, else why not."""
+        ...
+
+    async def dispatch(self, candidate: Candidate, mode: Mode, signer: Signer | None) -> None:
+        """Dry-run: simulate and record. Live: sign and submit."""
+        ...
+
+
+class Runtime:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        bus: EventBus | None = None,
+        pipeline: Pipeline | None = None,
+        engine: Any | None = None,
+    ) -> None:
+        self.config = config
+        self.bus = bus or EventBus()
+        self.stores = StoreSet(config.store.dir)
+        self.modes = ModeController(config, self.stores, on_change=self._mode_changed)
+        self.pipeline = pipeline
+        self.engine = engine
+        self.queue = ApprovalQueue(
+            config.mode,
+            self.stores.writer("dry-run"),
+            self.bus,
+            recheck=self._recheck,
+            dispatch=self._dispatch,
+        )
+        self._state = "stopped"
+        self._reason = ""
+        self._slot = 0
+        self._latest: dict[int, Opportunity] = {}
+        self._last: dict[type, Event] = {}
+        self._in_flight: dict[str, AttemptUpdate] = {}
+        self._regions: dict[str, RegionStats] = {}
+        self._watch: Subscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._recent_attempts: deque[AttemptUpdate] = deque(maxlen=200)
+
+    # -------------------------------------------------------------- EngineLink
+
+    @property
+    def mode(self) -> Mode:
+        return self.modes.mode
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def subscribe(self) -> Subscription:
+        return self.bus.subscribe()
+
+    def snapshot(self) -> list[Event]:
+        events: list[Event] = [self._engine_state()]
+        events += list(self._last.values()) + list(self._regions.values())
+        events += sorted(self._latest.values(), key=lambda o: -o.net)[:SNAPSHOT_OPPORTUNITIES]
+        events += [PendingApproval(p.candidate.opportunity_id, p.expires_slot) for p in self.queue.pending()]
+        events += list(self._recent_attempts)
+        return events
+
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def approve(self, opportunity_id: int, key: str = "a") -> Outcome:
+        if self._state == "killed":
+            return Outcome(opportunity_id, None, f"kill switch: {self._reason}")
+        return await self.queue.approve(opportunity_id, key)
+
+    async def approve_all(self, key: str = "A") -> list[Outcome]:
+        if self._state == "killed":
+            return []
+        return await self.queue.approve_all(key)
+
+    async def reject(self, opportunity_id: int, key: str = "r") -> Outcome:
+        return self.queue.reject(opportunity_id, key)
+
+    def preview_live(self) -> LivePreview:
+        return self.modes.preview_live()
+
+    async def switch_to_live(self, typed: str) -> None:
+        await self.modes.switch_to_live(typed)
+
+    async def switch_to_dry_run(self) -> None:
+        await self.modes.switch_to_dry_run()
+
+    async def pause(self) -> None:
+        if self._state == "running":
+            self._set_state("paused", "operator pause (p)")
+
+    async def resume(self) -> None:
+        if self._state == "paused":
+            self._set_state("running", "")
+
+    async def kill(self, reason: str) -> None:
+        self.queue.clear(f"kill switch: {reason}")
+        self._set_state("killed", reason)
+
+    # -------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        await self.modes.start()
+        self._watch = self.bus.subscribe()
+        self._tasks.append(asyncio.create_task(self._follow(), name="runtime-follow"))
+        if self.engine is None and self.pipeline is None:
+            self.engine = self._default_engine()
+        if self.engine is not None:
+            await self.engine.start()
+        self._set_state("running", "")
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._watch is not None:
+            self._watch.close()
+        self._set_state("stopped", "")
+        await self.stores.close()
+
+    def _default_engine(self) -> Any | None:
+        try:
+            from core.engine import Engine
+        except ImportError as exc:
+            log.error("engine unavailable: %s", exc)
+            return None
+        return Engine(self.config, self.bus, handler=self.handle)
+
+    # -------------------------------------------------------------- pipeline
+
+    async def handle(self, opportunity: Opportunity) -> None:
+        """The engine's handler: every fresh opportunity goes through validation and the queue."""
+        if self._state != "running" or self.pipeline is None:
+            return
+        candidate = await self.pipeline.prepare(opportunity, self.mode)
+        if candidate is None or self._state != "running":
+            return
+        await self.queue.offer(candidate, max(self._slot, opportunity.slot))
+
+    async def offer(self, candidate: Candidate) -> Outcome | None:
+        return await self.queue.offer(candidate, max(self._slot, candidate.opportunity.slot))
+
+    async def _recheck(self, candidate: Candidate) -> str | None:
+        if self._state != "running":
+            return f"engine {self._state}"
+        if self.pipeline is None:
+            return None
+        return await self.pipeline.recheck(candidate)
+
+    async def _dispatch(self, candidate: Candidate) -> None:
+        if self._state != "running" or self.pipeline is None:
+            return
+        await self.pipeline.dispatch(candidate, self.mode, self.modes.signer)
+
+    async def _follow(self) -> None:
+        """Keep what a newly attached console needs, and expire approvals as slots pass."""
+        assert self._watch is not None
+        while True:
+            event = await self._watch.get()
+            if isinstance(event, Opportunity):
+                self._latest[event.cycle_id] = event
+            elif isinstance(event, (FeedHealth, TipPolicy)):
+                self._last[type(event)] = event
+            elif isinstance(event, RegionStats):
+                self._regions[event.region] = event
+            elif isinstance(event, AttemptUpdate):
+                self._recent_attempts.append(event)
+                if event.state in FINAL_STATES or event.state == "landed":
+                    self._in_flight.pop(event.attempt_id, None)
+                else:
+                    self._in_flight[event.attempt_id] = event
+            elif isinstance(event, OpportunityWithdrawn):
+                self._latest.pop(event.cycle_id, None)
+            if isinstance(event, (SlotTick, FeedHealth)) and event.slot > self._slot:
+                self._slot = event.slot
+                self.queue.expire(self._slot)
+
+    def _engine_state(self) -> EngineState:
+        return EngineState(
+            self._state,
+            self.mode,
+            self._reason,
+            wallet=self.modes.signer.short if self.modes.signer else "",
+            cluster=self.config.cluster.name,
+        )
+
+    def _set_state(self, state: str, reason: str) -> None:
+        self._state, self._reason = state, reason
+        self.bus.publish(self._engine_state())
+
+    def _mode_changed(self, mode: Mode, reason: str) -> None:
+        # Nothing approved under dry-run rules may be sent live, or the other way round.
+        self.queue.clear(f"mode switched to {mode}")
+        self.queue.store = self.stores.writer(mode)
+        self.bus.publish(self._engine_state())
