@@ -581,6 +581,23 @@ class Cluster:
         self._emit(TxEvent(signature, slot, err, record.logs, written, frozenset(keys)))
         return record
 
+    def land_executed(
+        self,
+        tx: VersionedTransaction,
+        meta: TransactionMetadata,
+        loaded: tx_inspect.LoadedKeys,
+        pre: list[Account | None],
+        post: list[Account | None],
+    ) -> TxRecord:
+        """Land a successful transaction whose effects the caller already applied to the SVM.
+
+        For bundles (core/localnet/bundles.py): they run uncommitted, then land all or none;
+        landing records, caches and notifies exactly as `submit` does.
+        """
+        pre_balances = [a.lamports if a is not None else 0 for a in pre]
+        post_balances = [a.lamports if a is not None else 0 for a in post]
+        return self._commit(tx, tx.signatures[0], None, meta, loaded, pre, post, pre_balances, post_balances)
+
     def _note_priority_fee(self, message: Message | MessageV0, write_locked: list[Pubkey]) -> None:
         price = tx_inspect.compute_budget(message).unit_price
         block_min, per_account = self._slot_fees

@@ -17,6 +17,7 @@ from solders.message import MessageV0, from_bytes_versioned
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from core.localnet import bundle_simulation
 from core.localnet import rpc_errors as E
 from core.localnet.account_encoding import (
     AccountEncoding,
@@ -72,7 +73,7 @@ class RpcMethods:
                 "getRecentPrioritizationFees", "requestAirdrop", "getFirstAvailableBlock",
                 "getGenesisHash", "getIdentity", "getTransactionCount", "getEpochSchedule",
                 "minimumLedgerSlot", "getBlockTime", "getTokenSupply", "getSignaturesForAddress",
-                "getSlotLeader", "getBlock", "getBlocks", "getBlocksWithLimit",
+                "getSlotLeader", "getBlock", "getBlocks", "getBlocksWithLimit", "simulateBundle",
             )
         }
 
@@ -402,6 +403,21 @@ class RpcMethods:
             "postBalances": sim.post_balances or None,
         }
         return self._context(slot, value)
+
+    def simulateBundle(self, params: list[Any]) -> dict[str, Any]:
+        """Jito-Solana's bundle simulation (core/localnet/bundle_simulation.py)."""
+        request = bundle_simulation.parse_request(self.cluster, params)
+        for tx in request.txs:
+            self._check_lookups(tx, "processed")
+        value = bundle_simulation.simulate(
+            self.cluster,
+            request.txs,
+            request.pre_configs,
+            request.post_configs,
+            skip_sig_verify=request.skip_sig_verify,
+            replace_recent_blockhash=request.replace_recent_blockhash,
+        )
+        return self._context(request.bank_slot, value)
 
     def _simulated_accounts(
         self, cfg: Any, post: dict[Pubkey, Account | None], loaded: LoadedKeys | None, commitment: str
