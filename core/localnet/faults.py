@@ -17,6 +17,19 @@ class FaultSpecError(ValueError):
 
 
 @dataclass
+class RegionFaults:
+    """One block-engine region's knobs, set as `<region>.<knob>=v` (e.g. `ny.outage=true`)."""
+
+    latency_ms: float = 0.0  # added to the region's own simulated latency
+    outage: bool = False  # every request to the region fails (HTTP 503); other regions unaffected
+    http_5xx_rate: float = 0.0  # answer HTTP 500 instead of serving
+    drop_bundle_rate: float = 0.0  # accept a bundle (id returned) but never forward it
+
+
+REGION_KNOBS = tuple(f.name for f in fields(RegionFaults))
+
+
+@dataclass
 class Faults:
     latency_ms: float = 0.0  # added before every RPC answer and PubSub notification
     http_429_rate: float = 0.0  # answer HTTP 429 Too Many Requests instead of serving
@@ -27,6 +40,8 @@ class Faults:
     skip_notification_rate: float = 0.0  # silently drop a PubSub notification
     stall_slot_ms: float = 0.0  # one-shot: the slot clock pauses this long, then clears this
     seed: int | None = None  # seeds the draws so a test run is reproducible
+    # Block-engine regions by name ("default" is the unprefixed path); absent = no faults.
+    regions: dict[str, RegionFaults] = field(default_factory=dict, compare=False)
     _rng: random.Random = field(default_factory=random.Random, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -50,9 +65,14 @@ class Faults:
         return stall
 
     # -- settings ------------------------------------------------------------------------------
+    def region(self, name: str) -> RegionFaults:
+        """The knobs of block-engine region `name` (all off until set)."""
+        found = self.regions.get(name)
+        return found if found is not None else RegionFaults()
+
     @classmethod
     def knob_names(cls) -> list[str]:
-        return [f.name for f in fields(cls) if not f.name.startswith("_")]
+        return [f.name for f in fields(cls) if not f.name.startswith("_") and f.name != "regions"]
 
     def validate(self) -> None:
         for name in ("http_429_rate", "http_503_rate", "malformed_json_rate", "ws_drop_rate",
@@ -65,14 +85,24 @@ class Faults:
                 raise FaultSpecError(f"{name} must be >= 0, got {getattr(self, name)}")
 
     def update(self, settings: dict[str, Any]) -> None:
-        """Apply several knobs at once; nothing changes if any one of them is bad."""
+        """Apply several knobs at once; nothing changes if any one of them is bad.
+
+        `<region>.<knob>` names set a block-engine region's knobs (see RegionFaults).
+        """
         staged = self.as_dict()
+        regions = {name: RegionFaults(**vars(rf)) for name, rf in self.regions.items()}
         for name, raw in settings.items():
+            if "." in name:
+                region, _, knob = name.partition(".")
+                staged_region = regions.setdefault(region, RegionFaults())
+                setattr(staged_region, knob, _coerce_region(region, knob, raw))
+                continue
             staged[name] = _coerce(name, raw)
         probe = Faults(**{k: v for k, v in staged.items() if k != "seed"})
         probe.validate()
         for name, value in staged.items():
             setattr(self, name, value)
+        self.regions = regions
         if "seed" in settings and self.seed is not None:
             self._rng.seed(self.seed)
 
@@ -85,6 +115,19 @@ class Faults:
 
     def as_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.knob_names()}
+
+
+def _coerce_region(region: str, knob: str, raw: Any) -> Any:
+    if not region or knob not in REGION_KNOBS:
+        raise FaultSpecError(f"unknown region fault {region}.{knob}; knobs: {', '.join(REGION_KNOBS)}")
+    if knob == "outage":
+        return _coerce("ws_drop_all", raw)  # the same bool spelling
+    value = _coerce("latency_ms", raw)
+    if knob == "latency_ms" and value < 0:
+        raise FaultSpecError(f"{region}.latency_ms must be >= 0, got {value}")
+    if knob != "latency_ms" and not 0.0 <= value <= 1.0:
+        raise FaultSpecError(f"{region}.{knob} must be within [0, 1], got {value}")
+    return value
 
 
 def _coerce(name: str, raw: Any) -> Any:
