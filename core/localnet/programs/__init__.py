@@ -26,6 +26,8 @@ PROGRAM_IDS: dict[str, Pubkey] = {
     "raydium_amm": ids.RAYDIUM_AMM_V4,
     "solend": ids.SOLEND,
     "whirlpool": ids.ORCA_WHIRLPOOL,
+    "marginfi": ids.MARGINFI_V2,
+    "kamino": ids.KAMINO_LEND,
 }
 
 
