@@ -94,7 +94,9 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
         if not args.no_traders and simulator is not None and cluster.scenario is not None and hasattr(
             simulator, "start_simulator"
         ) and not isinstance(cluster.scenario, dict):
-            traders, traders_task = simulator.start_simulator(rpc.url, cluster.scenario, None, args.seed)
+            traders, traders_task = simulator.start_simulator(
+                rpc.url, cluster.scenario, trader_flow(args, simulator), args.seed
+            )
         _print_endpoints(args, rpc, pubsub, cluster, time.perf_counter() - started)
         await stop.wait()
         return 0
@@ -110,6 +112,11 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
         await rpc.stop()
         await cluster.stop()
         print("arbtui localnet: stopped", flush=True)
+
+
+def trader_flow(args: argparse.Namespace, simulator: Any) -> Any:
+    """The noise traders' Flow: they trade once per slot, so their clock is --slot-ms too."""
+    return simulator.Flow(slot_ms=args.slot_ms)
 
 
 def _print_endpoints(args: argparse.Namespace, rpc: RpcServer, pubsub: Any, cluster: Cluster,
