@@ -37,6 +37,15 @@ MAX_STATUS_IDS = 5
 LAMPORTS_PER_SOL = 1_000_000_000
 DEFAULT_RATE_PER_S = 1.0
 LATENCY_SAMPLES = 200
+# Pace a little under the server's limit: request spacing jitters by a few ms in transit, and a
+# request that arrives 1 ms early is a 429.
+RATE_HEADROOM = 0.9
+
+
+def _region_base(url: str) -> str:
+    """Accept both a host URL and the SDKs' `…/api/v1` base for a region."""
+    url = url.rstrip("/")
+    return url[: -len("/api/v1")] if url.endswith("/api/v1") else url
 
 
 def bundle_id_of(txs: Sequence[VersionedTransaction]) -> str:
@@ -195,6 +204,7 @@ class JitoClient:
         *,
         rate_per_s: float = DEFAULT_RATE_PER_S,
         burst: float = 1.0,
+        headroom: float = RATE_HEADROOM,
         max_wait_s: float = 2.0,
         tip_floor_url: str | None = None,
         auth_uuid: str | None = None,
@@ -206,12 +216,12 @@ class JitoClient:
     ) -> None:
         if not regions:
             raise ValueError("JitoClient needs at least one region")
-        self.regions = {name: url.rstrip("/") for name, url in regions.items()}
+        self.regions = {name: _region_base(url) for name, url in regions.items()}
         self.rpc = JsonRpc(http)
         self.http = http
         self.max_wait_s = max_wait_s
         self.buckets = {
-            name: TokenBucket(rate_per_s, burst, clock=clock, sleep=sleep) for name in self.regions
+            name: TokenBucket(rate_per_s * headroom, burst, clock=clock, sleep=sleep) for name in self.regions
         }
         self._counters = {name: _RegionCounters() for name in self.regions}
         self._clock = clock
