@@ -30,6 +30,8 @@ class FeedHealth:
     stale_slots: int
     pools: int
     reason: str = ""
+    stale: bool = False  # True while the engine must not act on the market state (disconnected or too old)
+    decode_errors: int = 0  # malformed accounts skipped since start
     at_ns: int = field(default_factory=_now_ns)
 
 
