@@ -40,6 +40,7 @@ from core.protocols import ids
 
 log = logging.getLogger(__name__)
 
+_TIP_ACCOUNTS = frozenset(ids.JITO_TIP_ACCOUNTS)
 TIP_ACCOUNT_DATA_LEN = 8  # the tip-payment program's TipPaymentAccount: its Anchor discriminator only
 
 
@@ -140,7 +141,9 @@ class BlockEngine:
         if self.faults.roll(self.faults.region(region).drop_bundle_rate):
             self.stats.dropped += 1
             return bid
-        locks = bundles.write_locks(txs)
+        # Every bundle write-locks a tip account; Jito spreads tips over 8 accounts so that this does
+        # not serialise the auction, so they are no conflict here.
+        locks = bundles.write_locks(txs, self.cluster) - _TIP_ACCOUNTS
         requested_cu = sum(tx_inspect.compute_budget(tx.message).unit_limit for tx in txs)
         self._seq += 1
         record = BundleRecord(bid, txs, tip, requested_cu, locks, self.clock() + delay_s, self._seq,
