@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
@@ -56,7 +57,7 @@ def mode_of(config: AppConfig) -> Mode:
 def wallet_label(config: AppConfig, mode: Mode) -> tuple[str, bool]:
     """What the header shows for the wallet, and whether it is a problem. Dry-run loads no signer."""
     if mode == "dry-run":
-        return "no signer (dry-run)", False
+        return "no signer", False
     try:
         return load_keypair(keypair_path(config), for_live=True).short, False
     except KeypairError as exc:
@@ -92,16 +93,16 @@ class StatusHeader(Static):
             text.append(" DRY-RUN ", style="bold black on yellow")
         else:
             text.append(" LIVE ", style="bold white on red blink")
-        text.append(" wallet ")
+        text.append(" ")
         text.append(wallet, style="bold red" if wallet_bad else "bold")
-        text.append(" engine ")
+        text.append(" · ")
         bad_engine = self.engine_state.startswith(("killed", "stopped"))
         text.append(self.engine_state, style="bold red" if bad_engine else "bold")
         if self.feed:
-            text.append(" feed ")
+            text.append(" · feed ")
             text.append(self.feed, style="bold red" if self.feed_bad else "green")
         if self.slot:
-            text.append(f" slot {self.slot}")
+            text.append(f" · slot {self.slot}")
         self.plain = text.plain
         self.update(text)
 
@@ -126,7 +127,9 @@ class Pane(Vertical):
         return self.query_one(DataTable)
 
     def show_placeholder(self, show: bool) -> None:
+        # An empty table's header row would cost a line the 80×24 layout cannot spare.
         self.query_one(".placeholder", Static).display = show
+        self.table.display = not show
 
 
 class ArbConsole(App[int]):
@@ -146,34 +149,38 @@ class ArbConsole(App[int]):
     #opportunities { column-span: 2; }
     .pane { border: round $primary; height: 1fr; }
     .pane:focus-within { border: round $accent; }
-    .pane DataTable { height: 1fr; }
+    .pane DataTable { height: 1fr; scrollbar-size-horizontal: 0; }
     .placeholder { color: $text-muted; height: auto; padding: 0 1; }
-    .spark { height: 1; padding: 0 1; color: $success; }
+    .spark { height: 1; padding: 0 1; color: $success; dock: bottom; }
     #filter { dock: bottom; height: 3; display: none; }
     #filter.visible { display: block; }
     #message { height: 1; color: $warning; padding: 0 1; }
     HelpScreen, LiveModal, ConfirmQuit, DetailScreen { align: center middle; }
     #help-body { width: 64; height: 20; border: round $accent; background: $surface; padding: 0 1; }
-    #live-body { width: 70; height: auto; border: thick $error; background: $surface; padding: 1 2; }
+    #live-body {
+        width: 72; max-width: 100%; height: auto; border: thick $error; background: $surface; padding: 0 1;
+    }
     #live-buttons { height: auto; margin-top: 1; }
     #live-buttons Button { margin-right: 2; }
     #quit-body { width: 60; height: auto; border: round $warning; background: $surface; padding: 1 2; }
     #detail-body { width: 90%; height: 90%; border: round $accent; background: $surface; padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "approve", "Approve"),
-        Binding("r", "reject", "Reject"),
-        Binding("A", "approve_all", "Approve all", key_display="A"),
-        Binding("d", "toggle_mode", "Dry-run⇄live"),
-        Binding("p", "pause", "Pause/resume"),
-        Binding("K", "kill", "Kill switch", key_display="K"),
-        Binding("enter", "detail", "Detail", show=False),
-        Binding("s", "sort", "Sort"),
-        Binding("slash", "filter", "Filter", key_display="/"),
-        Binding("question_mark", "help", "Help", key_display="?"),
-        Binding("q", "quit", "Quit"),
-        Binding("tab", "focus_next", "Next pane", show=False),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
+        Binding("q", "quit", "quit", tooltip="Quit (asks while bundles are in flight)"),
+        Binding("a", "approve", "approve", tooltip="Approve the selected pending trade"),
+        Binding("r", "reject", "reject", tooltip="Reject the selected pending trade"),
+        Binding(
+            "A", "approve_all", "all", key_display="A", tooltip="Approve every pending trade within the caps"
+        ),
+        Binding("d", "toggle_mode", "live/dry", tooltip="Dry-run ⇄ live (live asks for the typed word)"),
+        Binding("p", "pause", "pause", tooltip="Pause / resume the engine"),
+        Binding("K", "kill", "KILL", key_display="K", tooltip="Kill switch: stop submitting now"),
+        Binding("enter", "detail", "detail", show=False, tooltip="Open the selected opportunity's detail"),
+        Binding("s", "sort", "sort", tooltip="Sort opportunities: net, size, age, route"),
+        Binding("slash", "filter", "filter", key_display="/", tooltip="Filter opportunities by route text"),
+        Binding("tab", "focus_next", "next pane", show=False, tooltip="Move between panes"),
+        Binding("escape", "clear_filter", "clear", show=False, tooltip="Clear the filter"),
     ]
 
     def __init__(
@@ -189,7 +196,7 @@ class ArbConsole(App[int]):
         self.text_filter = ""
         self._sub: Subscription | None = None
         self._owns_link = False
-        self._trade_keys: tuple[tuple[str, str, float | None], ...] = ()
+        self._trade_keys: tuple[tuple[str, str, float | None], ...] | None = None
         self._readers: dict[Mode, StoreReader] = {}
         self._pnl: list[float] = []
 
@@ -200,7 +207,7 @@ class ArbConsole(App[int]):
         with Grid(id="panes"):
             yield Pane(
                 "Opportunities",
-                ("route", "size", "gross", "fees", "tip", "net", "age", "state"),
+                ("route", "size", "gross", "cost", "net", "$", "age", "state"),
                 "opportunities",
                 "waiting for the engine…",
             )
@@ -223,7 +230,7 @@ class ArbConsole(App[int]):
                 yield Static("", classes="spark", id="pnl-spark")
         yield Static("", id="message")
         yield Input(placeholder="filter routes (enter to apply, escape to clear)", id="filter")
-        yield Footer()
+        yield Footer(compact=True)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -241,6 +248,11 @@ class ArbConsole(App[int]):
         await self.refresh_trades()
         self.set_interval(TRADES_POLL_SECONDS, self.refresh_trades)
         self.set_interval(1 / self.config.ui.refresh_hz, self.redraw)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # On a short terminal the lower panes need their rows more than the opportunity list does.
+        grid = self.query_one("#panes", Grid)
+        grid.styles.grid_rows = "1fr 1fr 1fr" if event.size.height < 36 else "2fr 1fr 1fr"
 
     def attach(self, link: EngineLink) -> None:
         self.link = link
@@ -329,11 +341,11 @@ class ArbConsole(App[int]):
         feed = self.view.feed
         if feed is not None:
             if not feed.connected:
-                header.feed, header.feed_bad = f"disconnected ({feed.reason})", True
+                header.feed, header.feed_bad = f"down ({feed.reason})", True
             elif feed.stale_slots > 0:
-                header.feed, header.feed_bad = f"stale {feed.stale_slots} slots", True
+                header.feed, header.feed_bad = f"stale {feed.stale_slots}", True
             else:
-                header.feed, header.feed_bad = f"current · {feed.pools} pools", False
+                header.feed, header.feed_bad = f"ok {feed.pools}p", False
         header.slot = self.view.slot
         header.refresh_status()
         self.sub_title = f"{self.config.cluster.name} · {self.mode}"
@@ -532,7 +544,7 @@ class ArbConsole(App[int]):
         else:
             self.say("LIVE")
         self.sync_header()
-        self._trade_keys = ()
+        self._trade_keys = None
         await self.refresh_trades()
 
     async def action_pause(self) -> None:
@@ -633,7 +645,7 @@ class ArbConsole(App[int]):
 
     def action_help(self) -> None:
         keys = [
-            (b.key_display or b.key, b.description)
+            (b.key_display or b.key, b.tooltip or b.description)
             for b in self.BINDINGS
             if isinstance(b, Binding) and b.description
         ]

@@ -63,7 +63,9 @@ def usd_value(mint: object, units: int) -> float | None:
 def route_label(opp: Opportunity) -> str:
     parts = [token_label(opp.loan_mint)]
     for hop in opp.route:
-        dex = "ray" if hop.dex.startswith("raydium") else "orca" if hop.dex.startswith("whirl") else hop.dex[:4]
+        dex = (
+            "ray" if hop.dex.startswith("raydium") else "orca" if hop.dex.startswith("whirl") else hop.dex[:4]
+        )
         parts.append(f"-{dex}→{token_label(hop.mint_out)}")
     return "".join(parts)
 
@@ -203,7 +205,7 @@ def opp_cells(row: OppRow, slot: int) -> tuple[str, ...]:
     opp = row.opp
     mint = opp.loan_mint
     if row.pending_until is not None:
-        state = f"pending {max(0, row.pending_until - slot)}"
+        state = f"wait {max(0, row.pending_until - slot)}"
     else:
         state = row.decision or "seen"
     net_usd = usd_value(mint, opp.net)
@@ -211,9 +213,9 @@ def opp_cells(row: OppRow, slot: int) -> tuple[str, ...]:
         route_label(opp),
         fmt_amount(mint, opp.amount_in),
         fmt_amount(mint, opp.gross),
-        fmt_amount(mint, opp.fees.flash_fee + opp.fees.network_fee),
-        fmt_amount(mint, opp.fees.tip),
-        fmt_amount(mint, opp.net) + (f" (${net_usd:,.2f})" if net_usd is not None else ""),
+        fmt_amount(mint, opp.fees.total),
+        fmt_amount(mint, opp.net),
+        f"{net_usd:,.2f}" if net_usd is not None else "—",
         str(max(0, slot - opp.slot)),
         state,
     )

@@ -32,7 +32,7 @@ async def test_console_starts_in_dry_run_and_quits_on_q(tmp_path: Path) -> None:
         header = app.query_one(StatusHeader)
         assert "DRY-RUN" in header.plain
         assert "localnet" in header.plain
-        assert "no signer (dry-run)" in header.plain
+        assert "no signer" in header.plain
         titles = [pane.border_title for pane in app.query(Pane)]
         assert titles == ["Opportunities", "Flash-loan validations", "Jito inclusion", "Retries", "Trades"]
         await pilot.press("q")

@@ -99,8 +99,8 @@ async def test_pending_opportunity_shows_countdown_and_a_approves_it(tmp_path: P
         table = app.query_one("#opportunities", Pane).table
         row = table.get_row("1")
         assert str(row[0]) == "USDC-ray→SOL-orca→USDC"
-        assert str(row[-1]) == "pending 20"
-        assert "1.0000 ($1.00)" in str(row[5])
+        assert str(row[-1]) == "wait 20"
+        assert str(row[4]) == "1.0000" and str(row[5]) == "1.00"
         await pilot.press("a")
         await pilot.pause(0.2)
         assert pipeline.dispatched == [(1, "dry-run", False)]
