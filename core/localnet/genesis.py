@@ -27,6 +27,7 @@ from spl.token.instructions import get_associated_token_address
 
 from core.keypair import generate_localnet_keypair
 from core.localnet.accounts import set_data_account, set_mint, set_token_account
+from core.localnet.genesis_kamino import add_kamino
 from core.localnet.genesis_whirlpool import WhirlpoolPool, add_whirlpools
 from core.protocols import ids, raydium_amm, solend
 
@@ -438,6 +439,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     pools = _genesis_raydium(svm, seed, rng, tokens, supply)
     reserves = _genesis_solend(svm, seed, tokens, supply)
     whirlpools = _genesis_whirlpool(svm, seed, token_list, supply)
+    kamino = add_kamino(svm, seed, token_list, supply.token_account)
 
     operator, keypair_path = operator_keypair(seed, store_dir)
     # Every token gets its ATA (empty but for USDC and wrapped SOL), as a wallet that trades has.
@@ -463,7 +465,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     return Scenario(
         seed=seed, tokens=token_list, raydium_pools=pools, solend_reserves=reserves,
         wallet=operator.pubkey(), wallet_keypair_path=keypair_path, wallet_token_accounts=wallet_atas,
-        traders=tuple(traders), whirlpools=whirlpools,
+        traders=tuple(traders), whirlpools=whirlpools, extra={"kamino": kamino},
     )
 
 
