@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from core.localnet.bundles import simulate_bundle
+from core.localnet.cluster import Cluster
 from core.localnet.rpc_errors import RpcError
+from core.localnet.rpc_server import RpcServer
 from tests.localnet.bundle_helpers import TIP, blockhash, funded, install_tip_accounts, tip_tx
 from tests.localnet.conftest import Localnet
 from tests.localnet.rpc_helpers import LAMPORTS_PER_SOL, freeze_clock, rpc, signed_v0, transfer_ix
@@ -207,3 +214,64 @@ async def test_bundles_simulate_bundle_is_the_rpc_result_for_decoded_transaction
     assert second["preExecutionAccounts"][0]["lamports"] == LAMPORTS_PER_SOL
     with pytest.raises(RpcError, match="equal in length"):
         simulate_bundle(net.cluster, txs, [None])
+
+
+# -- bad input -------------------------------------------------------------------------------------
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=12), inner, max_size=3),
+    max_leaves=8,
+)
+_SAMPLE = b64(signed_v0(Keypair.from_seed(bytes(32)), [transfer_ix(Keypair.from_seed(bytes(32)), TIP, 5_000)],
+                        Hash.default()))
+_accounts_configs = st.lists(
+    st.none() | st.fixed_dictionaries(
+        {"addresses": st.lists(st.sampled_from([str(TIP), "abc", ""]) | _json, max_size=3)},
+        optional={"encoding": st.sampled_from(["base64", "base58", "jsonParsed"]) | _json},
+    ) | _json,
+    max_size=3,
+)
+_request = st.fixed_dictionaries(
+    {},
+    optional={
+        "encodedTransactions": st.lists(st.sampled_from([_SAMPLE, "", "!!"]) | _json, max_size=3) | _json
+    },
+)
+_config = st.fixed_dictionaries(
+    {},
+    optional={
+        "preExecutionAccountsConfigs": _accounts_configs | _json,
+        "postExecutionAccountsConfigs": _accounts_configs | _json,
+        "skipSigVerify": st.booleans() | _json,
+        "replaceRecentBlockhash": st.booleans() | _json,
+        "transactionEncoding": st.sampled_from(["base64", "base58", "json", "x"]) | _json,
+        "simulationBank": st.sampled_from(["tip", {"slot": 0}, {"commitment": {"commitment": "processed"}}])
+        | _json,
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RpcServer]:
+    loop = asyncio.new_event_loop()
+    cluster = Cluster(seed=5, slot_ms=3_600_000)
+    loop.run_until_complete(cluster.start())
+    yield RpcServer(cluster, port=0)
+    loop.run_until_complete(cluster.stop())
+    loop.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    head=st.lists(_request | _json, max_size=1),
+    tail=st.lists(_config | _json, max_size=2),
+)
+def test_any_simulate_bundle_params_get_an_answer_not_an_internal_error(
+    server: RpcServer, head: list[Any], tail: list[Any]
+) -> None:
+    params = head + tail
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "simulateBundle", "params": params}).encode()
+    reply = json.loads(server.process(body, loopback=False) or "null")
+    assert ("result" in reply) != ("error" in reply)
+    if "error" in reply:
+        assert reply["error"]["code"] == -32602, (params, reply)
