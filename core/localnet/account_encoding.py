@@ -122,9 +122,16 @@ def _opt_str(value: object | None) -> str | None:
 
 
 def encode_account(
-    account: Account, enc: AccountEncoding, mint_decimals: Callable[[Pubkey], int | None]
+    account: Account,
+    enc: AccountEncoding,
+    mint_decimals: Callable[[Pubkey], int | None],
+    *,
+    limit_base58: bool = True,
 ) -> dict[str, Any]:
-    """The `UiAccount` JSON object, or RpcError -32600 for base58 data over 128 bytes."""
+    """The `UiAccount` JSON object, or RpcError -32600 for base58 data over 128 bytes.
+
+    `limit_base58=False` is for notifications: a subscription was accepted already, so agave's
+    `UiAccount::encode` sends base58 of any length there."""
     raw = bytes(account.data)
     data: Any = None
     if enc.encoding == "jsonParsed" and account.owner in TOKEN_PROGRAMS:
@@ -135,7 +142,7 @@ def encode_account(
             offset, length = enc.data_slice
             sliced = raw[offset : offset + length]
         if enc.encoding in ("binary", "base58"):
-            if len(sliced) > MAX_BASE58_BYTES:
+            if limit_base58 and len(sliced) > MAX_BASE58_BYTES:
                 raise RpcError(
                     -32600,
                     f"Encoded binary (base 58) data should be less than {MAX_BASE58_BYTES} bytes, "

@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import base58
 from solders.account import Account
 from solders.pubkey import Pubkey
 from solders.signature import Signature
@@ -37,62 +36,24 @@ from core.localnet.account_encoding import (
 from core.localnet.cluster import ClusterEvent, CommitmentEvent, SlotEvent, TxEvent
 from core.localnet.faults import Faults
 from core.localnet.rpc_errors import RpcError, invalid_params
+from core.localnet.rpc_params import (
+    COMMITMENT_ALIASES,
+    commitment_option,
+    config_at,
+    subscription_pubkey_param,
+)
 from core.localnet.token_balances import MintDecimals
 from core.localnet.tx_errors import error_json
 from core.protocols import ids
 
 log = logging.getLogger(__name__)
 
-COMMITMENTS = ("processed", "confirmed", "finalized")
-# Deprecated names agave still accepts.
-_COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
-                       "root": "finalized", "max": "finalized"}
 MAX_MESSAGE_BYTES = 64 * 1024
 # Signatures remembered so a subscription made just after landing still gets its answer.
 _RECENT_SIGNATURES = 200_000
 _RECEIVED = "receivedSignature"
 _DELETED = Account(lamports=0, data=b"", owner=ids.SYSTEM_PROGRAM, executable=False, rent_epoch=0)
 _MAX_PENDING_SLOTS = 128
-
-
-# --------------------------------------------------------------------------------------------
-# Parsing subscription requests.
-
-
-def _param_pubkey(value: Any, what: str = "pubkey") -> Pubkey:
-    if not isinstance(value, str):
-        raise invalid_params(f"Invalid Request: Invalid {what} provided")
-    try:
-        return Pubkey.from_string(value)
-    except ValueError:
-        raise invalid_params(f"Invalid Request: Invalid {what} provided") from None
-
-
-def _config(params: list[Any], index: int) -> dict[str, Any]:
-    if len(params) <= index or params[index] is None:
-        return {}
-    cfg = params[index]
-    if not isinstance(cfg, dict):
-        raise invalid_params("Invalid params: config must be an object.")
-    return cfg
-
-
-def _commitment(cfg: dict[str, Any]) -> str:
-    value = cfg.get("commitment", "finalized")
-    if value is None:
-        return "finalized"
-    if not isinstance(value, str):
-        raise invalid_params("Invalid params: invalid commitment.")
-    value = _COMMITMENT_ALIASES.get(value, value)
-    if value not in COMMITMENTS:
-        raise invalid_params(f"Invalid params: unknown variant `{value}`, expected one of "
-                              "`processed`, `confirmed`, `finalized`.")
-    return value
-
-
-def _account_encoding(cfg: dict[str, Any]) -> AccountEncoding:
-    # agave defaults subscriptions to `binary` (a bare base58 string), as getAccountInfo.
-    return parse_account_encoding(cfg, "binary")
 
 
 # --------------------------------------------------------------------------------------------
@@ -309,19 +270,16 @@ class PubSubServer:
             # agave's `max_active_subscriptions` refusal.
             raise RpcError(-32603, "Internal Error: Subscription refused. Node subscription limit reached")
         sub = Subscription(next(self._ids), kind, conn)
-        if kind == "account":
+        if kind in ("account", "program"):
             if not params:
-                raise invalid_params("Invalid params: missing pubkey.")
-            sub.key = _param_pubkey(params[0])
-            cfg = _config(params, 1)
-            sub.commitment, sub.encoding = _commitment(cfg), _account_encoding(cfg)
-        elif kind == "program":
-            if not params:
-                raise invalid_params("Invalid params: missing program id.")
-            sub.key = _param_pubkey(params[0])
-            cfg = _config(params, 1)
-            sub.commitment, sub.encoding = _commitment(cfg), _account_encoding(cfg)
-            sub.filters = parse_filters(cfg.get("filters"))
+                what = "pubkey" if kind == "account" else "program id"
+                raise invalid_params(f"Invalid params: missing {what}.")
+            sub.key = subscription_pubkey_param(params[0])
+            cfg = config_at(params, 1)
+            # agave defaults subscriptions to `binary` (a bare base58 string), as getAccountInfo.
+            sub.commitment, sub.encoding = commitment_option(cfg), parse_account_encoding(cfg, "binary")
+            if kind == "program":
+                sub.filters = parse_filters(cfg.get("filters"))
         elif kind == "signature":
             if not params or not isinstance(params[0], str):
                 raise invalid_params("Invalid params: missing signature.")
@@ -329,8 +287,8 @@ class PubSubServer:
                 sub.key = Signature.from_string(params[0])
             except ValueError:
                 raise invalid_params("Invalid Request: Invalid signature provided") from None
-            cfg = _config(params, 1)
-            sub.commitment = _commitment(cfg)
+            cfg = config_at(params, 1)
+            sub.commitment = commitment_option(cfg)
             sub.received_notification = bool(cfg.get("enableReceivedNotification", False))
         elif kind == "logs":
             if not params:
@@ -341,10 +299,10 @@ class PubSubServer:
             elif isinstance(flt, dict) and isinstance(flt.get("mentions"), list):
                 if len(flt["mentions"]) != 1:
                     raise invalid_params("Invalid Request: Only 1 address supported")
-                sub.key = _param_pubkey(flt["mentions"][0], "mention")
+                sub.key = subscription_pubkey_param(flt["mentions"][0], "mention")
             else:
                 raise invalid_params("Invalid params: unknown logs filter.")
-            sub.commitment = _commitment(_config(params, 1))
+            sub.commitment = commitment_option(config_at(params, 1))
         elif params:
             raise invalid_params("Invalid params: this method takes no parameters.")
         self._add(sub)
@@ -430,7 +388,7 @@ class PubSubServer:
             self._deliver(ev.slot, [ev], "processed")
 
     def _on_commitment(self, ev: CommitmentEvent) -> None:
-        level = _COMMITMENT_ALIASES.get(ev.commitment, ev.commitment)
+        level = COMMITMENT_ALIASES.get(ev.commitment, ev.commitment)
         if level not in ("confirmed", "finalized"):
             return
         start = self._reached[level] + 1
@@ -508,18 +466,7 @@ class PubSubServer:
         """`UiAccount` JSON; a deleted account reads as agave shows it (0 lamports, system-owned)."""
         if account is None:
             account = _DELETED
-        try:
-            return encode_account(account, enc, self._decimals.get)
-        except RpcError:
-            # getAccountInfo refuses base58 over 128 bytes; a subscription has already been accepted,
-            # so it gets the data anyway, as agave's UiAccount::encode does.
-            sliced = bytes(account.data)
-            if enc.data_slice is not None:
-                sliced = sliced[enc.data_slice[0] : enc.data_slice[0] + enc.data_slice[1]]
-            value = encode_account(account, AccountEncoding("base64", enc.data_slice), self._decimals.get)
-            text = base58.b58encode(sliced).decode()
-            value["data"] = text if enc.encoding == "binary" else [text, "base58"]
-            return value
+        return encode_account(account, enc, self._decimals.get, limit_base58=False)
 
     def _notify(self, sub: Subscription, slot: int | None, value_json: str) -> None:
         conn = sub.conn

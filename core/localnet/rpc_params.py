@@ -19,9 +19,10 @@ MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
 MAX_BASE64_TX_SIZE = 1644
 TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
 MESSAGE_TYPE = "solana_message::versioned::VersionedMessage"
-_COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
-                       "root": "finalized", "max": "finalized"}
-_COMMITMENTS = ("processed", "confirmed", "finalized")
+COMMITMENTS = ("processed", "confirmed", "finalized")
+# Deprecated names agave still accepts.
+COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
+                      "root": "finalized", "max": "finalized"}
 
 
 def param(params: list[Any], index: int, what: str) -> Any:
@@ -64,28 +65,34 @@ def pubkey_param(value: Any) -> Pubkey:
         raise invalid_params(f"Invalid param: {'WrongSize' if 'size' in str(exc) else 'Invalid'}") from None
 
 
-def signature_param(value: Any) -> Signature:
+def _base58_bytes_param(value: Any, size: int) -> bytes:
     if not isinstance(value, str):
         raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a string.")
     try:
         raw = base58.b58decode(value)
     except ValueError:
         raise invalid_params("Invalid param: Invalid") from None
-    if len(raw) != 64:
+    if len(raw) != size:
         raise invalid_params("Invalid param: WrongSize")
-    return Signature.from_bytes(raw)
+    return raw
+
+
+def signature_param(value: Any) -> Signature:
+    return Signature.from_bytes(_base58_bytes_param(value, 64))
 
 
 def hash_param(value: Any) -> Hash:
+    return Hash(_base58_bytes_param(value, 32))
+
+
+def subscription_pubkey_param(value: Any, what: str = "pubkey") -> Pubkey:
+    """A pubkey in a PubSub subscribe request: agave's pubsub `param` has its own message."""
     if not isinstance(value, str):
-        raise invalid_params(f"Invalid params: invalid type: {json_kind(value)}, expected a string.")
+        raise invalid_params(f"Invalid Request: Invalid {what} provided")
     try:
-        raw = base58.b58decode(value)
+        return Pubkey.from_string(value)
     except ValueError:
-        raise invalid_params("Invalid param: Invalid") from None
-    if len(raw) != 32:
-        raise invalid_params("Invalid param: WrongSize")
-    return Hash(raw)
+        raise invalid_params(f"Invalid Request: Invalid {what} provided") from None
 
 
 def uint_param(value: Any, what: str = "u64") -> int:
@@ -108,8 +115,8 @@ def commitment_option(cfg: dict[str, Any], key: str = "commitment") -> str:
     if value is None:
         return "finalized"
     if isinstance(value, str):
-        value = _COMMITMENT_ALIASES.get(value, value)
-    if value not in _COMMITMENTS:
+        value = COMMITMENT_ALIASES.get(value, value)
+    if value not in COMMITMENTS:
         raise invalid_params(
             f"Invalid params: unknown variant `{value}`, expected one of `processed`, `confirmed`, "
             "`finalized`, `recent`, `single`, `singleGossip`, `root`, `max`."
