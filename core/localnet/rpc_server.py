@@ -13,6 +13,7 @@ import asyncio
 import ipaddress
 import json
 import logging
+from collections import deque
 from typing import Any
 
 from aiohttp import web
@@ -26,6 +27,7 @@ from core.localnet.rpc_methods import RpcMethods
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BODY_SIZE = 50 * (1 << 10)  # agave's MAX_REQUEST_BODY_SIZE
+REQUEST_LOG_SIZE = 10_000
 _JSON = "application/json"
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
@@ -38,6 +40,9 @@ class RpcServer:
         self.port = port
         self.faults = faults if faults is not None else cluster.faults
         self.methods = RpcMethods(cluster)
+        # Method names of the latest well-formed requests, oldest first: lets a test assert that a
+        # client never called a method (e.g. dry-run never sends), on the wire rather than a mock.
+        self.request_log: deque[str] = deque(maxlen=REQUEST_LOG_SIZE)
         self._runner: web.AppRunner | None = None
 
     @property
@@ -124,6 +129,7 @@ class RpcServer:
             return _error_reply(None, E.invalid_request())
         if request.get("jsonrpc") != "2.0" or not isinstance(request.get("method"), str):
             return _error_reply(req_id, E.invalid_request())
+        self.request_log.append(request["method"])
         params = request.get("params", [])
         if params is None:
             params = []

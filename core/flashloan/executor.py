@@ -1,0 +1,376 @@
+"""Opportunity → capped size → provider → build → validate → (dry-run: record | live: submit).
+
+One row per attempt in the mode's store, with every validation result, whatever happened (a
+refusal at any step is recorded with its reason); the ValidationResult goes out on the EventBus;
+the plan's flash-loan metrics move when an attempt is made (attempted, amount) and when it lands
+(successful, profit). Dry-run simulates and records and never sends anything: no sendTransaction,
+no sendBundle, no `submit`. `flash_loan.enabled = false` turns the whole path off.
+
+The engine's handler is the executor itself: `await executor(opportunity)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Processed
+from solders.address_lookup_table_account import AddressLookupTableAccount
+from solders.keypair import Keypair
+from solders.pubkey import Pubkey
+from solders.transaction import VersionedTransaction
+
+from core.config import AppConfig
+from core.events import EventBus, ValidationResult
+from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
+from core.flashloan.caps import cap_amount, successful_flash_loans
+from core.flashloan.profitability import (
+    TOKEN_ACCOUNT_RENT_LAMPORTS,
+    LoanPrices,
+    Profitability,
+    evaluate,
+    evaluate_built,
+)
+from core.flashloan.provider import FlashLoanProvider, select_provider
+from core.flashloan.validator import FlashLoanValidator, SimulationOutcome
+from core.flashloan.venues import Venue, load_venues
+from core.metrics import Metrics
+from core.search.fees import JITO_MIN_TIP_LAMPORTS
+from core.search.opportunities import Opportunity
+from core.store import BundleAttempt, StoreWriter
+from core.store import Opportunity as StoredOpportunity
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """What the execution layer reports for a submitted flash-loan transaction."""
+
+    landed: bool
+    signature: str = ""
+    bundle_id: str = ""
+    region: str = ""
+    realised_profit: int | None = None  # loan base units; None: use the expected net
+    fee_lamports: int | None = None
+    error: str = ""
+
+
+Submit = Callable[[VersionedTransaction, BuiltFlashLoan], Awaitable[SubmitResult]]
+
+
+class Pricer(Protocol):
+    async def prices(self, client: AsyncClient, loan_mint: Pubkey) -> LoanPrices: ...
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What happened to one opportunity. state: disabled | rejected | simulated | landed | failed."""
+
+    attempt_id: str
+    state: str
+    reason: str = ""
+    amount: int = 0
+    provider: str | None = None
+    validation: ValidationResult | None = None
+    profitability: Profitability | None = None
+    simulation: SimulationOutcome | None = None
+    built: BuiltFlashLoan | None = None
+
+
+class _Refused(Exception):
+    def __init__(self, error_class: str, detail: str) -> None:
+        self.error_class = error_class
+        super().__init__(detail)
+
+
+class FlashLoanExecutor:
+    """Turns opportunities into validated flash-loan transactions.
+
+    config: the AppConfig (flash_loan, mode, compute sections are read at every call, so a mode
+      switch takes effect on the next opportunity);
+    providers: every configured provider; `flash_loan.provider` picks one by name, or "auto";
+    pricer: on-cluster prices of the loan mint (PoolPricer);
+    store: the writer of the current mode's store; store_dir: where the live store lives (caps);
+    submit: live mode only — hands over the signed transaction (None: live attempts fail as unsent);
+    states: optional pool → search state the opportunity was quoted on (the min-outs then come from
+      that state, and the validator's slippage check measures the move since);
+    cu_limit: (provider, dex names) → CU limit; default compute.default_cu_per_swap per hop +
+      overhead_cu, capped at max_compute_units; cu_price_micro_lamports: the priority price;
+    tip_lamports: opportunity → tip; default its fee breakdown's tip (at least Jito's minimum).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        client: AsyncClient,
+        payer: Keypair,
+        providers: Sequence[FlashLoanProvider],
+        pricer: Pricer,
+        store: StoreWriter,
+        store_dir: Path | None = None,
+        bus: EventBus | None = None,
+        metrics: Metrics | None = None,
+        submit: Submit | None = None,
+        lookup_tables: Sequence[AddressLookupTableAccount] = (),
+        slippage_bps: int = 0,
+        states: Callable[[Pubkey], Any | None] | None = None,
+        cu_limit: Callable[[str, Sequence[str]], int] | None = None,
+        cu_price_micro_lamports: int = 0,
+        tip_lamports: Callable[[Opportunity], int] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.payer = payer
+        self.providers = list(providers)
+        self.pricer = pricer
+        self.store = store
+        self.store_dir = store_dir
+        self.bus = bus
+        self.metrics = metrics
+        self.submit = submit
+        self.lookup_tables = list(lookup_tables)
+        self.slippage_bps = slippage_bps
+        self.states = states
+        self._cu_limit = cu_limit
+        self.cu_price_micro_lamports = cu_price_micro_lamports
+        self._tip = tip_lamports
+        self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng)
+        self._known_accounts: set[Pubkey] = set()
+
+    async def __call__(self, opportunity: Opportunity) -> None:
+        await self.handle(opportunity)
+
+    # -- policy pieces -------------------------------------------------------------------------
+
+    def successes(self) -> int:
+        return 0 if self.store_dir is None else successful_flash_loans(self.store_dir)
+
+    def cu_limit_for(self, provider: str, dexes: Sequence[str]) -> int:
+        compute = self.config.compute
+        if self._cu_limit is not None:
+            limit = self._cu_limit(provider, dexes)
+        else:
+            limit = compute.default_cu_per_swap * len(dexes) + compute.overhead_cu
+        return min(limit, compute.max_compute_units)
+
+    def tip_for(self, opportunity: Opportunity) -> int:
+        tip = self._tip(opportunity) if self._tip is not None else opportunity.fees.tip_lamports
+        return max(tip, JITO_MIN_TIP_LAMPORTS)
+
+    def provider_named(self, name: str, mint: Pubkey, amount: int) -> FlashLoanProvider:
+        if name == "auto":
+            return select_provider(self.providers, mint, amount)
+        for p in self.providers:
+            if p.name == name:
+                return p
+        raise _Refused("provider", f"provider {name!r} is not configured")
+
+    # -- the path ------------------------------------------------------------------------------
+
+    async def handle(self, opp: Opportunity) -> AttemptOutcome:
+        attempt_id = uuid.uuid4().hex
+        if not self.config.flash_loan.enabled:
+            return AttemptOutcome(attempt_id, "disabled", "flash_loan.enabled is false")
+        mode = "dry-run" if self.config.mode.dry_run else "live"
+        now = time.time()
+        attempt = BundleAttempt(
+            id=attempt_id, opportunity_id=str(opp.id), mode=mode, created_at=now, state="detected",
+            flash_mint=str(opp.loan_mint), route=[str(h.pool) for h in opp.route], detected_at=now,
+        )
+        try:
+            outcome = await self._attempt(opp, attempt)
+        except _Refused as exc:
+            outcome = AttemptOutcome(attempt_id, "rejected", f"{exc.error_class}: {exc}",
+                                     amount=attempt.flash_amount or 0, provider=attempt.provider)
+            attempt.error_class, attempt.error_detail = exc.error_class, str(exc)
+        except Exception as exc:  # an RPC or decode failure: recorded, never raised into the engine
+            log.exception("flash-loan attempt %s failed", attempt_id)
+            outcome = AttemptOutcome(attempt_id, "rejected", f"error: {type(exc).__name__}: {exc}",
+                                     amount=attempt.flash_amount or 0, provider=attempt.provider)
+            attempt.error_class, attempt.error_detail = "error", f"{type(exc).__name__}: {exc}"
+        self._finish(opp, attempt, outcome)
+        return outcome
+
+    async def _attempt(self, opp: Opportunity, attempt: BundleAttempt) -> AttemptOutcome:
+        cfg = self.config
+        mint = opp.loan_mint
+        for p in self.providers:
+            if p.supports(mint):
+                await p.refresh(self.client, mint)
+        prices = await self.pricer.prices(self.client, mint)
+        cap = cap_amount(cfg.flash_loan, self.successes(), prices)
+        amount = min(opp.amount_in, cap)
+        if amount <= 0:
+            raise _Refused("cap", f"cap {cap} leaves nothing to borrow")
+        attempt.flash_amount = amount
+        attempt.flash_amount_usd = prices.to_usd(amount)
+        try:
+            provider = self.provider_named(cfg.flash_loan.provider, mint, amount)
+        except _Refused:
+            raise
+        except Exception as exc:
+            raise _Refused("provider", str(exc)) from exc
+        attempt.provider = provider.name
+
+        venues = await load_venues(self.client, [(h.pool, h.dex) for h in opp.route])
+        quote_venues = self._quote_venues(venues)
+        legs = self.builder.quote(opp.route, quote_venues, amount)
+        mints = list(dict.fromkeys([mint, *(h.mint_out for h in opp.route)]))
+        missing = await self._missing_token_accounts(mints)
+        loan_ata = self.builder.token_account(mint)
+        before = 0 if mint in missing else await self._token_balance(loan_ata)
+        cu_limit = self.cu_limit_for(provider.name, [h.dex for h in opp.route])
+        tip = self.tip_for(opp)
+        fee = provider.fee(mint, amount)
+        plan = evaluate(
+            amount=amount, expected_out=legs[-1].expected_out, provider_fee=fee, prices=prices,
+            min_profit_usd=cfg.flash_loan.min_profit_usd, cu_limit=cu_limit,
+            cu_price_micro_lamports=self.cu_price_micro_lamports, tip_lamports=tip,
+            rent_lamports=TOKEN_ACCOUNT_RENT_LAMPORTS * len(missing),
+        )
+        # The guard demands that the loan account gain at least what the lamport costs are worth.
+        min_gain = max(legs[-1].min_out - amount - fee, plan.lamport_costs_in_loan, 0)
+        blockhash = (await self.client.get_latest_blockhash()).value.blockhash
+        built = self.builder.build(
+            provider=provider, loan_mint=mint, amount=amount, legs=legs, recent_blockhash=blockhash,
+            tip_lamports=tip, loan_balance_before=before, cu_limit=cu_limit,
+            cu_price_micro_lamports=self.cu_price_micro_lamports, min_gain=min_gain,
+            create_token_accounts=missing, lookup_tables=self.lookup_tables,
+        )
+        profit = evaluate_built(built, prices, cfg.flash_loan.min_profit_usd)
+        attempt.expected_profit = profit.net
+        attempt.expected_profit_usd = profit.net_usd
+        attempt.tip_lamports = tip
+        attempt.fee_lamports = profit.signature_fee_lamports + profit.priority_fee_lamports
+        attempt.cu_limit = cu_limit
+        attempt.cu_price_micro_lamports = self.cu_price_micro_lamports
+        attempt.signatures = [str(built.tx.signatures[0])]
+
+        validator = FlashLoanValidator.from_config(self.client, cfg, self.slippage_bps)
+        result, sim = await validator.validate(
+            built, provider, profit, opportunity_id=opp.id, attempt_id=attempt.id
+        )
+        attempt.validation_results = {
+            "passed": result.passed,
+            "checks": [
+                {"name": c.name, "passed": c.passed, "measured": c.measured, "threshold": c.threshold,
+                 "detail": c.detail}
+                for c in result.checks
+            ],
+            "profitability": profit.as_dict(),
+            "simulation": {"err": sim.err, "units_consumed": sim.units_consumed},
+        }
+        if self.bus is not None:
+            self.bus.publish(result)
+        now = time.time()
+        attempt.simulated_at = now
+        outcome = dict(amount=amount, provider=provider.name, validation=result, profitability=profit,
+                       simulation=sim, built=built)
+        if not result.passed:
+            failure = result.first_failure
+            assert failure is not None
+            reason = f"{failure.name}: measured {failure.measured}, threshold {failure.threshold}"
+            if failure.detail:
+                reason += f" ({failure.detail})"
+            attempt.error_class, attempt.error_detail = f"validation:{failure.name}", reason
+            if cfg.mode.require_validation or cfg.mode.dry_run:
+                return AttemptOutcome(attempt.id, "rejected", reason, **outcome)  # type: ignore[arg-type]
+        else:
+            attempt.validated_at = now
+        if cfg.mode.dry_run:
+            return AttemptOutcome(
+                attempt.id, "simulated", "dry-run: simulated, not sent", **outcome  # type: ignore[arg-type]
+            )
+        return await self._submit(attempt, built, profit, prices, outcome)
+
+    async def _submit(
+        self, attempt: BundleAttempt, built: BuiltFlashLoan, profit: Profitability, prices: LoanPrices,
+        outcome: dict[str, Any],
+    ) -> AttemptOutcome:
+        if self.submit is None:
+            # Nothing was sent, so this is a refusal, not a failed attempt.
+            attempt.error_class, attempt.error_detail = "submit", "no submit path configured"
+            return AttemptOutcome(attempt.id, "rejected", "no submit path configured", **outcome)
+        attempt.submitted_at = time.time()
+        self._count_attempt(attempt)
+        result = await self.submit(built.tx, built)
+        attempt.bundle_id = result.bundle_id or None
+        attempt.landed_region = result.region or None
+        if result.fee_lamports is not None:
+            attempt.fee_lamports = result.fee_lamports
+        if not result.landed:
+            attempt.error_class, attempt.error_detail = "not_landed", result.error or "not landed"
+            return AttemptOutcome(attempt.id, "failed", result.error or "not landed", **outcome)
+        realised = result.realised_profit if result.realised_profit is not None else profit.net
+        attempt.landed_at = time.time()
+        attempt.realised_profit = realised
+        attempt.realised_profit_usd = prices.to_usd(realised)
+        if self.metrics is not None:
+            self.metrics.flash_loans_successful.inc()
+            self.metrics.flash_loan_profit_usd.observe(attempt.realised_profit_usd)
+        return AttemptOutcome(attempt.id, "landed", "landed", **outcome)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _quote_venues(self, venues: dict[Pubkey, Venue]) -> dict[Pubkey, Venue]:
+        if self.states is None:
+            return venues
+        out = {}
+        for key, venue in venues.items():
+            state = self.states(key)
+            out[key] = venue if state is None else venue.with_state(state)
+        return out
+
+    async def _missing_token_accounts(self, mints: Sequence[Pubkey]) -> list[Pubkey]:
+        """Mints whose ATA does not exist yet (created once, in the first transaction that needs it)."""
+        unknown = [m for m in mints if self.builder.token_account(m) not in self._known_accounts]
+        if not unknown:
+            return []
+        resp = await self.client.get_multiple_accounts(
+            [self.builder.token_account(m) for m in unknown], commitment=Processed
+        )
+        missing = []
+        for mint, account in zip(unknown, resp.value, strict=True):
+            if account is None:
+                missing.append(mint)
+            else:
+                self._known_accounts.add(self.builder.token_account(mint))
+        return missing
+
+    async def _token_balance(self, account: Pubkey) -> int:
+        resp = await self.client.get_token_account_balance(account, commitment=Processed)
+        return int(resp.value.amount)
+
+    def _count_attempt(self, attempt: BundleAttempt) -> None:
+        if self.metrics is not None:
+            self.metrics.flash_loans_attempted.inc()
+            if attempt.flash_amount_usd is not None:
+                self.metrics.flash_loan_amount_usd.observe(attempt.flash_amount_usd)
+
+    def _finish(self, opp: Opportunity, attempt: BundleAttempt, outcome: AttemptOutcome) -> None:
+        self.store.add_opportunity(StoredOpportunity(
+            id=str(opp.id), detected_at=attempt.created_at, route=[str(h.pool) for h in opp.route],
+            input_mint=str(opp.loan_mint), amount_in=opp.amount_in, expected_profit=opp.net,
+            expected_profit_usd=attempt.expected_profit_usd or 0.0, slot=opp.slot,
+            details={"cycle_id": opp.cycle_id, "gross": opp.gross, "expected_out": opp.expected_out},
+        ))
+        attempt.state = outcome.state
+        if outcome.state == "rejected":
+            attempt.rejected_at = time.time()
+        elif outcome.state == "failed":
+            attempt.failed_at = time.time()
+        elif outcome.state == "simulated":
+            # A dry-run attempt counts as made (what would have been sent), never as landed.
+            self._count_attempt(attempt)
+        attempt.updated_at = time.time()
+        self.store.save_attempt(attempt)
