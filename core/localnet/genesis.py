@@ -28,6 +28,7 @@ from spl.token.instructions import get_associated_token_address
 from core.keypair import generate_localnet_keypair
 from core.localnet.accounts import set_data_account, set_mint, set_token_account
 from core.localnet.genesis_kamino import add_kamino
+from core.localnet.genesis_marginfi import add_marginfi
 from core.localnet.genesis_whirlpool import WhirlpoolPool, add_whirlpools
 from core.protocols import ids, raydium_amm, solend
 
@@ -442,6 +443,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     kamino = add_kamino(svm, seed, token_list, supply.token_account)
 
     operator, keypair_path = operator_keypair(seed, store_dir)
+    marginfi = add_marginfi(svm, seed, token_list, supply.token_account, operator=operator.pubkey())
     # Every token gets its ATA (empty but for USDC and wrapped SOL), as a wallet that trades has.
     wallet_balances = {t.symbol: 0 for t in token_list}
     wallet_balances |= {"USDC": WALLET_USDC * 10**6, "SOL": WALLET_WSOL * LAMPORTS_PER_SOL}
@@ -465,7 +467,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     return Scenario(
         seed=seed, tokens=token_list, raydium_pools=pools, solend_reserves=reserves,
         wallet=operator.pubkey(), wallet_keypair_path=keypair_path, wallet_token_accounts=wallet_atas,
-        traders=tuple(traders), whirlpools=whirlpools, extra={"kamino": kamino},
+        traders=tuple(traders), whirlpools=whirlpools, extra={"kamino": kamino, "marginfi": marginfi},
     )
 
 
