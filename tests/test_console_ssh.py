@@ -1,0 +1,84 @@
+"""End to end over SSH: a real sshd on loopback, `arbtui` inside tmux, keys sent with send-keys.
+
+The console starts the embedded local cluster itself, exactly as README's first command does.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core.store import StoreReader
+from tests.sshd import SshServer, Tmux, free_port, start_sshd, tools_missing
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def sshd(tmp_path: Path) -> Iterator[SshServer]:
+    missing = tools_missing()
+    if missing and not os.environ.get("CI"):
+        pytest.skip(f"{missing} not installed (CI installs it)")
+    server = start_sshd(tmp_path / "ssh")
+    yield server
+    server.stop()
+
+
+def arbtui_command(store: Path, rpc_port: int) -> str:
+    arbtui = Path(sys.executable).with_name("arbtui")
+    overrides = [
+        f"store.dir={store}",
+        f"cluster.rpc_url=http://127.0.0.1:{rpc_port}",
+        f"cluster.ws_url=ws://127.0.0.1:{rpc_port + 1}",
+    ]
+    sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
+    # A login shell over ssh has none of the test's environment: say everything explicitly.
+    return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {sets}"
+
+
+def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    rpc_port = free_port()
+    while rpc_port + 2 > 65535:
+        rpc_port = free_port()
+    tmux = Tmux(sshd, f"arb{os.getpid()}")
+    tmux.start(arbtui_command(store, rpc_port))
+    try:
+        tmux.wait_for("DRY-RUN", timeout=60)
+        tmux.wait_for("running", timeout=90)  # cluster up, engine started
+        assert (store / "localnet-operator.json").exists()
+        tmux.send("d")
+        tmux.wait_for("SWITCH TO LIVE")
+        tmux.send("Enter")  # focus starts on Cancel: Enter alone never confirms
+        screen = tmux.wait_for("still DRY-RUN")
+        assert "LIVE " not in screen.splitlines()[0]
+        tmux.send("d")
+        tmux.wait_for("SWITCH TO LIVE")
+        tmux.send("Tab")  # Cancel → the word
+        tmux.send("l", "i", "v", "e", "Enter")
+        screen = tmux.wait_for(" LIVE ")
+        assert "DRY-RUN" not in screen.splitlines()[0]
+        tmux.send("d")  # back to dry-run: one key
+        tmux.wait_for("back to DRY-RUN")
+        secret = (store / "localnet-operator.json").read_text()
+        assert secret[:20] not in tmux.capture()
+        tmux.send("q")
+        deadline = time.monotonic() + 20
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not tmux.alive(), "q did not quit the console"
+    finally:
+        tmux.kill()
+    with StoreReader(store, "live") as reader:
+        assert [(c.from_mode, c.to_mode) for c in reader.mode_changes()] == [
+            ("dry-run", "live"),
+            ("live", "dry-run"),
+        ]
