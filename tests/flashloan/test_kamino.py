@@ -14,6 +14,8 @@ from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
 from core.flashloan.kamino import KaminoProvider, KaminoProviderError, is_flash_borrow, repay_borrow_index
 from core.flashloan.profitability import evaluate_built
 from core.flashloan.provider import FlashLoanProvider, select_provider
+from core.flashloan.validator import FlashLoanValidator, ValidationResult
+from core.localnet.accounts import set_data_account
 from core.localnet.genesis_kamino import kamino_reserves
 from core.protocols import ids, kamino
 from core.protocols.profit_guard import ProfitGuardError
@@ -202,3 +204,40 @@ async def test_unprofitable_kamino_transaction_fails_atomically_at_the_profit_gu
     assert await f.token_balance(built.loan_token_account) == usdc_before
     assert await f.token_balance(reserve.supply_vault) == supply_before
     assert await f.token_balance(reserve.fee_vault) == fee_vault_before
+
+
+async def _validate(f: FlashNet, built: BuiltFlashLoan, provider: KaminoProvider) -> ValidationResult:
+    prices = await f.pricer().prices(f.client, built.loan_mint)
+    profit = evaluate_built(built, prices, 1.0)
+    validator = FlashLoanValidator(f.client, min_profit_usd=1.0, max_compute_units=1_400_000, slippage_bps=50)
+    result, _ = await validator.validate(built, provider, profit, opportunity_id=1, attempt_id="k")
+    return result
+
+
+async def test_a_sound_kamino_transaction_passes_every_validator_check(flashnet: FlashNet) -> None:
+    f = flashnet
+    built = await _build(f)
+    provider = _kamino(f)
+    await provider.refresh(f.client, built.loan_mint)
+    result = await _validate(f, built, provider)
+    assert result.passed, result.first_failure
+
+
+async def test_a_kamino_reserve_disabled_on_chain_fails_reserve_health_and_the_send(
+    flashnet: FlashNet,
+) -> None:
+    f = flashnet
+    built = await _build(f)
+    provider = _kamino(f)
+    reserve = next(r for r in kamino_reserves(f.scenario) if r.symbol == "USDC")
+    svm = f.net.cluster.svm
+    state = kamino.decode_reserve(bytes(svm.get_account(reserve.address).data))
+    disabled = replace(state, config_flash_loan_fee_sf=kamino.FLASH_LOANS_DISABLED_FEE_SF)
+    set_data_account(svm, reserve.address, ids.KAMINO_LEND, kamino.encode_reserve(disabled))
+    await provider.refresh(f.client, built.loan_mint)
+    result = await _validate(f, built, provider)
+    assert {c.name for c in result.checks if not c.passed} >= {"reserve_health"}
+    err = await _send(f, bytes(built.tx))
+    assert err == TransactionErrorInstructionError(
+        built.layout.before_index, InstructionErrorCustom(kamino.LendingError.FLASH_LOANS_DISABLED)
+    )
