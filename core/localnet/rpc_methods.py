@@ -6,8 +6,6 @@ Each method takes the request's positional `params` list and returns the JSON `r
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 from collections.abc import Callable
 from typing import Any
@@ -32,19 +30,20 @@ from core.localnet.rpc_params import (
     bool_option,
     commitment_option,
     config_at,
+    decode_and_deserialize,
     decode_transaction,
     hash_param,
-    json_kind,
     list_param,
     param,
     pubkey_param,
     signature_param,
     tx_encoding_option,
+    ui_transaction_encoding_config,
     uint_param,
 )
 from core.localnet.token_balances import TOKEN_PROGRAMS, ui_token_amount
 from core.localnet.tx_errors import error_text
-from core.localnet.tx_inspect import PACKET_DATA_SIZE, LoadedKeys, active_lookup_addresses, lookup_table
+from core.localnet.tx_inspect import LoadedKeys, active_lookup_addresses, lookup_table
 from core.localnet.tx_json import accounts_only, encoded_with_meta, status_json
 from core.protocols import ids
 from core.protocols.errors import DecodeError
@@ -274,20 +273,7 @@ class RpcMethods:
     def getFeeForMessage(self, params: list[Any]) -> dict[str, Any]:
         encoded = param(params, 0, "message")
         commitment, slot = self._bank_slot(config_at(params, 1))
-        if not isinstance(encoded, str):
-            raise invalid_params(f"Invalid params: invalid type: {json_kind(encoded)}, expected a string.")
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise invalid_params(f"invalid base64 encoding: {exc}") from None
-        if len(raw) > PACKET_DATA_SIZE:
-            raise invalid_params(
-                f"decoded {MESSAGE_TYPE} too large: {len(raw)} bytes (max: {PACKET_DATA_SIZE} bytes)"
-            )
-        try:
-            message = from_bytes_versioned(raw)
-        except ValueError as exc:
-            raise invalid_params(f"failed to deserialize {MESSAGE_TYPE}: {exc}") from None
+        _, message = decode_and_deserialize(encoded, "base64", MESSAGE_TYPE, from_bytes_versioned)
         return self._context(slot, self.cluster.fee_for_message(message, commitment))
 
     def getRecentPrioritizationFees(self, params: list[Any]) -> list[dict[str, int]]:
@@ -463,14 +449,7 @@ class RpcMethods:
 
     def getTransaction(self, params: list[Any]) -> Any:
         sig = signature_param(param(params, 0, "signature"))
-        raw_cfg = params[1] if len(params) > 1 else None
-        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else config_at(params, 1)
-        encoding = cfg.get("encoding") or "json"
-        if encoding not in ("json", "jsonParsed", "base64", "base58"):
-            raise invalid_params(
-                f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
-                "`base58`, `json`, `jsonParsed`."
-            )
+        cfg, encoding = ui_transaction_encoding_config(params, 1)
         commitment = commitment_option(cfg)
         if commitment == "processed":
             raise invalid_params("Method does not support commitment below `confirmed`")
@@ -487,14 +466,7 @@ class RpcMethods:
 
     def getBlock(self, params: list[Any]) -> Any:
         slot = uint_param(param(params, 0, "slot"))
-        raw_cfg = params[1] if len(params) > 1 else None
-        cfg = {"encoding": raw_cfg} if isinstance(raw_cfg, str) else config_at(params, 1)
-        encoding = cfg.get("encoding") or "json"
-        if encoding not in ("json", "jsonParsed", "base64", "base58"):
-            raise invalid_params(
-                f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
-                "`base58`, `json`, `jsonParsed`."
-            )
+        cfg, encoding = ui_transaction_encoding_config(params, 1)
         details = cfg.get("transactionDetails") or "full"
         if details not in ("full", "signatures", "none", "accounts"):
             raise invalid_params(

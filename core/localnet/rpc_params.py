@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import base58
 from solders.hash import Hash
@@ -19,6 +20,7 @@ MAX_BASE58_TX_SIZE = 1683  # agave: golden values derived from PACKET_DATA_SIZE
 MAX_BASE64_TX_SIZE = 1644
 TX_TYPE = "solana_transaction::versioned::VersionedTransaction"
 MESSAGE_TYPE = "solana_message::versioned::VersionedMessage"
+T = TypeVar("T")
 COMMITMENTS = ("processed", "confirmed", "finalized")
 # Deprecated names agave still accepts.
 COMMITMENT_ALIASES = {"recent": "processed", "single": "confirmed", "singleGossip": "confirmed",
@@ -132,14 +134,17 @@ def list_param(value: Any, limit: int) -> list[Any]:
     return value
 
 
-def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTransaction]:
-    """agave's `decode_and_deserialize::<VersionedTransaction>`, with its size limits and messages."""
+def decode_and_deserialize(
+    encoded: Any, encoding: str, type_name: str, deserialize: Callable[[bytes], T]
+) -> tuple[bytes, T]:
+    """agave's `decode_and_deserialize::<T>`: encoded and decoded size limits, then bincode, each
+    with its message (transactions for sendTransaction, messages for getFeeForMessage)."""
     if not isinstance(encoded, str):
         raise invalid_params(f"Invalid params: invalid type: {json_kind(encoded)}, expected a string.")
     if encoding == "base58":
         if len(encoded) > MAX_BASE58_TX_SIZE:
             raise invalid_params(
-                f"base58 encoded {TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"base58 encoded {type_name} too large: {len(encoded)} bytes (max: encoded/raw "
                 f"{MAX_BASE58_TX_SIZE}/{PACKET_DATA_SIZE})"
             )
         try:
@@ -149,7 +154,7 @@ def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTra
     else:
         if len(encoded) > MAX_BASE64_TX_SIZE:
             raise invalid_params(
-                f"base64 encoded {TX_TYPE} too large: {len(encoded)} bytes (max: encoded/raw "
+                f"base64 encoded {type_name} too large: {len(encoded)} bytes (max: encoded/raw "
                 f"{MAX_BASE64_TX_SIZE}/{PACKET_DATA_SIZE})"
             )
         try:
@@ -158,13 +163,17 @@ def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTra
             raise invalid_params(f"invalid base64 encoding: {exc}") from None
     if len(wire) > PACKET_DATA_SIZE:
         raise invalid_params(
-            f"decoded {TX_TYPE} too large: {len(wire)} bytes (max: {PACKET_DATA_SIZE} bytes)"
+            f"decoded {type_name} too large: {len(wire)} bytes (max: {PACKET_DATA_SIZE} bytes)"
         )
     try:
-        tx = VersionedTransaction.from_bytes(wire)
+        value = deserialize(wire)
     except ValueError as exc:
-        raise invalid_params(f"failed to deserialize {TX_TYPE}: {exc}") from None
-    return wire, tx
+        raise invalid_params(f"failed to deserialize {type_name}: {exc}") from None
+    return wire, value
+
+
+def decode_transaction(encoded: Any, encoding: str) -> tuple[bytes, VersionedTransaction]:
+    return decode_and_deserialize(encoded, encoding, TX_TYPE, VersionedTransaction.from_bytes)
 
 
 def tx_encoding_option(cfg: dict[str, Any]) -> str:
@@ -172,3 +181,17 @@ def tx_encoding_option(cfg: dict[str, Any]) -> str:
     if encoding not in ("base58", "base64"):
         raise invalid_params(f"unsupported encoding: {encoding}. Supported encodings: base58, base64")
     return encoding
+
+
+def ui_transaction_encoding_config(params: list[Any], index: int) -> tuple[dict[str, Any], str]:
+    """getTransaction / getBlock config: an object, or (deprecated) a bare encoding string; the
+    `UiTransactionEncoding` it names, `json` by default."""
+    raw = params[index] if len(params) > index else None
+    cfg = {"encoding": raw} if isinstance(raw, str) else config_at(params, index)
+    encoding = cfg.get("encoding") or "json"
+    if encoding not in ("json", "jsonParsed", "base64", "base58"):
+        raise invalid_params(
+            f"Invalid params: unknown variant `{encoding}`, expected one of `binary`, `base64`, "
+            "`base58`, `json`, `jsonParsed`."
+        )
+    return cfg, encoding
