@@ -104,10 +104,12 @@ def _token_amount(account: Any, address: Pubkey, mint: Pubkey) -> int:
     return int(decoded.amount)
 
 
-async def load_venues(client: AsyncClient, pools: Iterable[tuple[Pubkey, str]]) -> dict[Pubkey, Venue]:
-    """Read and decode each (pool, dex) with its vaults (and tick arrays) in three round trips."""
-    wanted = list(dict.fromkeys(pools))
-    slot, accounts = await _accounts(client, [p for p, _ in wanted])
+AccountsFetch = Callable[[Sequence[Pubkey]], Sequence[Any]]
+
+
+def _decode_pools(
+    wanted: Sequence[tuple[Pubkey, str]], accounts: Sequence[Any]
+) -> dict[Pubkey, tuple[str, Any]]:
     decoded: dict[Pubkey, tuple[str, Any]] = {}
     for (address, dex), account in zip(wanted, accounts, strict=True):
         if account is None:
@@ -125,6 +127,11 @@ async def load_venues(client: AsyncClient, pools: Iterable[tuple[Pubkey, str]]) 
                 raise VenueError(f"pool {address}: unsupported dex {dex!r}")
         except DecodeError as exc:
             raise VenueError(str(exc)) from exc
+    return decoded
+
+
+def _dependent_keys(decoded: dict[Pubkey, tuple[str, Any]]) -> list[Pubkey]:
+    """Vaults (and tick arrays) each pool's state needs, in a stable order."""
     extra: list[Pubkey] = []
     for address, (dex, keys) in decoded.items():
         if dex == RAYDIUM_AMM_V4:
@@ -133,9 +140,12 @@ async def load_venues(client: AsyncClient, pools: Iterable[tuple[Pubkey, str]]) 
             extra += [keys.token_vault_a, keys.token_vault_b]
             for a_to_b in (True, False):
                 extra += whirlpool.swap_tick_array_addresses(address, keys, a_to_b)
-    extra = list(dict.fromkeys(extra))
-    slot2, extra_accounts = await _accounts(client, extra)
-    by_key = dict(zip(extra, extra_accounts, strict=True))
+    return list(dict.fromkeys(extra))
+
+
+def _assemble(
+    decoded: dict[Pubkey, tuple[str, Any]], by_key: dict[Pubkey, Any], slot: int
+) -> dict[Pubkey, Venue]:
     out: dict[Pubkey, Venue] = {}
     for address, (dex, keys) in decoded.items():
         if dex == RAYDIUM_AMM_V4:
@@ -145,25 +155,47 @@ async def load_venues(client: AsyncClient, pools: Iterable[tuple[Pubkey, str]]) 
                 state: Any = RaydiumState.from_pool(keys, coin, pc)
             except Exception as exc:
                 raise VenueError(f"pool {address}: {exc}") from exc
-            out[address] = Venue(address, dex, keys.coin_vault_mint, keys.pc_vault_mint, keys, state,
-                                 max(slot, slot2))
-        else:
-            arrays = []
-            seen = set()
-            for a_to_b in (True, False):
-                for key in whirlpool.swap_tick_array_addresses(address, keys, a_to_b):
-                    acc = by_key.get(key)
-                    if acc is None or key in seen:
-                        continue
-                    seen.add(key)
-                    data = bytes(acc.data)
-                    try:
-                        if data[:8] == whirlpool.DYNAMIC_TICK_ARRAY_DISCRIMINATOR:
-                            arrays.append(whirlpool.decode_dynamic_tick_array(data, key))
-                        else:
-                            arrays.append(whirlpool.decode_tick_array(data, key))
-                    except DecodeError as exc:
-                        raise VenueError(str(exc)) from exc
-            out[address] = Venue(address, dex, keys.token_mint_a, keys.token_mint_b, keys,
-                                 WhirlpoolState(keys, tuple(arrays)), max(slot, slot2))
+            out[address] = Venue(address, dex, keys.coin_vault_mint, keys.pc_vault_mint, keys, state, slot)
+            continue
+        # A vault that no longer matches the pool's mints means the pool changed under us.
+        _token_amount(by_key[keys.token_vault_a], keys.token_vault_a, keys.token_mint_a)
+        _token_amount(by_key[keys.token_vault_b], keys.token_vault_b, keys.token_mint_b)
+        arrays = []
+        seen = set()
+        for a_to_b in (True, False):
+            for key in whirlpool.swap_tick_array_addresses(address, keys, a_to_b):
+                acc = by_key.get(key)
+                if acc is None or key in seen:
+                    continue
+                seen.add(key)
+                data = bytes(acc.data)
+                try:
+                    if data[:8] == whirlpool.DYNAMIC_TICK_ARRAY_DISCRIMINATOR:
+                        arrays.append(whirlpool.decode_dynamic_tick_array(data, key))
+                    else:
+                        arrays.append(whirlpool.decode_tick_array(data, key))
+                except DecodeError as exc:
+                    raise VenueError(str(exc)) from exc
+        out[address] = Venue(address, dex, keys.token_mint_a, keys.token_mint_b, keys,
+                             WhirlpoolState(keys, tuple(arrays)), slot)
     return out
+
+
+def venues_from_accounts(
+    pools: Iterable[tuple[Pubkey, str]], fetch: AccountsFetch, slot: int = 0
+) -> dict[Pubkey, Venue]:
+    """The same decoding as `load_venues`, from any account source (e.g. a LiteSVM's get_account)."""
+    wanted = list(dict.fromkeys(pools))
+    decoded = _decode_pools(wanted, fetch([p for p, _ in wanted]))
+    extra = _dependent_keys(decoded)
+    return _assemble(decoded, dict(zip(extra, fetch(extra), strict=True)), slot)
+
+
+async def load_venues(client: AsyncClient, pools: Iterable[tuple[Pubkey, str]]) -> dict[Pubkey, Venue]:
+    """Read and decode each (pool, dex) with its vaults (and tick arrays): two RPC round trips."""
+    wanted = list(dict.fromkeys(pools))
+    slot, accounts = await _accounts(client, [p for p, _ in wanted])
+    decoded = _decode_pools(wanted, accounts)
+    extra = _dependent_keys(decoded)
+    slot2, extra_accounts = await _accounts(client, extra)
+    return _assemble(decoded, dict(zip(extra, extra_accounts, strict=True)), max(slot, slot2))

@@ -20,6 +20,7 @@ from core.flashloan.venues import Venue, load_venues
 from core.localnet.genesis import RaydiumPool, Scenario, operator_keypair, trader_keypair
 from core.protocols import ids, raydium_amm
 from core.search.dex_raydium import RAYDIUM_AMM_V4
+from core.search.dex_whirlpool import WHIRLPOOL
 from core.search.opportunities import Hop
 from tests.localnet.conftest import Localnet, start_localnet, stop_localnet
 from tests.localnet.rpc_helpers import signed_v0
@@ -127,3 +128,23 @@ async def flashnet() -> AsyncIterator[FlashNet]:
 
 def builder_for(f: FlashNet, **kw: object) -> FlashLoanTxBuilder:
     return FlashLoanTxBuilder(f.wallet, **kw)  # type: ignore[arg-type]
+
+
+def whirlpool_hop(f: FlashNet, a: str, b: str, mint_in: Pubkey, index: int = 0) -> Hop:
+    pools = [w for w in f.scenario.whirlpools if {w.symbol_a, w.symbol_b} == {a, b}]
+    pool = pools[index]
+    a_to_b = mint_in == pool.token_mint_a
+    return Hop(pool.address, WHIRLPOOL, a_to_b, mint_in, pool.token_mint_b if a_to_b else pool.token_mint_a)
+
+
+async def three_hop_route(
+    f: FlashNet, *, whirlpool_first: bool, usdc_in: int = 50_000 * 10**6
+) -> tuple[Hop, Hop, Hop]:
+    """USDC → USDT (Whirlpool or Raydium) → SOL (Raydium SOL/USDT) → USDC (Raydium SOL/USDC 0,
+    where a big buy first made SOL dear)."""
+    p0 = f.raydium("SOL", "USDC", 0)
+    await f.big_swap(p0, usdc_in, coin_to_pc=False)
+    usdc, usdt = f.mint("USDC"), f.mint("USDT")
+    first = (whirlpool_hop(f, "USDT", "USDC", usdc) if whirlpool_first
+             else raydium_hop(f.raydium("USDT", "USDC", 0), usdc))
+    return first, raydium_hop(f.raydium("SOL", "USDT", 0), usdt), raydium_hop(p0, ids.NATIVE_MINT)
