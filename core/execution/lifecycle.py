@@ -104,10 +104,11 @@ class Lifecycle:
         self._after(attempt, reason, region)
         return attempt
 
-    def note(self, attempt: BundleAttempt, *, region: str | None = None, detail: dict[str, Any]) -> None:
+    def note(self, attempt: BundleAttempt, *, region: str | None = None, slot: int | None = None,
+             detail: dict[str, Any]) -> None:
         """An observation that is not a transition (a slower region's answer); batched, not awaited."""
         self.writer.add_event(LifecycleEvent(attempt.id, attempt.opportunity_id, attempt.state,
-                                             self._clock(), region=region, detail=detail))
+                                             self._clock(), region=region, slot=slot, detail=detail))
 
     def _after(self, attempt: BundleAttempt, reason: str, region: str | None = None) -> None:
         if self.bus is not None:

@@ -101,7 +101,8 @@ def classify(err: Any, logs: Sequence[str] = (), tx: VersionedTransaction | None
                 kind, f"program error {code} in instruction {index} ({program})",
                 failed_index=failed_index, logs=logs, custom_code=code,
             )
-        kind = "insufficient_funds" if "insufficient" in joined else "instruction_error"
+        poor = "insufficient funds" in joined or "insufficient lamports" in joined
+        kind = "insufficient_funds" if poor else "instruction_error"
         return SimulationFailed(kind, f"instruction {index} ({program}): {inner}", failed_index=failed_index,
                                 logs=logs)
     lowered = text.lower()

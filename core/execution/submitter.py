@@ -18,6 +18,7 @@ be counted twice. Final failures (simulation, program error, validation, kill sw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import random
@@ -33,7 +34,7 @@ from solders.transaction import VersionedTransaction
 
 from core.config import RetryConfig
 from core.execution.compute import ComputeBudgetPlanner
-from core.execution.jito_client import AllRegionsRejected, JitoClient, RegionAnswer, bundle_id_of
+from core.execution.jito_client import AllRegionsRejected, JitoClient, RegionAnswer, Submission, bundle_id_of
 from core.execution.kill_switch import KillSwitch
 from core.execution.lifecycle import Lifecycle
 from core.execution.rpc import JsonRpc, RpcError
@@ -41,7 +42,7 @@ from core.execution.simulation import SimulationFailed, simulate_bundle
 from core.execution.tips import DynamicTip
 from core.metrics import Metrics
 from core.protocols import ids
-from core.store import BundleAttempt, StoreReader
+from core.store import BundleAttempt, StoreError, StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,11 @@ class SubmitOutcome:
 
 
 class _Retryable(Exception):
-    def __init__(self, error_class: str, *, resend_same: bool = False) -> None:
+    def __init__(self, error_class: str, *, resend_same: bool = False, still_live: bool = False) -> None:
         super().__init__(error_class)
         self.error_class = error_class
         self.resend_same = resend_same  # nothing was accepted and the blockhash is still good
+        self.still_live = still_live  # outbid, but its blockhash is valid: it may land yet
 
 
 class _Final(Exception):
@@ -114,6 +116,7 @@ class Submitter:
         metrics: Metrics | None = None,
         poll_interval_s: float = 0.2,
         status_commitment: str = "confirmed",
+        outbid_after_slots: int | None = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -134,6 +137,10 @@ class Submitter:
         self._ready = asyncio.Event()
         self._by_bundle: dict[str, BundleAttempt] = {}
         self._landed_slots: dict[str, int] = {}
+        self._regions: dict[str, str] = {}
+        self._watchers: set[asyncio.Task[None]] = set()
+        self._submissions: list[Submission] = []
+        self.outbid_after_slots = outbid_after_slots
         jito.on_answer = self._on_answer
 
     @property
@@ -213,6 +220,8 @@ class Submitter:
             except _Final as final:
                 return final.outcome
             except _Retryable as retry:
+                if retry.still_live:
+                    self._watch(attempt, txs)
                 if self.metrics is not None:
                     self.metrics.retries.labels(reason=retry.error_class).inc()
                 if number >= self.retry.max_attempts:
@@ -238,6 +247,7 @@ class Submitter:
                     tip, price = new_tip, math.ceil(price * self.retry.fee_bump)
                     replacement = Replacement(number, blockhash, lvbh, tip, cu_limit, price)
                     txs = _as_list(await rebuild(replacement))
+                    lvbh = replacement.last_valid_block_height
                 attempt = await self._new_attempt(
                     opportunity_id, number, previous.id, expected_profit_lamports, attempt_fields
                 )
@@ -294,6 +304,11 @@ class Submitter:
             self.compute.record(route_shape, report.total_units, "simulation")
         await self.lifecycle.transition(attempt, "simulated", detail={"units": list(report.units_consumed)},
                                         cu_limit=cu_limit, cu_price_micro_lamports=cu_price)
+        if not await self._blockhash_valid(str(txs[0].message.recent_blockhash)):
+            # simulateBundle does not check a blockhash's age; the block engine would refuse it.
+            await self.lifecycle.transition(attempt, "failed", reason="blockhash expired before submission",
+                                            error_class="blockhash", error_detail="blockhash not valid")
+            raise _Retryable("blockhash")
         if lvbh is None:
             lvbh = await self._last_valid_height(txs[0].message.recent_blockhash)
         bundle_id = bundle_id_of(txs)
@@ -311,8 +326,41 @@ class Submitter:
             submission = await self.jito.send_bundle(txs)
         except AllRegionsRejected as refused:
             return await self._refused(attempt, refused)
-        await self._follow(attempt, region=submission.region)
+        self._regions[attempt.id] = submission.region
+        self._submissions.append(submission)
+        await self._follow(attempt, region=submission.region, patience_slots=self.outbid_after_slots)
         return await self._settle(attempt, pnl_usd_per_unit=pnl_usd_per_unit)
+
+    def _watch(self, attempt: BundleAttempt, txs: list[VersionedTransaction]) -> None:
+        """Keep following an outbid bundle until it lands or its blockhash expires."""
+
+        async def follow() -> None:
+            try:
+                await self._follow(attempt, region=self._regions.get(attempt.id), patience_slots=None)
+                await self._settle(attempt)
+            except (_Retryable, _Final):
+                pass
+            except Exception:
+                log.exception("watching outbid attempt %s failed; reconciliation will finish it", attempt.id)
+
+        task = asyncio.create_task(follow(), name=f"watch-{attempt.id}")
+        self._watchers.add(task)
+        task.add_done_callback(self._watchers.discard)
+
+    async def drain(self) -> None:
+        """Wait until every outbid bundle still being watched has landed or expired."""
+        while self._watchers:
+            await asyncio.gather(*list(self._watchers), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Record the slower regions' last answers and stop watching (an attempt still followed stays
+        `submitted` in the store for the next reconciliation)."""
+        for submission in list(self._submissions):
+            await submission.settled()
+        self._submissions.clear()
+        for task in list(self._watchers):
+            task.cancel()
+        await asyncio.gather(*list(self._watchers), return_exceptions=True)
 
     async def _refused(self, attempt: BundleAttempt, refused: AllRegionsRejected) -> SubmitOutcome:
         blockhash = any("blockhash" in a.error.lower() for a in refused.answers)
@@ -328,7 +376,9 @@ class Submitter:
 
     def _on_answer(self, bundle_id: str, answer: RegionAnswer) -> None:
         attempt = self._by_bundle.get(bundle_id)
-        if attempt is not None:
+        if attempt is None:
+            return
+        with contextlib.suppress(StoreError):  # a store closed under us: the answer is only a note
             self.lifecycle.note(attempt, region=answer.region, detail={
                 "answer": "accepted" if answer.accepted else "refused",
                 "latency_ms": round(answer.latency_ms, 3),
@@ -337,11 +387,17 @@ class Submitter:
 
     # -- following a submitted bundle ----------------------------------------------------------------
 
-    async def _follow(self, attempt: BundleAttempt, *, region: str | None) -> None:
-        """Poll until landed (→ landed) or definitively not (→ failed/dropped, raising _Retryable)."""
+    async def _follow(self, attempt: BundleAttempt, *, region: str | None,
+                      patience_slots: int | None = None) -> None:
+        """Poll until landed (→ landed) or definitively not (→ failed/dropped, raising _Retryable).
+
+        With `patience_slots`, a bundle still pending that many slots after submission counts as
+        outbid: _Retryable(still_live=True) while the attempt stays `submitted` (and watched).
+        """
         signatures = attempt.signatures or []
         bundle_id = attempt.bundle_id or ""
         polls = 0
+        start_slot = await self._slot() if patience_slots is not None else None
         while True:
             landed_slot = await self._landed_slot(signatures)
             if landed_slot is not None:
@@ -367,6 +423,12 @@ class Submitter:
                     self._note_loss(attempt)
                     raise _Retryable("blockhash_expired")
                 continue
+            if start_slot is not None and patience_slots is not None:
+                slot = await self._slot()
+                if slot is not None and slot - start_slot > patience_slots:
+                    self.lifecycle.note(attempt, region=region, slot=slot, detail={
+                        "outbid": f"still pending {slot - start_slot} slots after submission"})
+                    raise _Retryable("outbid", still_live=True)
             polls += 1
             await self._sleep(self.poll_interval_s)
 
@@ -416,12 +478,27 @@ class Submitter:
                 height = await self.rpc.call(self.rpc_url, "getBlockHeight", [{"commitment": "processed"}])
                 return int(height) > lvbh
             if attempt.blockhash:
-                valid = await self.rpc.call(self.rpc_url, "isBlockhashValid",
-                                            [attempt.blockhash, {"commitment": "processed"}])
-                return not valid.get("value", True)
+                return not await self._blockhash_valid(attempt.blockhash)
         except RpcError as exc:
             log.warning("expiry check failed: %s", exc)
         return False
+
+    async def _slot(self) -> int | None:
+        try:
+            return int(await self.rpc.call(self.rpc_url, "getSlot", [{"commitment": "processed"}]))
+        except RpcError as exc:
+            log.warning("getSlot failed: %s", exc)
+            return None
+
+    async def _blockhash_valid(self, blockhash: str) -> bool:
+        try:
+            reply = await self.rpc.call(
+                self.rpc_url, "isBlockhashValid", [blockhash, {"commitment": "processed"}]
+            )
+        except RpcError as exc:
+            log.warning("isBlockhashValid failed: %s", exc)
+            return True  # the block engine's sanitizer has the last word
+        return bool(reply.get("value"))
 
     async def _latest_blockhash(self) -> tuple[Hash, int]:
         result = await self.rpc.call(self.rpc_url, "getLatestBlockhash", [{"commitment": "confirmed"}])
