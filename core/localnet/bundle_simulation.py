@@ -221,7 +221,7 @@ def simulate(
             pre_accounts = _report(cluster, pre_cfg, decimals)
             step = run.execute(tx)
             post_accounts = _report(cluster, post_cfg, decimals)
-            results.append(_tx_result(cluster, step, pre_accounts, post_accounts, replacement, decimals))
+            results.append(_tx_result(step, pre_accounts, post_accounts, replacement, decimals))
             if step.err is not None:
                 signature = tx.signatures[0]
                 summary = {
@@ -255,7 +255,6 @@ def _report(cluster: Cluster, cfg: AccountsConfig | None, decimals: MintDecimals
 
 
 def _tx_result(
-    cluster: Cluster,
     step: Step,
     pre_accounts: list[dict[str, Any]],
     post_accounts: list[dict[str, Any]],
@@ -269,7 +268,7 @@ def _tx_result(
         "preExecutionAccounts": pre_accounts,
         "postExecutionAccounts": post_accounts,
         "unitsConsumed": step.compute_units,
-        "loadedAccountsDataSize": _loaded_accounts_data_size(cluster, step),
+        "loadedAccountsDataSize": _loaded_accounts_data_size(step),
         "returnData": return_data_json(step.meta) if step.meta is not None else None,
         "replacementBlockhash": replacement,
         "fee": tx_inspect.fee_for(step.tx.message),
@@ -284,7 +283,7 @@ def _tx_result(
     }
 
 
-def _loaded_accounts_data_size(cluster: Cluster, step: Step) -> int:
+def _loaded_accounts_data_size(step: Step) -> int:
     size = sum(
         TRANSACTION_ACCOUNT_BASE_SIZE + (len(a.data) if a is not None else 0) for a in step.pre
     )
