@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from solders.compute_budget import set_compute_unit_limit, set_compute_unit_price
 from solders.instruction import AccountMeta, Instruction
@@ -535,3 +535,97 @@ def test_emulator_fees_equal_the_python_fee_math() -> None:
         assert e.balances() == (SUPPLY, SUPPLY - fee, fee)
 
     check()
+
+
+# --- random transaction layouts against a model of the instructions-sysvar rules -------------------
+
+Step = tuple[str, int, int]  # ("memo" | "borrow" | "repay", amount, borrow_instruction_index)
+
+
+def _model(steps: list[Step]) -> tuple[int, int] | None:
+    """(failing instruction, error) the rules of flash_ixs.rs predict, or None when all succeed."""
+    for pos, (kind, amount, index) in enumerate(steps):
+        if kind == "borrow":
+            found = False
+            for kind2, amount2, index2 in steps[pos + 1:]:
+                if kind2 == "borrow":
+                    return pos, LendingError.MULTIPLE_FLASH_BORROWS
+                if kind2 == "repay":
+                    if found:
+                        return pos, LendingError.MULTIPLE_FLASH_BORROWS
+                    if amount2 != amount or index2 != pos:
+                        return pos, LendingError.INVALID_FLASH_REPAY
+                    found = True
+            if not found:
+                return pos, LendingError.NO_FLASH_REPAY_FOUND
+        elif kind == "repay" and (index > pos or steps[index][0] != "borrow" or steps[index][1] != amount):
+            return pos, LendingError.INVALID_FLASH_REPAY
+    return None
+
+
+_steps = st.lists(
+    st.one_of(
+        st.just(("memo", 0, 0)),
+        st.tuples(st.just("borrow"), st.sampled_from([1_000, 2_000]), st.just(0)),
+        st.tuples(st.just("repay"), st.sampled_from([1_000, 2_000]), st.integers(0, 5)),
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def test_random_layouts_succeed_or_fail_exactly_where_the_rules_say() -> None:
+    e = make_env()
+    memo = Instruction(ids.MEMO_PROGRAM, b"m", [])
+
+    @settings(max_examples=150, deadline=None)
+    @given(_steps)
+    @example([("borrow", 1_000, 0), ("memo", 0, 0), ("repay", 1_000, 0)])
+    @example([("memo", 0, 0), ("borrow", 2_000, 0), ("repay", 2_000, 1), ("borrow", 1_000, 0),
+              ("repay", 1_000, 3)])
+    def check(steps: list[Step]) -> None:
+        build = {"memo": lambda a, i: memo, "borrow": lambda a, i: e.borrow_ix(a), "repay": e.repay_ix}
+        ixs = [build[kind](amount, index) for kind, amount, index in steps]
+        before = e.balances()
+        result = e.send(ixs)
+        expected = _model(steps)
+        if expected is None:
+            ok(result)
+            fees = sum(flash_loan_fee(amount, FEE_SF_0_3_PCT) for kind, amount, _ in steps if kind == "repay")
+            assert e.balances() == (before[0], before[1] - fees, before[2] + fees)
+        else:
+            assert custom_error(result) == (expected[0], int(expected[1]))
+            assert e.balances() == before
+
+    check()
+
+
+def test_a_vault_holding_less_than_the_reserve_accounts_for_fails_the_borrow(env: Env) -> None:
+    # post_transfer_vault_balance_liquidity_reserve_checks: vault − available underflows (a panic).
+    set_token_account(env.svm, env.supply, env.mint, env.authority, SUPPLY - 1)
+    before = env.balances()
+    result = env.send(list(env.pair(1000)))
+    assert isinstance(result, FailedTransactionMetadata)
+    err = result.err()
+    assert isinstance(err, TransactionErrorInstructionError) and err.index == 0
+    assert "ProgramFailedToComplete" in str(err.err)
+    assert env.balances() == before
+
+
+def test_a_referrer_account_without_its_token_state_pays_no_referral(env: Env) -> None:
+    # Option<referrer_token_state> = None, referrer_account = Some: "No referrer account provided".
+    referrer = Keypair().pubkey()
+    borrow = env.borrow_ix(1_000_000, referrer_account=referrer)
+    repay = env.repay_ix(1_000_000, 0, referrer_account=referrer)
+    ok(env.send([borrow, repay]))
+    assert env.balances() == (SUPPLY, USER_START - 3_000, 3_000)
+
+
+def test_a_full_referrer_pair_is_refused_as_not_emulated(env: Env) -> None:
+    state, referrer = Keypair().pubkey(), Keypair().pubkey()
+    kw = {"referrer_token_state": state, "referrer_account": referrer}
+    before = env.balances()
+    result = env.send([env.borrow_ix(1_000_000, **kw), env.repay_ix(1_000_000, 0, **kw)])
+    assert isinstance(result, FailedTransactionMetadata)
+    assert "InvalidArgument" in str(result.err())
+    assert env.balances() == before
