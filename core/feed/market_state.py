@@ -102,7 +102,7 @@ class MarketState:
         self._vault_pool: dict[Pubkey, Pubkey] = {}  # vault -> Raydium pool
         self._array_key: dict[tuple[Pubkey, int], Pubkey] = {}  # (whirlpool, start) -> PDA
         self._array_pool: dict[Pubkey, tuple[Pubkey, int]] = {}  # PDA -> (whirlpool, start)
-        self._absent: set[Pubkey] = set()  # fetched and found not to exist
+        self._raw: dict[Pubkey, bytes] = {}  # last data applied, to skip unchanged re-reports
         self.decode_errors: Counter[str] = Counter()
         self.last_decode_error: DecodeError | None = None
 
@@ -166,18 +166,38 @@ class MarketState:
         version = (update.slot, update.rank)
         if held is not None and version < held:
             return set()
+        if update.data is not None and held is not None and self._raw.get(key) == update.data:
+            self._versions[key] = version
+            return set()  # write-locked but unchanged (every swap re-reports its pool and tick arrays)
         self._versions[key] = version
         if update.data is None:
-            self._absent.add(key)
-            return self._delete(key, update.slot)
-        self._absent.discard(key)
-        try:
-            return self._route(update)
-        except DecodeError as exc:
-            self.decode_errors[exc.kind] += 1
-            self.last_decode_error = exc
-            log.warning("feed: %s", exc)
-            return self._mark_broken(key, update.slot, str(exc))
+            self._raw.pop(key, None)
+            changed = self._delete(key, update.slot)
+        else:
+            self._raw[key] = update.data
+            try:
+                changed = self._route(update)
+            except DecodeError as exc:
+                self.decode_errors[exc.kind] += 1
+                self.last_decode_error = exc
+                log.warning("feed: %s", exc)
+                changed = self._mark_broken(key, update.slot, str(exc))
+        if not self._tracked(key):
+            # Accounts of pools not followed (another pool's vault under the same owner, ...).
+            self._versions.pop(key, None)
+            self._raw.pop(key, None)
+        return changed
+
+    def _tracked(self, key: Pubkey) -> bool:
+        if key in self.entries or key in self._vault_pool:
+            return True
+        located = self._array_pool.get(key)
+        if located is None:
+            return False
+        entry = self.entries.get(located[0])
+        if not isinstance(entry, WhirlpoolEntry) or entry.pool is None:
+            return False
+        return located[1] in _window(entry.pool)
 
     def forget_missing_pools(self, dex: str, present: set[Pubkey], slot: int) -> set[Pubkey]:
         """After a full program listing at `slot`: drop pools of `dex` it no longer holds."""
@@ -251,17 +271,17 @@ class MarketState:
         keep = set(_window(pool))
         for start in [s for s in entry.arrays if s not in keep]:
             del entry.arrays[start]
-            self._versions.pop(self._array_pda(key, start), None)
+            pda = self._array_pda(key, start)
+            self._versions.pop(pda, None)
+            self._raw.pop(pda, None)
         return {key}
 
     def _apply_tick_array(self, key: Pubkey, data: bytes, slot: int) -> set[Pubkey]:
         array = decode_tick_array(data, key)
         entry = self.entries.get(array.whirlpool)
         if not isinstance(entry, WhirlpoolEntry) or entry.pool is None:
-            self._versions.pop(key, None)  # an array of a pool not tracked (yet): take it when fetched
-            return set()
+            return set()  # an array of a pool not tracked (yet), or outside its window: not kept
         if array.start_tick_index not in _window(entry.pool):
-            self._versions.pop(key, None)
             return set()
         entry.arrays[array.start_tick_index] = array
         self._array_pool[key] = (array.whirlpool, array.start_tick_index)
