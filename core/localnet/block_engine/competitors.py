@@ -189,6 +189,22 @@ def arb_transaction(payer: Keypair, token_accounts: dict[Pubkey, Pubkey], opp: O
     return VersionedTransaction(message, [payer])
 
 
+def fund_searcher(cluster: Cluster, keypair: Keypair, pools: list[Pool]) -> dict[Pubkey, Pubkey]:
+    """Give `keypair` SOL, a wSOL account with SEARCHER_WSOL and an empty account per pool token.
+
+    Written straight into the SVM (as genesis funds its holders); returns mint -> token account.
+    """
+    svm = cluster.svm
+    owner = keypair.pubkey()
+    svm.set_account(owner, Account(SEARCHER_SOL, b"", ids.SYSTEM_PROGRAM, False, 0))
+    accounts: dict[Pubkey, Pubkey] = {}
+    for mint in sorted({ids.NATIVE_MINT} | {p.other_mint for p in pools}, key=bytes):
+        address = Pubkey.create_with_seed(owner, f"tok{bytes(mint)[:4].hex()}", ids.TOKEN_PROGRAM)
+        set_token_account(svm, address, mint, owner, SEARCHER_WSOL if mint == ids.NATIVE_MINT else 0)
+        accounts[mint] = address
+    return accounts
+
+
 # submit(txs, source, delay_s): hand a bundle to the engine, arriving `delay_s` from now.
 Submit = Callable[[list[VersionedTransaction], str, float], str]
 
@@ -209,18 +225,9 @@ class Competitors:
         """Find the SOL pools and fund every searcher (SOL, wSOL and an empty account per token)."""
         self.pools = sol_pools(self.cluster)
         self.watched = frozenset(k for p in self.pools for k in (p.coin_vault, p.pc_vault))
-        mints = {ids.NATIVE_MINT} | {p.other_mint for p in self.pools}
-        svm = self.cluster.svm
         for i in range(self.config.count):
             kp = searcher_keypair(self.config.seed, i)
-            svm.set_account(kp.pubkey(), Account(SEARCHER_SOL, b"", ids.SYSTEM_PROGRAM, False, 0))
-            accounts: dict[Pubkey, Pubkey] = {}
-            for mint in sorted(mints, key=bytes):
-                seed = f"tok{bytes(mint)[:4].hex()}"
-                address = Pubkey.create_with_seed(kp.pubkey(), seed, ids.TOKEN_PROGRAM)
-                amount = SEARCHER_WSOL if mint == ids.NATIVE_MINT else 0
-                set_token_account(svm, address, mint, kp.pubkey(), amount)
-                accounts[mint] = address
+            accounts = fund_searcher(self.cluster, kp, self.pools)
             # Spread around the configured means so the searchers differ from each other.
             aggressiveness = min(0.95, max(0.05, self.rng.gauss(self.config.aggressiveness, 0.1)))
             skill = min(1.0, max(0.05, self.rng.gauss(self.config.skill, 0.1)))

@@ -156,6 +156,11 @@ class BlockEngine:
     def _competitor_submit(self, txs: list[VersionedTransaction], name: str, delay_s: float) -> str:
         return self.submit(txs, DEFAULT_REGION, source=name, delay_s=delay_s)
 
+    def searchers_act(self) -> list[str]:
+        """The competing searchers look at the pools now and bid (ids of their new bundles)."""
+        self._pools_moved = False
+        return self.competitors.act() if self.competitors is not None else []
+
     # -- the auction -----------------------------------------------------------------------------
     def tick(self) -> TickOutcome:
         """One auction: searchers look at moved pools, then every ready bundle competes."""
@@ -163,9 +168,8 @@ class BlockEngine:
         now = self.clock()
         slot = self.cluster.slot
         self.book.prune(now)
-        if self._pools_moved and self.competitors is not None:
-            self._pools_moved = False
-            self.competitors.act()
+        if self._pools_moved:
+            self.searchers_act()
         candidates: list[BundleRecord] = []
         for record in list(self.queue.values()):
             if record.received > now or (record.lost_slot is not None and record.lost_slot >= slot):
