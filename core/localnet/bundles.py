@@ -179,12 +179,17 @@ def _measure_tip(cluster: Cluster, txs: Sequence[VersionedTransaction]) -> int:
         for tx in txs:
             if run.execute(tx).err is not None:
                 break
-        tip = run.tip_lamports()
-        if run.failed is not None:
-            tip = max(tip, top_level_tip_lamports(txs))
-        return tip
+        return _offered_tip(run, txs)
     finally:
         run.rollback()
+
+
+def _offered_tip(run: UncommittedRun, txs: Sequence[VersionedTransaction]) -> int:
+    """Tips paid by the transactions that ran, plus the top-level tips of those that did not."""
+    failed = run.failed
+    if failed is None:
+        return run.tip_lamports()
+    return run.tip_lamports() + top_level_tip_lamports(txs[run.steps.index(failed):])
 
 
 # -- execution -------------------------------------------------------------------------------------
@@ -204,7 +209,7 @@ def execute_bundle(cluster: Cluster, txs: list[VersionedTransaction]) -> BundleR
             seen.add(tx.signatures[0])
             if step.err is not None:
                 break
-        tip = run.tip_lamports()
+        tip = _offered_tip(run, txs)
     except BaseException:
         run.rollback()
         raise
@@ -217,7 +222,7 @@ def execute_bundle(cluster: Cluster, txs: list[VersionedTransaction]) -> BundleR
             failed_index=run.steps.index(failed),
             err=failed.err,
             records=[],
-            tip_lamports=max(tip, top_level_tip_lamports(txs)),
+            tip_lamports=tip,
             compute_units=run.compute_units,
         )
     records = []

@@ -189,6 +189,17 @@ async def test_tip_paid_through_a_cpi_is_counted(net: Localnet) -> None:
     assert any("invoke [2]" in line for line in result.records[0].logs)
 
 
+async def test_failing_bundle_counts_tips_that_ran_and_top_level_tips_that_did_not(net: Localnet) -> None:
+    cluster = net.cluster
+    a, b = funded(cluster), funded(cluster, LAMPORTS_PER_SOL)
+    t1 = signed_v0(a, [relayed(transfer_ix(a, TIP, 4_000))], blockhash(cluster))
+    t2 = signed_v0(b, [transfer_ix(b, Pubkey.new_unique(), 5 * LAMPORTS_PER_SOL)], blockhash(cluster))
+    t3 = tip_tx(cluster, a, 3_000)
+    assert sanitize_bundle(cluster, [t1, t2, t3]) == 7_000
+    result = execute_bundle(cluster, [t1, t2, t3])
+    assert (result.landed, result.failed_index, result.tip_lamports) == (False, 1, 7_000)
+
+
 async def test_cpi_tip_below_the_minimum_is_rejected(net: Localnet) -> None:
     cluster = net.cluster
     a = funded(cluster)
