@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import json
 from typing import Any
 
 import base58
 import pytest
+import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from solders.hash import Hash
@@ -35,6 +38,7 @@ from core.localnet.bundles import (
     write_locks,
 )
 from core.localnet.cluster import MAX_PROCESSING_AGE, ClusterEvent, TxEvent
+from core.localnet.pubsub import PubSubServer
 from core.localnet.tx_errors import error_json
 from core.protocols import ids
 from tests.localnet.bundle_helpers import (
@@ -111,6 +115,25 @@ async def test_bundle_lands_in_order_in_one_slot_and_rpc_reports_every_transacti
                     [str(t2.signatures[0]), {"commitment": "confirmed", "maxSupportedTransactionVersion": 0}])
     assert got["result"]["meta"]["err"] is None
     assert got["result"]["meta"]["fee"] == 5_000
+
+
+async def test_landed_bundle_transactions_reach_signature_subscribers(net: Localnet) -> None:
+    pubsub = PubSubServer(net.cluster, "127.0.0.1", 0, net.faults)
+    await pubsub.start()
+    try:
+        cluster = net.cluster
+        bundle = [tip_tx(cluster, funded(cluster), 5_000)]
+        signature = str(bundle[0].signatures[0])
+        async with websockets.connect(pubsub.url) as ws:
+            await ws.send(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "signatureSubscribe",
+                                      "params": [signature, {"commitment": "processed"}]}))
+            sub = json.loads(await asyncio.wait_for(ws.recv(), 20))["result"]
+            assert execute_bundle(cluster, bundle).landed
+            note = json.loads(await asyncio.wait_for(ws.recv(), 20))
+        assert note["method"] == "signatureNotification" and note["params"]["subscription"] == sub
+        assert note["params"]["result"] == {"context": {"slot": cluster.slot}, "value": {"err": None}}
+    finally:
+        await pubsub.stop()
 
 
 async def test_bundle_whose_second_transaction_fails_leaves_every_account_as_it_was(net: Localnet) -> None:
