@@ -38,7 +38,9 @@ async def test_localnet_starts_noise_traders_with_the_slot_ms_it_was_given(
         return traders, task
 
     monkeypatch.setattr(simulator, "start_simulator", recording_start)
-    args = parse(["--rpc-port", "0", "--ws-port", "0", "--slot-ms", "60", "--seed", "3"])
+    # Every port ephemeral: the test must not collide with a cluster already running here.
+    ports = ["--rpc-port", "0", "--ws-port", "0", "--block-engine-port", "0"]
+    args = parse([*ports, "--slot-ms", "60", "--seed", "3"])
     serve = asyncio.create_task(cli._serve(args, Faults(), None))
     try:
         traders = await asyncio.wait_for(started.get(), timeout=30)
