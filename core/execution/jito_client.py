@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import hashlib
 import statistics
 import time
@@ -343,12 +342,11 @@ class JitoClient:
         pending = set(tasks)
         while pending:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                with contextlib.suppress(asyncio.CancelledError):
-                    answer = task.result()
-                    if answer.accepted:
-                        await asyncio.sleep(0)  # let the done-callbacks record every answer
-                        return Submission(answer.bundle_id or bundle_id, answer.region, answers, tasks)
+            finished = [t.result() for t in done if not t.cancelled() and t.exception() is None]
+            winner = next((answer for answer in finished if answer.accepted), None)
+            if winner is not None:
+                await asyncio.sleep(0)  # let the done-callbacks record the answers in so far
+                return Submission(winner.bundle_id or bundle_id, winner.region, answers, tasks)
         await asyncio.sleep(0)
         raise AllRegionsRejected(answers)
 
