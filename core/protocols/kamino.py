@@ -16,7 +16,13 @@ What remains uncertain (no source read settles it):
 - the referral share multiplies two U68F60 numbers; the `fixed` crate is taken to truncate that
   product (it only matters with a referrer, and moves the result by at most one base unit when the
   exact share lands within 2^-60 below an integer);
-- `LastUpdate.price_status` handling on a refresh without a price is modelled only by the emulator.
+- `LastUpdate.price_status` handling on a refresh without a price is modelled only by the emulator;
+- the emulator (core/localnet/programs/kamino.c) does not compound interest on the borrow's refresh
+  (borrow curve, `approximate_compounded_interest`, referral accrual): token flows and fees are exact,
+  the debt fields of a reserve that carries debt are not advanced;
+- Anchor framework error numbers: 2006/2012/2022/3006/3014 were confirmed in the index; 100-102,
+  2000/2001, 3001-3010 are Anchor's `ErrorCode` values as protocols.md §3.3 measured them (2000,
+  2001, 2006) or as Anchor numbers them (the rest, not re-read).
 """
 
 from __future__ import annotations
