@@ -20,9 +20,9 @@ What remains uncertain (no source read settles it):
 - the emulator (core/localnet/programs/kamino.c) does not compound interest on the borrow's refresh
   (borrow curve, `approximate_compounded_interest`, referral accrual): token flows and fees are exact,
   the debt fields of a reserve that carries debt are not advanced;
-- Anchor framework error numbers: 2006/2012/2022/3006/3014 were confirmed in the index; 100-102,
-  2000/2001, 3001-3010 are Anchor's `ErrorCode` values as protocols.md §3.3 measured them (2000,
-  2001, 2006) or as Anchor numbers them (the rest, not re-read).
+- Anchor framework error numbers (100-102, 2000-2022, 3001-3010) are anchor_lang's `ErrorCode`
+  (read in the index); which one the real program raises first for a doubly-wrong account list
+  follows Anchor's field-then-constraint order, measured only for 2000/2001/2006 (protocols.md §3.3).
 """
 
 from __future__ import annotations
