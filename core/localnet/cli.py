@@ -1,7 +1,7 @@
 """`arbtui localnet`: the local cluster standalone, in the foreground, like a test validator.
 
-Starts the JSON-RPC server (and PubSub, and the noise traders, when those modules are present),
-prints the endpoints, and stops cleanly on Ctrl-C / SIGTERM.
+Starts the JSON-RPC server (and PubSub, the local Jito block engine and the noise traders, when
+those modules are present), prints the endpoints, and stops cleanly on Ctrl-C / SIGTERM.
 """
 
 from __future__ import annotations
@@ -28,7 +28,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rpc-port", type=int, default=8899, help="JSON-RPC port (default 8899)")
     parser.add_argument("--ws-port", type=int, default=8900, help="PubSub websocket port (default 8900)")
     parser.add_argument("--block-engine-port", type=int, default=8901,
-                        help="block engine port (default 8901; reserved for the block engine)")
+                        help="local Jito block engine port (default 8901); regions /ny, /frankfurt, /tokyo")
+    parser.add_argument("--no-block-engine", action="store_true", help="do not start the block engine")
+    parser.add_argument("--be-rate-limit", type=float, default=1.0, metavar="RPS",
+                        help="block engine requests/s per region per client IP (default 1; 0 = no limit)")
+    parser.add_argument("--be-auth-uuid", action="append", default=[], metavar="UUID",
+                        help="an x-jito-auth UUID that gets --be-auth-rate-limit (repeatable)")
+    parser.add_argument("--be-auth-rate-limit", type=float, default=10.0, metavar="RPS",
+                        help="rate limit of a known x-jito-auth UUID (default 10)")
+    parser.add_argument("--competitors", type=int, default=3,
+                        help="competing searchers (default 3; 0 = none)")
+    parser.add_argument("--competitor-aggressiveness", type=float, default=0.5,
+                        help="mean share of profit the searchers tip (default 0.5)")
+    parser.add_argument("--competitor-skill", type=float, default=0.7,
+                        help="probability a searcher spots an opportunity (default 0.7)")
     parser.add_argument("--seed", type=int, default=0, help="genesis scenario seed (default 0)")
     parser.add_argument("--slot-ms", type=float, default=400.0, help="slot duration in ms (default 400)")
     parser.add_argument("--ledger", type=Path, default=None, help="record every landed transaction here")
@@ -44,6 +57,27 @@ def build_faults(specs: list[str]) -> Faults:
     for spec in specs:
         faults.set_from_spec(spec)
     return faults
+
+
+def build_block_engine_config(args: argparse.Namespace) -> Any:
+    """The block engine's config from the CLI options (defaults for options a caller left out)."""
+    from core.localnet.block_engine import BlockEngineConfig, CompetitorConfig
+
+    rate = getattr(args, "be_rate_limit", 1.0)
+    count = getattr(args, "competitors", 3)
+    competitors = CompetitorConfig(
+        count=count,
+        aggressiveness=getattr(args, "competitor_aggressiveness", 0.5),
+        skill=getattr(args, "competitor_skill", 0.7),
+        seed=getattr(args, "seed", 0),
+    ) if count > 0 else None
+    return BlockEngineConfig(
+        rate_limit_per_s=rate if rate > 0 else None,
+        auth_uuids=frozenset(getattr(args, "be_auth_uuid", [])),
+        auth_rate_limit_per_s=getattr(args, "be_auth_rate_limit", 10.0),
+        competitors=competitors,
+        seed=getattr(args, "seed", 0),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,6 +112,8 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
                       ledger_path=args.ledger)
     rpc = RpcServer(cluster, args.host, args.rpc_port, faults)
     pubsub: Any = None
+    engine: Any = None
+    be_server: Any = None
     traders: Any = None
     traders_task: asyncio.Task[None] | None = None
     try:
@@ -90,6 +126,21 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
             await pubsub.start()
         else:
             log.warning("core.localnet.pubsub not available: no websocket endpoint")
+        block_engine = optional_module("core.localnet.block_engine")
+        if getattr(args, "no_block_engine", False):
+            pass
+        elif block_engine is not None and hasattr(block_engine, "BlockEngineServer"):
+            engine = block_engine.BlockEngine(cluster, build_block_engine_config(args), faults)
+            await engine.start()
+            be_server = block_engine.BlockEngineServer(engine, args.host, args.block_engine_port)
+            try:
+                await be_server.start()
+            except OSError as exc:  # the cluster is still useful without bundles
+                log.error("block engine not started on port %s: %s", args.block_engine_port, exc)
+                await be_server.stop()
+                be_server = None
+        else:
+            log.warning("core.localnet.block_engine not available: no block engine")
         simulator = optional_module("core.localnet.simulator")
         if not args.no_traders and simulator is not None and cluster.scenario is not None and hasattr(
             simulator, "start_simulator"
@@ -97,7 +148,7 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
             traders, traders_task = simulator.start_simulator(
                 rpc.url, cluster.scenario, trader_flow(args, simulator), args.seed
             )
-        _print_endpoints(args, rpc, pubsub, cluster, time.perf_counter() - started)
+        _print_endpoints(args, rpc, pubsub, cluster, time.perf_counter() - started, be_server)
         await stop.wait()
         return 0
     finally:
@@ -107,6 +158,10 @@ async def _serve(args: argparse.Namespace, faults: Faults, store_dir: Path | Non
             traders_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await traders_task
+        if be_server is not None:
+            await be_server.stop()
+        if engine is not None:
+            await engine.stop()
         if pubsub is not None:
             await pubsub.stop()
         await rpc.stop()
@@ -120,13 +175,18 @@ def trader_flow(args: argparse.Namespace, simulator: Any) -> Any:
 
 
 def _print_endpoints(args: argparse.Namespace, rpc: RpcServer, pubsub: Any, cluster: Cluster,
-                     elapsed: float) -> None:
+                     elapsed: float, be_server: Any = None) -> None:
     ws = f"ws://{args.host}:{pubsub.port}" if pubsub is not None else "(not available)"
+    if be_server is not None:
+        regions = ", ".join(f"/{r.name}" for r in be_server.engine.config.regions if r.name != "default")
+        engine_line = f"{be_server.url}/api/v1 (regions: {regions}, e.g. {be_server.region_url('ny')})"
+    else:
+        engine_line = "(not running)"
     lines = [
         f"arbtui localnet ready in {elapsed:.2f}s (seed {args.seed}, slot {args.slot_ms:g} ms)",
         f"  JSON RPC URL:   {rpc.url}",
         f"  WebSocket URL:  {ws}",
-        f"  Block engine:   port {args.block_engine_port} (not served yet)",
+        f"  Block engine:   {engine_line}",
         f"  Genesis hash:   {cluster.genesis_hash}",
         f"  Identity:       {cluster.identity}",
     ]

@@ -102,6 +102,9 @@ def ensure_cluster(config: Any, *, timeout: float = START_TIMEOUT_S, seed: int =
         sys.executable, "-m", "core.localnet", "--host", host, "--rpc-port", str(rpc_port),
         "--ws-port", str(ws_port), "--seed", str(seed), "--store-dir", str(store_dir),
     ]
+    be_port = _block_engine_port(config)
+    if be_port is not None:
+        cmd += ["--block-engine-port", str(be_port)]
     if slot_ms is not None:
         cmd += ["--slot-ms", str(slot_ms)]
     cmd += extra_args or []
@@ -126,6 +129,16 @@ def ensure_cluster(config: Any, *, timeout: float = START_TIMEOUT_S, seed: int =
 async def ensure_cluster_async(config: Any, **kwargs: Any) -> ClusterHandle:
     """`ensure_cluster` without blocking the event loop (for the Textual console)."""
     return await asyncio.to_thread(ensure_cluster, config, **kwargs)
+
+
+def _block_engine_port(config: Any) -> int | None:
+    """The port of the configured local block-engine regions (they all share one port)."""
+    regions = getattr(getattr(config, "jito", None), "regions", None) or {}
+    for url in regions.values():
+        port = urlsplit(str(url)).port
+        if port is not None:
+            return port
+    return None
 
 
 def _project_root() -> str:
