@@ -8,8 +8,8 @@ from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.transaction import VersionedTransaction
 
-from core.config import RetryConfig
-from core.events import AttemptUpdate
+from core.config import RetryConfig, RiskConfig
+from core.events import AttemptUpdate, EngineState
 from core.execution.jito_client import bundle_id_of
 from core.execution.submitter import Replacement
 from core.localnet.faults import RegionFaults
@@ -159,3 +159,24 @@ async def test_killed_engine_sends_nothing_new(stack: Stack, tmp_path: Path) -> 
     await wired.shutdown()
     assert (outcome.state, outcome.error_class) == ("dropped", "kill_switch")
     assert not stack.sends
+
+
+async def test_consecutive_failures_trip_the_kill_switch_in_the_engine(stack: Stack, tmp_path: Path) -> None:
+    payer = stack.funded()
+    risk = RiskConfig(max_consecutive_failures=2, max_failure_rate=1.0)
+    wired = await wire(stack, tmp_path, payer.pubkey(), risk=risk)
+    states = wired.bus.subscribe()
+    await wired.submitter.start()
+    for i in range(2):
+        overdrawn = tipped_transfer(payer, stack.blockhash()[0], lamports=10**15 + i)
+        await wired.submitter.submit(overdrawn, opportunity_id=f"9{i}", expected_profit_lamports=10**6,
+                                     tip_lamports=10_000)
+    assert wired.kill.state == "killed"
+    good = tipped_transfer(payer, stack.blockhash()[0])
+    outcome = await wired.submitter.submit(good, opportunity_id="92", expected_profit_lamports=10**6,
+                                           tip_lamports=10_000)
+    await wired.shutdown()
+    assert (outcome.state, outcome.error_class) == ("dropped", "kill_switch")
+    assert not stack.sends
+    killed = [e for e in states.drain() if isinstance(e, EngineState)]
+    assert [e.state for e in killed] == ["killed"] and "consecutive failures" in killed[0].reason
