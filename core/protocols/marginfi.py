@@ -16,9 +16,12 @@ Remaining uncertainty (not confirmed against the source):
 - The Bank layout past `fees_destination_account` (offset 1376) and the MarginfiGroup layout past
   `delegate_emissions_admin` (offset 256) changed between program versions; they are kept as raw
   bytes here and the flash path reads nothing from them.
-- The custom numbers of `InvalidGroup` / `InvalidLiquidityVault` (added after MathError 6062 in
-  newer builds) were not found; the emulator reports Anchor's ConstraintHasOne (2001) there, which
-  is what builds with a plain `has_one` return.
+- Account lists follow protocols.md §3.1 (snapshot 3031ba3) and the flashloan.rs version that
+  matches it (start/end: `has_one = authority`, CPI refused with NotAllowedInCPI 6091, receivership
+  with ForbiddenIx 6089). The newest source adds the group as end_flashloan's second account and
+  checks the flags in Anchor constraints; if mainnet runs that build, end_flashloan needs it.
+- Error numbers 6000-6102 are from errors.rs of the same era (InvalidGroup 6093,
+  InvalidLiquidityVault 6094, NotAllowedInCPI 6091); the first 64 are the same in every build read.
 """
 
 from __future__ import annotations
@@ -88,7 +91,7 @@ PRICE_UPDATE_V2_LEN = 134
 
 
 class MarginfiError(IntEnum):
-    """`MarginfiError` (errors.rs): Custom(6000 + position); the first 64 are stable across builds."""
+    """`MarginfiError` (errors.rs): Custom(6000 + position). Only the codes this path can meet."""
 
     INTERNAL_LOGIC_ERROR = 6000
     BANK_NOT_FOUND = 6001
@@ -116,11 +119,17 @@ class MarginfiError(IntEnum):
     ILLEGAL_FLASHLOAN = 6038
     UNAUTHORIZED = 6042
     PYTH_PUSH_STALE_PRICE = 6050
+    WRONG_NUMBER_OF_ORACLE_ACCOUNTS = 6051
     WRONG_ORACLE_ACCOUNT_KEYS = 6052
     PYTH_PUSH_WRONG_ACCOUNT_OWNER = 6053
     PYTH_PUSH_INSUFFICIENT_VERIFICATION_LEVEL = 6056
     PYTH_PUSH_INVALID_ACCOUNT = 6060
     MATH_ERROR = 6062
+    PROTOCOL_PAUSED = 6080
+    FORBIDDEN_IX = 6089
+    NOT_ALLOWED_IN_CPI = 6091
+    INVALID_GROUP = 6093
+    INVALID_LIQUIDITY_VAULT = 6094
 
 
 class AnchorError(IntEnum):

@@ -15,9 +15,13 @@
  * Known differences from the real program (documented, not hidden):
  *  - interest does not accrue: borrow/repay only stamp bank.last_update (the share values of
  *    a bank move only through the balances changed here);
- *  - the risk engine supports PythPushOracle banks only (PriceUpdateV2 with Full verification),
- *    values balances at the oracle price without the confidence band, and skips the isolated
- *    risk-tier and emode rules; other oracle setups are refused with InvalidOracleSetup;
+ *  - the risk engine supports PythPushOracle banks only (PriceUpdateV2 with Full verification,
+ *    EMA price as the Initial requirement uses), without the confidence band or the
+ *    max-confidence check, and skips the isolated risk-tier and emode rules; other oracle
+ *    setups are refused with InvalidOracleSetup;
+ *  - account lists are those of protocols.md §3.1 (end_flashloan: marginfi account, authority,
+ *    then health accounts); the newest source adds the group to end_flashloan and moves the
+ *    flag checks into Anchor constraints (IllegalFlashloan), which is not emulated;
  *  - Token-2022 banks, the group's panic pause, account freezing, asset tags, bank and health
  *    caches and the origination-fee split into program fees are not emulated beyond what the
  *    comments below say.
@@ -26,7 +30,6 @@
 
 /* MarginfiError: 6000 + position in errors.rs. */
 #define ME_LENDING_ACCOUNT_BALANCE_SLOTS_FULL 6010
-#define ME_MISSING_PYTH_OR_BANK_ACCOUNT 6005
 #define ME_INVALID_BANK_ACCOUNT 6008
 #define ME_RISK_ENGINE_INIT_REJECTED 6009
 #define ME_BANK_PAUSED 6016
@@ -47,6 +50,11 @@
 #define ME_PYTH_PUSH_INSUFFICIENT_VERIFICATION_LEVEL 6056
 #define ME_PYTH_PUSH_INVALID_ACCOUNT 6060
 #define ME_MATH_ERROR 6062
+#define ME_WRONG_NUMBER_OF_ORACLE_ACCOUNTS 6051
+#define ME_FORBIDDEN_IX 6089
+#define ME_NOT_ALLOWED_IN_CPI 6091
+#define ME_INVALID_GROUP 6093
+#define ME_INVALID_LIQUIDITY_VAULT 6094
 
 /* anchor-lang ErrorCode. */
 #define AE_INSTRUCTION_MISSING 100
@@ -308,8 +316,10 @@ static __attribute__((noinline)) uint64_t oracle_price(const PriceQuery *q, u128
   const uint8_t *d = oracle->data;
   if (oracle->data_len < PRICE_UPDATE_LEN || !disc_eq(d, DISC_PRICE_UPDATE)) return ME_PYTH_PUSH_INVALID_ACCOUNT;
   if (d[40] != 1) return ME_PYTH_PUSH_INSUFFICIENT_VERIFICATION_LEVEL;
-  /* Full: feed_id @41, price i64 @73, conf @81, exponent i32 @89, publish_time i64 @93. */
-  int64_t p = (int64_t)sol_load_u64(d + 73);
+  /* Full: feed_id @41, price i64 @73, conf @81, exponent i32 @89, publish_time i64 @93,
+   * prev_publish_time @101, ema_price i64 @109, ema_conf @117. The Initial requirement uses
+   * the time-weighted (EMA) price. */
+  int64_t p = (int64_t)sol_load_u64(d + 109);
   int32_t expo = sol_load_i32(d + 89);
   int64_t publish_time = (int64_t)sol_load_u64(d + 93);
   uint64_t max_age = sol_load_u16(bank + B_ORACLE_MAX_AGE);
@@ -344,46 +354,66 @@ static __attribute__((noinline)) bool weighted_value(const u128 *amount, const u
   return true;
 }
 
-/* RiskEngine::check_account_init_health: skipped in a flash loan; otherwise one (bank, oracle)
- * pair of remaining accounts per active balance, in balance order. */
-static __attribute__((noinline)) uint64_t check_init_health(const SolAccountInfo *account, const SolAccountInfo *rem, uint64_t n_rem,
-                                  const SolPubkey *program_id) {
-  if (acct_flags(account) & FLAG_IN_FLASHLOAN) return SUCCESS;
-  uint64_t n_active = 0;
-  for (uint64_t i = 0; i < N_BALANCES; i++)
-    if (balance_at(account, i)[BL_ACTIVE]) n_active++;
-  if (n_rem != 2 * n_active) {
-    sol_log("Risk engine: expected a bank and an oracle account per active balance");
-    return ME_MISSING_PYTH_OR_BANK_ACCOUNT;
+/* The init-health value of one active balance (RiskEngine, Initial requirement): asset and
+ * liability amounts weighted by the bank's init weights at the oracle price. An oracle that does
+ * not load values an asset at zero (the engine's err_code path) but fails a liability. */
+typedef struct {
+  const uint8_t *balance;
+  const SolAccountInfo *bank_ai;
+  const SolAccountInfo *oracle;
+  int64_t now;
+} BalanceValue;
+
+static __attribute__((noinline)) uint64_t balance_value(const BalanceValue *v, u128 *asset_value, u128 *liab_value) {
+  const uint8_t *b = v->balance, *bank = v->bank_ai->data;
+  u128 a_shares = sol_load_u128(b + BL_ASSET_SHARES), l_shares = sol_load_u128(b + BL_LIABILITY_SHARES);
+  u128 asv = sol_load_u128(bank + B_ASSET_SHARE_VALUE), lsv = sol_load_u128(bank + B_LIABILITY_SHARE_VALUE);
+  u128 aw = sol_load_u128(bank + B_ASSET_WEIGHT_INIT), lw = sol_load_u128(bank + B_LIABILITY_WEIGHT_INIT);
+  if (i80_negative(a_shares) || i80_negative(l_shares) || i80_negative(aw) || i80_negative(lw)) return ME_MATH_ERROR;
+  u128 a_amount, l_amount, price;
+  if (!i80_mul(&a_shares, &asv, &a_amount) || !i80_mul(&l_shares, &lsv, &l_amount)) return ME_MATH_ERROR;
+  PriceQuery q = {bank, v->oracle, v->now};
+  uint64_t err = oracle_price(&q, &price);
+  *asset_value = 0;
+  *liab_value = 0;
+  if (err) {
+    if (l_shares >= I80_ONE) return err; /* a liability (EMPTY_BALANCE_THRESHOLD = 1) needs its price */
+    sol_log("Risk engine: asset oracle failed to load, valued at zero");
+    return SUCCESS;
   }
+  if (!weighted_value(&a_amount, &aw, &price, bank[B_MINT_DECIMALS], asset_value) ||
+      !weighted_value(&l_amount, &lw, &price, bank[B_MINT_DECIMALS], liab_value))
+    return ME_MATH_ERROR;
+  return SUCCESS;
+}
+
+/* check_account_init_health: skipped in a flash loan; otherwise, for each active balance in
+ * order, the bank then its oracle from the remaining accounts (2 per PythPushOracle bank). */
+static __attribute__((noinline)) uint64_t check_init_health(const SolAccountInfo *account, const SolAccountInfo *rem,
+                                                            uint64_t n_rem, const SolPubkey *program_id) {
+  if (acct_flags(account) & FLAG_IN_FLASHLOAN) return SUCCESS;
   SolClock clock;
   uint64_t err = sol_get_clock_sysvar(&clock);
   if (err) return err;
   u128 assets = 0, liabilities = 0;
-  uint64_t k = 0;
+  uint64_t idx = 0;
   for (uint64_t i = 0; i < N_BALANCES; i++) {
     const uint8_t *b = balance_at(account, i);
     if (!b[BL_ACTIVE]) continue;
-    const SolAccountInfo *bank_ai = &rem[2 * k];
-    PriceQuery q = {NULL, &rem[2 * k + 1], clock.unix_timestamp};
-    k++;
-    if (!sol_pubkey_eq_bytes(b + BL_BANK, bank_ai->key)) return ME_INVALID_BANK_ACCOUNT;
+    if (idx >= n_rem) {
+      sol_log("Risk engine: ran out of remaining accounts");
+      return ME_INVALID_BANK_ACCOUNT;
+    }
+    const SolAccountInfo *bank_ai = &rem[idx];
     err = load_anchor(bank_ai, DISC_BANK, BANK_LEN, program_id);
     if (err) return err;
-    const uint8_t *bank = bank_ai->data;
-    q.bank = bank;
-    u128 price;
-    err = oracle_price(&q, &price);
+    if (!sol_pubkey_eq_bytes(b + BL_BANK, bank_ai->key)) return ME_INVALID_BANK_ACCOUNT;
+    if (idx + 2 > n_rem) return ME_WRONG_NUMBER_OF_ORACLE_ACCOUNTS;
+    BalanceValue v = {b, bank_ai, &rem[idx + 1], clock.unix_timestamp};
+    idx += 2;
+    u128 a_value, l_value;
+    err = balance_value(&v, &a_value, &l_value);
     if (err) return err;
-    u128 a_shares = sol_load_u128(b + BL_ASSET_SHARES), l_shares = sol_load_u128(b + BL_LIABILITY_SHARES);
-    u128 asv = sol_load_u128(bank + B_ASSET_SHARE_VALUE), lsv = sol_load_u128(bank + B_LIABILITY_SHARE_VALUE);
-    u128 aw = sol_load_u128(bank + B_ASSET_WEIGHT_INIT), lw = sol_load_u128(bank + B_LIABILITY_WEIGHT_INIT);
-    if (i80_negative(a_shares) || i80_negative(l_shares) || i80_negative(aw) || i80_negative(lw)) return ME_MATH_ERROR;
-    u128 a_amount, l_amount, a_value, l_value;
-    if (!i80_mul(&a_shares, &asv, &a_amount) || !i80_mul(&l_shares, &lsv, &l_amount)) return ME_MATH_ERROR;
-    if (!weighted_value(&a_amount, &aw, &price, bank[B_MINT_DECIMALS], &a_value) ||
-        !weighted_value(&l_amount, &lw, &price, bank[B_MINT_DECIMALS], &l_value))
-      return ME_MATH_ERROR;
     if (!u128_add(assets, a_value, &assets) || !u128_add(liabilities, l_value, &liabilities)) return ME_MATH_ERROR;
   }
   if (assets < liabilities) {
@@ -397,81 +427,84 @@ static __attribute__((noinline)) uint64_t check_init_health(const SolAccountInfo
  * Instruction helpers.
  */
 
-/* The top-level instruction index and whether this instruction runs as a CPI. */
-static uint64_t flashloan_position(const SolAccountInfo *sysvar, const SolPubkey *program_id, uint16_t *index,
-                                   bool *cpi) {
-  if (!sol_ixs_current_index(sysvar->data, sysvar->data_len, index)) return ERROR_INVALID_ARGUMENT;
-  SolIxView ix;
-  uint64_t err = sol_ixs_load(sysvar->data, sysvar->data_len, *index, &ix);
+/* Anchor validation shared by start and end: the account (loaded, mut, has_one = authority). */
+static uint64_t check_flashloan_accounts(const SolAccountInfo *account, const SolAccountInfo *authority,
+                                         const SolPubkey *program_id) {
+  uint64_t err = load_anchor(account, DISC_ACCOUNT, ACCOUNT_LEN, program_id);
   if (err) return err;
-  *cpi = sol_get_stack_height() != TRANSACTION_LEVEL_STACK_HEIGHT ||
-         !sol_pubkey_eq_bytes((const uint8_t *)ix.program_id, program_id);
+  if (!authority->is_signer) return AE_ACCOUNT_NOT_SIGNER;
+  if (!account->is_writable) return AE_CONSTRAINT_MUT;
+  if (!sol_pubkey_eq_bytes(account->data + A_AUTHORITY, authority->key)) return AE_CONSTRAINT_HAS_ONE;
   return SUCCESS;
 }
 
 static __attribute__((noinline)) uint64_t start_flashloan(const SolParameters *p, uint64_t end_index) {
   if (p->ka_num < 3) return AE_ACCOUNT_NOT_ENOUGH_KEYS;
-  const SolAccountInfo *account = &p->ka[0], *signer = &p->ka[1], *sysvar = &p->ka[2];
-  uint64_t err = load_anchor(account, DISC_ACCOUNT, ACCOUNT_LEN, p->program_id);
+  const SolAccountInfo *account = &p->ka[0], *authority = &p->ka[1], *sysvar = &p->ka[2];
+  uint64_t err = check_flashloan_accounts(account, authority, p->program_id);
   if (err) return err;
-  if (!signer->is_signer) return AE_ACCOUNT_NOT_SIGNER;
-  if (!account->is_writable) return AE_CONSTRAINT_MUT;
-  if (!sol_pubkey_eq_bytes(account->data + A_AUTHORITY, signer->key)) return AE_CONSTRAINT_ADDRESS;
   if (!sol_pubkey_eq(sysvar->key, &SYSVAR_INSTRUCTIONS_ID)) return AE_CONSTRAINT_ADDRESS;
 
-  /* check_flashloan_can_start */
-  if (acct_flags(account) & FLAG_DISABLED) return ME_ACCOUNT_DISABLED;
+  /* check_flashloan_can_start. validate_not_cpi_with_sysvar: the executing top-level
+   * instruction must be this program's. */
   uint16_t index;
-  bool cpi;
   if (!sol_ixs_current_index(sysvar->data, sysvar->data_len, &index)) return ERROR_INVALID_ARGUMENT;
+  SolIxView current;
+  err = sol_ixs_load(sysvar->data, sysvar->data_len, index, &current);
+  if (err) return err;
+  if (!sol_pubkey_eq_bytes((const uint8_t *)current.program_id, p->program_id)) {
+    sol_log("Start and end liquidation and flashloan must be top-level instructions");
+    return ME_NOT_ALLOWED_IN_CPI;
+  }
   if ((uint64_t)index >= end_index) {
     sol_log("Start flashloan: end index must come after this instruction");
     return ME_ILLEGAL_FLASHLOAN;
   }
-  err = flashloan_position(sysvar, p->program_id, &index, &cpi);
-  if (err) return err;
-  if (cpi) {
-    sol_log("Start flashloan ix should not be in CPI");
-    return ME_ILLEGAL_FLASHLOAN;
+  if (sol_get_stack_height() != TRANSACTION_LEVEL_STACK_HEIGHT) { /* validate_not_cpi_by_stack_height */
+    sol_log("Start and end liquidation and flashloan must be top-level instructions");
+    return ME_NOT_ALLOWED_IN_CPI;
   }
   if (end_index > 0xffff) return ERROR_INVALID_ARGUMENT;
   SolIxView end;
   err = sol_ixs_load(sysvar->data, sysvar->data_len, (uint16_t)end_index, &end);
   if (err) return err; /* load_instruction_at_checked: out of bounds */
-  if (end.data_len < 8) {
-    sol_log("Start flashloan: instruction at end index has no discriminator");
+  /* (data[..8] of a shorter instruction panics in the program; reported as IllegalFlashloan) */
+  if (end.data_len < 8 || !disc_eq(end.data, DISC_END)) {
+    sol_log("Start flashloan: instruction at end index is not end_flashloan");
     return ME_ILLEGAL_FLASHLOAN;
   }
-  if (!disc_eq(end.data, DISC_END) || !sol_pubkey_eq_bytes((const uint8_t *)end.program_id, p->program_id)) {
-    sol_log("Start flashloan: instruction at end index is not end_flashloan");
+  if (!sol_pubkey_eq_bytes((const uint8_t *)end.program_id, p->program_id)) {
+    sol_log("Start flashloan: end_flashloan at end index is not this program's");
     return ME_ILLEGAL_FLASHLOAN;
   }
   if (end.n_accounts < 1 || !sol_pubkey_eq_bytes(sol_ix_meta_key(&end, 0), account->key)) {
     sol_log("Start flashloan: end_flashloan is for another marginfi account");
     return ME_ILLEGAL_FLASHLOAN;
   }
-  if (acct_flags(account) & FLAG_DISABLED) return ME_ACCOUNT_DISABLED;
-  if (acct_flags(account) & FLAG_IN_FLASHLOAN) {
+  uint64_t flags = acct_flags(account);
+  if (flags & FLAG_DISABLED) return ME_ACCOUNT_DISABLED;
+  if (flags & FLAG_IN_FLASHLOAN) {
     sol_log("Start flashloan: account is already in a flashloan");
     return ME_ILLEGAL_FLASHLOAN;
   }
-  sol_store_u64(account->data + A_FLAGS, acct_flags(account) | FLAG_IN_FLASHLOAN);
+  if (flags & FLAG_IN_RECEIVERSHIP) return ME_FORBIDDEN_IX;
+  sol_store_u64(account->data + A_FLAGS, flags | FLAG_IN_FLASHLOAN);
   return SUCCESS;
 }
 
 static __attribute__((noinline)) uint64_t end_flashloan(const SolParameters *p) {
   if (p->ka_num < 2) return AE_ACCOUNT_NOT_ENOUGH_KEYS;
-  const SolAccountInfo *account = &p->ka[0], *signer = &p->ka[1];
-  uint64_t err = load_anchor(account, DISC_ACCOUNT, ACCOUNT_LEN, p->program_id);
+  const SolAccountInfo *account = &p->ka[0], *authority = &p->ka[1];
+  uint64_t err = check_flashloan_accounts(account, authority, p->program_id);
   if (err) return err;
-  if (!signer->is_signer) return AE_ACCOUNT_NOT_SIGNER;
-  if (!account->is_writable) return AE_CONSTRAINT_MUT;
-  if (!sol_pubkey_eq_bytes(account->data + A_AUTHORITY, signer->key)) return AE_CONSTRAINT_ADDRESS;
   if (sol_get_stack_height() != TRANSACTION_LEVEL_STACK_HEIGHT) {
-    sol_log("End flashloan ix should not be in CPI");
-    return ME_ILLEGAL_FLASHLOAN;
+    sol_log("Start and end liquidation and flashloan must be top-level instructions");
+    return ME_NOT_ALLOWED_IN_CPI;
   }
-  sol_store_u64(account->data + A_FLAGS, acct_flags(account) & ~FLAG_IN_FLASHLOAN);
+  uint64_t flags = acct_flags(account);
+  if (flags & FLAG_DISABLED) return ME_ACCOUNT_DISABLED;
+  if (flags & FLAG_IN_RECEIVERSHIP) return ME_FORBIDDEN_IX;
+  sol_store_u64(account->data + A_FLAGS, flags & ~FLAG_IN_FLASHLOAN);
   return check_init_health(account, p->ka + 2, p->ka_num - 2, p->program_id);
 }
 
@@ -498,11 +531,11 @@ static __attribute__((noinline)) uint64_t check_lending_accounts(const LendingAc
 
 static __attribute__((noinline)) uint64_t check_lending_constraints(const LendingAccounts *a) {
   if (!a->account->is_writable) return AE_CONSTRAINT_MUT;
-  if (!sol_pubkey_eq_bytes(a->account->data + A_GROUP, a->group->key)) return AE_CONSTRAINT_HAS_ONE;
+  if (!sol_pubkey_eq_bytes(a->account->data + A_GROUP, a->group->key)) return ME_INVALID_GROUP;
   if (!sol_pubkey_eq_bytes(a->account->data + A_AUTHORITY, a->signer->key)) return ME_UNAUTHORIZED;
   if (!a->bank->is_writable) return AE_CONSTRAINT_MUT;
-  if (!sol_pubkey_eq_bytes(a->bank->data + B_GROUP, a->group->key)) return AE_CONSTRAINT_HAS_ONE;
-  if (!sol_pubkey_eq_bytes(a->bank->data + B_LIQUIDITY_VAULT, a->vault->key)) return AE_CONSTRAINT_HAS_ONE;
+  if (!sol_pubkey_eq_bytes(a->bank->data + B_GROUP, a->group->key)) return ME_INVALID_GROUP;
+  if (!sol_pubkey_eq_bytes(a->bank->data + B_LIQUIDITY_VAULT, a->vault->key)) return ME_INVALID_LIQUIDITY_VAULT;
   if (!a->user_token->is_writable) return AE_CONSTRAINT_MUT;
   return SUCCESS;
 }

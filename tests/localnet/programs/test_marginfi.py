@@ -30,6 +30,7 @@ from core.protocols import ids
 from core.protocols.marginfi import (
     ACCOUNT_DISABLED,
     ACCOUNT_IN_FLASHLOAN,
+    ACCOUNT_IN_RECEIVERSHIP,
     I80F48_ONE,
     MARGINFI_ACCOUNT_LEN,
     PYTH_RECEIVER_PROGRAM,
@@ -203,7 +204,14 @@ def make_env(origination_fee: int = 0) -> Env:
 
 def set_oracle(svm: LiteSVM, key: Pubkey, *, price: int, exponent: int, publish_time: int = NOW) -> None:
     data = encode_price_update_v2(
-        PriceUpdateV2(feed_id=bytes(32), price=price, conf=0, exponent=exponent, publish_time=publish_time)
+        PriceUpdateV2(
+            feed_id=bytes(32),
+            price=price,
+            conf=0,
+            exponent=exponent,
+            publish_time=publish_time,
+            ema_price=price,
+        )
     )
     set_data_account(svm, key, PYTH_RECEIVER_PROGRAM, data)
 
@@ -367,19 +375,23 @@ def test_start_issued_by_cpi_is_refused(env: Env) -> None:
         env,
         [_cpi_relay(env.start(3)), env.borrow(10**6), env.repay(), env.end()],
         0,
-        MarginfiError.ILLEGAL_FLASHLOAN,
+        MarginfiError.NOT_ALLOWED_IN_CPI,
     )
 
 
 def test_end_issued_by_cpi_is_refused(env: Env) -> None:
     # start's end_index names a top-level end; a second end reached by CPI is refused itself.
     ixs = [env.start(3), env.borrow(10**6), env.repay(), env.end(), _cpi_relay(env.end())]
-    assert_refused(env, ixs, 4, MarginfiError.ILLEGAL_FLASHLOAN)
+    assert_refused(env, ixs, 4, MarginfiError.NOT_ALLOWED_IN_CPI)
 
 
 def test_borrow_without_start_fails_the_health_check(env: Env) -> None:
-    # No flash-loan flag: the new liability needs its bank and oracle in the remaining accounts,
-    assert_refused(env, [env.borrow(10**6)], 0, MarginfiError.MISSING_PYTH_OR_BANK_ACCOUNT)
+    # No flash-loan flag: the new liability needs its bank and oracle in the remaining accounts
+    # (the risk engine runs out of accounts at the first active balance),
+    assert_refused(env, [env.borrow(10**6)], 0, MarginfiError.INVALID_BANK_ACCOUNT)
+    assert_refused(
+        env, [env.borrow(10**6, health_accounts=[env.bank])], 0, MarginfiError.WRONG_NUMBER_OF_ORACLE_ACCOUNTS
+    )
     # and with them, an account with no collateral is rejected by the risk engine.
     assert_refused(
         env,
@@ -392,7 +404,7 @@ def test_borrow_without_start_fails_the_health_check(env: Env) -> None:
 def test_repay_short_leaves_a_liability_that_end_refuses(env: Env) -> None:
     amount = 10**6
     ixs = [env.start(3), env.borrow(amount), env.repay(amount - 1, repay_all=None), env.end()]
-    assert_refused(env, ixs, 3, MarginfiError.MISSING_PYTH_OR_BANK_ACCOUNT)
+    assert_refused(env, ixs, 3, MarginfiError.INVALID_BANK_ACCOUNT)
     ixs[3] = env.end(health=[env.bank, env.oracle])
     assert_refused(env, ixs, 3, MarginfiError.RISK_ENGINE_INIT_REJECTED)
 
@@ -420,6 +432,11 @@ def test_repay_without_a_balance_is_refused(env: Env) -> None:
 def test_start_twice_is_refused(env: Env) -> None:
     env.write_account(with_flag(env.read_account(), ACCOUNT_IN_FLASHLOAN))
     assert_refused(env, env.flash(10**6), 0, MarginfiError.ILLEGAL_FLASHLOAN)
+
+
+def test_account_in_receivership_cannot_start_a_flash_loan(env: Env) -> None:
+    env.write_account(with_flag(env.read_account(), ACCOUNT_IN_RECEIVERSHIP))
+    assert_refused(env, env.flash(10**6), 0, MarginfiError.FORBIDDEN_IX)
 
 
 def test_disabled_account_is_refused(env: Env) -> None:
@@ -454,7 +471,7 @@ def test_another_signer_is_refused(env: Env) -> None:
     intruder = Keypair()
     start = env.start(3, authority=intruder.pubkey())
     result = env.send([start, env.borrow(10**6), env.repay(), env.end()], extra=(intruder,))
-    assert custom_error(result) == (0, AnchorError.CONSTRAINT_ADDRESS)
+    assert custom_error(result) == (0, AnchorError.CONSTRAINT_HAS_ONE)  # has_one = authority
     borrow = env.borrow(10**6, authority=intruder.pubkey())
     result = env.send([env.start(3), borrow, env.repay(), env.end()], extra=(intruder,))
     assert custom_error(result) == (1, MarginfiError.UNAUTHORIZED)
@@ -478,13 +495,13 @@ def test_wrong_vault_authority_and_wrong_vault_are_refused(env: Env) -> None:
         env,
         [env.start(3), Instruction(PROGRAM, bytes(borrow.data), metas), env.repay(), env.end()],
         1,
-        AnchorError.CONSTRAINT_HAS_ONE,
+        MarginfiError.INVALID_LIQUIDITY_VAULT,
     )
 
 
 def test_bank_of_another_group_is_refused(env: Env) -> None:
     env.write_bank(group=Keypair().pubkey())
-    assert_refused(env, env.flash(10**6), 1, AnchorError.CONSTRAINT_HAS_ONE)
+    assert_refused(env, env.flash(10**6), 1, MarginfiError.INVALID_GROUP)
 
 
 def test_uninitialized_and_foreign_accounts_are_refused(env: Env) -> None:
@@ -585,14 +602,21 @@ def test_risk_engine_rejects_one_unit_above_the_initial_margin() -> None:
     assert_refused(
         env, [env.borrow(64_000_001, health_accounts=health)], 0, MarginfiError.RISK_ENGINE_INIT_REJECTED
     )
-    # Oracle checks: stale price, wrong oracle key, bank out of order.
+    # A collateral oracle that fails to load values the collateral at zero: rejected for health.
     set_oracle(env.svm, sol_oracle, price=200_00000000, exponent=-8, publish_time=NOW - 121)
-    assert_refused(env, [env.borrow(10**6, health_accounts=health)], 0, MarginfiError.PYTH_PUSH_STALE_PRICE)
+    assert_refused(
+        env, [env.borrow(10**6, health_accounts=health)], 0, MarginfiError.RISK_ENGINE_INIT_REJECTED
+    )
     set_oracle(env.svm, sol_oracle, price=200_00000000, exponent=-8)
-    wrong = [x for k in keys for x in (k, env.oracle)]
+    # The liability's oracle must load: stale price, wrong oracle key.
+    set_oracle(env.svm, env.oracle, price=100_000_000, exponent=-8, publish_time=NOW - 121)
+    assert_refused(env, [env.borrow(10**6, health_accounts=health)], 0, MarginfiError.PYTH_PUSH_STALE_PRICE)
+    set_oracle(env.svm, env.oracle, price=100_000_000, exponent=-8)
+    wrong = [x for k in keys for x in (k, sol_oracle)]
     assert_refused(
         env, [env.borrow(10**6, health_accounts=wrong)], 0, MarginfiError.WRONG_ORACLE_ACCOUNT_KEYS
     )
+    ok(env.send([env.borrow(10**6, health_accounts=health)]))
     swapped = [x for k in reversed(keys) for x in (k, oracles[k])]
     assert_refused(env, [env.borrow(10**6, health_accounts=swapped)], 0, MarginfiError.INVALID_BANK_ACCOUNT)
 
