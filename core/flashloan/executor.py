@@ -28,7 +28,7 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
 from core.config import AppConfig
-from core.events import EventBus, ValidationResult
+from core.events import AttemptUpdate, EventBus, ValidationResult
 from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
 from core.flashloan.caps import cap_amount, successful_flash_loans
 from core.flashloan.profitability import (
@@ -199,6 +199,13 @@ class FlashLoanExecutor:
                                      amount=attempt.flash_amount or 0, provider=attempt.provider)
             attempt.error_class, attempt.error_detail = "error", f"{type(exc).__name__}: {exc}"
         self._finish(opp, attempt, outcome)
+        if self.bus is not None:
+            await self.store.flush()  # an AttemptUpdate is published only once it is written
+            self.bus.publish(AttemptUpdate(
+                attempt_id=attempt_id, opportunity_id=opp.id, state=outcome.state,
+                tip_lamports=attempt.tip_lamports or 0, bundle_id=attempt.bundle_id or "",
+                reason=outcome.reason, realized_pnl=attempt.realised_profit,
+            ))
         return outcome
 
     async def _attempt(self, opp: Opportunity, attempt: BundleAttempt) -> AttemptOutcome:
@@ -221,6 +228,15 @@ class FlashLoanExecutor:
         except Exception as exc:
             raise _Refused("provider", str(exc)) from exc
         attempt.provider = provider.name
+        if provider.setup_instructions(self.payer.pubkey()):
+            raise _Refused("provider_setup", f"{provider.name} needs its one-time setup transaction first")
+        validator = FlashLoanValidator.from_config(self.client, cfg, self.slippage_bps)
+        pre = validator.precheck(provider, mint, amount)
+        if not all(c.passed for c in pre):
+            # Refused before anything is built; the result still names the failing check.
+            result = ValidationResult(opp.id, attempt.id, provider.name, amount, tuple(pre))
+            self._record_validation(attempt, result, None, None)
+            return self._refusal(attempt, result, amount=amount, provider=provider.name)
 
         venues = await load_venues(self.client, [(h.pool, h.dex) for h in opp.route])
         quote_venues = self._quote_venues(venues)
@@ -256,35 +272,18 @@ class FlashLoanExecutor:
         attempt.cu_price_micro_lamports = self.cu_price_micro_lamports
         attempt.signatures = [str(built.tx.signatures[0])]
 
-        validator = FlashLoanValidator.from_config(self.client, cfg, self.slippage_bps)
         result, sim = await validator.validate(
             built, provider, profit, opportunity_id=opp.id, attempt_id=attempt.id
         )
-        attempt.validation_results = {
-            "passed": result.passed,
-            "checks": [
-                {"name": c.name, "passed": c.passed, "measured": c.measured, "threshold": c.threshold,
-                 "detail": c.detail}
-                for c in result.checks
-            ],
-            "profitability": profit.as_dict(),
-            "simulation": {"err": sim.err, "units_consumed": sim.units_consumed},
-        }
-        if self.bus is not None:
-            self.bus.publish(result)
+        self._record_validation(attempt, result, profit, sim)
         now = time.time()
         attempt.simulated_at = now
         outcome = dict(amount=amount, provider=provider.name, validation=result, profitability=profit,
                        simulation=sim, built=built)
         if not result.passed:
-            failure = result.first_failure
-            assert failure is not None
-            reason = f"{failure.name}: measured {failure.measured}, threshold {failure.threshold}"
-            if failure.detail:
-                reason += f" ({failure.detail})"
-            attempt.error_class, attempt.error_detail = f"validation:{failure.name}", reason
+            refusal = self._refusal(attempt, result, **outcome)  # type: ignore[arg-type]
             if cfg.mode.require_validation or cfg.mode.dry_run:
-                return AttemptOutcome(attempt.id, "rejected", reason, **outcome)  # type: ignore[arg-type]
+                return refusal
         else:
             attempt.validated_at = now
         if cfg.mode.dry_run:
@@ -321,6 +320,32 @@ class FlashLoanExecutor:
         return AttemptOutcome(attempt.id, "landed", "landed", **outcome)
 
     # -- helpers -------------------------------------------------------------------------------
+
+    def _record_validation(
+        self, attempt: BundleAttempt, result: ValidationResult, profit: Profitability | None,
+        sim: SimulationOutcome | None,
+    ) -> None:
+        attempt.validation_results = {
+            "passed": result.passed,
+            "checks": [
+                {"name": c.name, "passed": c.passed, "measured": c.measured, "threshold": c.threshold,
+                 "detail": c.detail}
+                for c in result.checks
+            ],
+            "profitability": profit.as_dict() if profit is not None else None,
+            "simulation": {"err": sim.err, "units_consumed": sim.units_consumed} if sim is not None else None,
+        }
+        if self.bus is not None:
+            self.bus.publish(result)
+
+    def _refusal(self, attempt: BundleAttempt, result: ValidationResult, **outcome: Any) -> AttemptOutcome:
+        failure = result.first_failure
+        assert failure is not None
+        reason = f"{failure.name}: measured {failure.measured}, threshold {failure.threshold}"
+        if failure.detail:
+            reason += f" ({failure.detail})"
+        attempt.error_class, attempt.error_detail = f"validation:{failure.name}", reason
+        return AttemptOutcome(attempt.id, "rejected", reason, **outcome)
 
     def _quote_venues(self, venues: dict[Pubkey, Venue]) -> dict[Pubkey, Venue]:
         if self.states is None:

@@ -164,24 +164,31 @@ class FlashLoanValidator:
 
     # -- the five ------------------------------------------------------------------------------
 
-    def economic(
-        self, built: BuiltFlashLoan, provider: FlashLoanProvider, profit: Profitability
-    ) -> list[CheckResult]:
-        available = provider.available_liquidity(built.loan_mint)
-        health = provider.health(built.loan_mint)
+    def precheck(self, provider: FlashLoanProvider, mint: Pubkey, amount: int) -> list[CheckResult]:
+        """The checks that need no transaction (liquidity, reserve health): run before building, so
+        a disabled or drained reserve is refused by name rather than by a builder error."""
+        available = provider.available_liquidity(mint)
+        health = provider.health(mint)
         health_ok = (
             health.enabled and health.fee_ok and 0 <= health.utilization_bps <= self.max_utilization_bps
         )
         return [
-            _check("liquidity", available >= built.amount, available, f">= {built.amount}",
+            _check("liquidity", available >= amount, available, f">= {amount}",
                    f"{provider.name} can lend {available}"),
+            _check("reserve_health", health_ok,
+                   f"enabled={health.enabled} fee_ok={health.fee_ok} utilization={health.utilization_bps}bps",
+                   f"enabled, fee not disabled, utilization <= {self.max_utilization_bps}bps", health.reason),
+        ]
+
+    def economic(
+        self, built: BuiltFlashLoan, provider: FlashLoanProvider, profit: Profitability
+    ) -> list[CheckResult]:
+        return [
+            *self.precheck(provider, built.loan_mint, built.amount),
             _check("net_profit", profit.net > 0 and profit.net_usd >= self.min_profit_usd,
                    f"{profit.net_usd:.6f} USD ({profit.net} units)", f">= {self.min_profit_usd} USD",
                    f"gross {profit.gross} − fee {profit.provider_fee} − {profit.lamport_costs} lamports "
                    f"({profit.lamport_costs_in_loan} units)"),
-            _check("reserve_health", health_ok,
-                   f"enabled={health.enabled} fee_ok={health.fee_ok} utilization={health.utilization_bps}bps",
-                   f"enabled, fee not disabled, utilization <= {self.max_utilization_bps}bps", health.reason),
         ]
 
     def compute_units(self, sim: SimulationOutcome) -> CheckResult:

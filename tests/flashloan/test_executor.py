@@ -4,6 +4,7 @@ validation result, caps come from the persisted live successes, metrics and repo
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,14 @@ from solana.rpc.models import TxOpts
 from solders.transaction import VersionedTransaction
 
 from core.config import AppConfig
-from core.events import EventBus, ValidationResult
+from core.events import AttemptUpdate, EventBus, ValidationResult
 from core.flashloan.builder import BuiltFlashLoan, quote_route
 from core.flashloan.caps import successful_flash_loans
 from core.flashloan.executor import FlashLoanExecutor, SubmitResult
 from core.flashloan.validator import CHECK_NAMES
+from core.localnet.accounts import set_data_account, set_token_account
 from core.metrics import Metrics
+from core.protocols import ids, solend
 from core.report import build_report
 from core.search.fees import FeeBreakdown
 from core.search.opportunities import Opportunity
@@ -225,3 +228,47 @@ async def test_engine_handler_signature(flashnet: FlashNet, tmp_path: Path) -> N
         assert await handler(opp) is None
     with StoreReader(tmp_path, "dry-run") as reader:
         assert reader.recent_attempts()[0].state == "simulated"
+
+
+async def test_a_disabled_reserve_is_refused_by_the_reserve_health_check_before_building(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    usdc = f.mint("USDC")
+    r = next(r for r in f.scenario.solend_reserves if r.liquidity_mint == usdc)
+    p = f.solend()
+    await p.refresh(f.client, usdc)
+    set_data_account(f.net.cluster.svm, r.address, ids.SOLEND, solend.encode_reserve(
+        replace(p.reserve(usdc), flash_loan_fee_wad=solend.U64_MAX)))
+    f.net.rpc.request_log.clear()
+    async with await StoreWriter.open(tmp_path, "dry-run") as store:
+        outcome = await executor(f, config(caps=NO_CAPS), store, tmp_path).handle(opp)
+    assert outcome.state == "rejected" and outcome.reason.startswith("reserve_health:")
+    assert "simulateTransaction" not in f.net.rpc.request_log
+    with StoreReader(tmp_path, "dry-run") as reader:
+        row = reader.recent_attempts()[0]
+    assert row.error_class == "validation:reserve_health"
+    assert row.validation_results is not None
+    assert [c["name"] for c in row.validation_results["checks"]] == ["liquidity", "reserve_health"]
+
+
+async def test_a_pool_whose_vault_no_longer_matches_is_refused_and_recorded(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    pool = f.raydium("SOL", "USDC", 0)
+    # The vault now holds another mint: the pool is not what the opportunity was priced on.
+    set_token_account(f.net.cluster.svm, pool.pc_vault, f.mint("USDT"), pool.authority, 10**12)
+    bus = EventBus()
+    sub = bus.subscribe()
+    async with await StoreWriter.open(tmp_path, "dry-run") as store:
+        outcome = await executor(f, config(caps=NO_CAPS), store, tmp_path, bus=bus).handle(opp)
+    assert outcome.state == "rejected"
+    assert "VenueError" in outcome.reason and str(pool.pc_vault) in outcome.reason
+    update = sub.queue.get_nowait()
+    assert isinstance(update, AttemptUpdate) and update.state == "rejected"
+    with StoreReader(tmp_path, "dry-run") as reader:
+        row = reader.recent_attempts()[0]
+    assert row.state == "rejected" and row.error_class == "error"
