@@ -195,6 +195,7 @@ class BlockEngine:
             self._finish_failed(record, f"internal error: {type(exc).__name__}")
             return False
         self.queue.pop(record.bundle_id, None)
+        record.release()
         if result.landed:
             record.state = LANDED
             record.landed_slot = result.slot
@@ -210,6 +211,7 @@ class BlockEngine:
 
     def _finish_failed(self, record: BundleRecord, why: str) -> None:
         self.queue.pop(record.bundle_id, None)
+        record.release()
         record.state = FAILED
         record.failure = why
         self.stats.failed += 1

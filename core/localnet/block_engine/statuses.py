@@ -41,9 +41,15 @@ class BundleRecord:
     err: TransactionErrorType | None = None
     failure: str | None = None  # why it failed, for logs and the console
 
-    @property
-    def signatures(self) -> list[str]:
-        return [str(tx.signatures[0]) for tx in self.txs]
+    signatures: list[str] = field(default_factory=list)  # first signatures, kept after `txs` is let go
+
+    def __post_init__(self) -> None:
+        if not self.signatures:
+            self.signatures = [str(tx.signatures[0]) for tx in self.txs]
+
+    def release(self) -> None:
+        """Drop the transactions once the bundle is final: the 5-minute lookback keeps only statuses."""
+        self.txs = []
 
     @property
     def tip_per_cu(self) -> float:
