@@ -35,6 +35,7 @@
 #define ME_BANK_PAUSED 6016
 #define ME_BANK_REDUCE_ONLY 6017
 #define ME_BANK_ACCOUNT_NOT_FOUND 6018
+#define ME_OPERATION_BORROW_ONLY 6021
 #define ME_OPERATION_REPAY_ONLY 6022
 #define ME_NO_LIABILITY_FOUND 6024
 #define ME_INVALID_ORACLE_SETUP 6025
@@ -116,6 +117,7 @@ static const SolPubkey TOKEN_2022_ID = {{6,   221, 246, 225, 238, 117, 143, 222,
 #define B_ORACLE_SETUP (296 + 313)
 #define B_ORACLE_KEY0 (296 + 314)
 #define B_BORROW_LIMIT (296 + 480)
+#define B_ASSET_TAG (296 + 489)
 #define B_ORACLE_MAX_AGE (296 + 504)
 #define B_COLLECTED_PROGRAM_FEES 904
 
@@ -132,6 +134,7 @@ static const SolPubkey TOKEN_2022_ID = {{6,   221, 246, 225, 238, 117, 143, 222,
 #define BALANCE_LEN 104
 #define BL_ACTIVE 0
 #define BL_BANK 1
+#define BL_BANK_ASSET_TAG 33
 #define BL_ASSET_SHARES 40
 #define BL_LIABILITY_SHARES 56
 #define BL_LAST_UPDATE 88
@@ -549,7 +552,7 @@ static bool bank_shares(uint8_t *bank, uint64_t off, const u128 *delta, bool add
   return true;
 }
 
-/* The balance side of a borrow: find_or_create, decrease_balance_internal(Any) with the
+/* The balance side of a borrow: find_or_create, decrease_balance_internal(BorrowOnly) with the
  * origination fee added to the liability, the borrow cap, the utilization check, fee books. */
 static __attribute__((noinline)) uint64_t apply_borrow(const LendingAccounts *a, uint64_t amount) {
   uint8_t *bank = a->bank->data;
@@ -562,6 +565,7 @@ static __attribute__((noinline)) uint64_t apply_borrow(const LendingAccounts *a,
     sol_memset_(bal, 0, BALANCE_LEN);
     bal[BL_ACTIVE] = 1;
     sol_memcpy_(bal + BL_BANK, a->bank->key, 32);
+    bal[BL_BANK_ASSET_TAG] = bank[B_ASSET_TAG]; /* inherited from the bank, fixed for life */
   }
 
   /* liability delta = amount + amount * protocol_origination_fee */
@@ -573,13 +577,18 @@ static __attribute__((noinline)) uint64_t apply_borrow(const LendingAccounts *a,
     if (!i80_mul(&amt, &fee_rate, &fee) || !u128_add(delta, fee, &delta) || i80_negative(delta)) return ME_MATH_ERROR;
   }
 
-  /* decrease_balance_internal(Any): existing deposits in this bank are used first. */
+  /* decrease_balance_internal(BorrowOnly): a borrow may not withdraw a deposit of this bank. */
   u128 asv = sol_load_u128(bank + B_ASSET_SHARE_VALUE), lsv = sol_load_u128(bank + B_LIABILITY_SHARE_VALUE);
   u128 a_shares = sol_load_u128(bal + BL_ASSET_SHARES), l_shares = sol_load_u128(bal + BL_LIABILITY_SHARES);
   if (i80_negative(a_shares) || i80_negative(l_shares)) return ME_MATH_ERROR;
   u128 a_amount;
   if (!i80_mul(&a_shares, &asv, &a_amount)) return ME_MATH_ERROR;
   u128 a_dec = a_amount < delta ? a_amount : delta;
+  if (a_dec >= ZERO_AMOUNT_THRESHOLD) {
+    sol_log("Borrow: operation is borrow-only (the account has a deposit in this bank)");
+    return ME_OPERATION_BORROW_ONLY;
+  }
+  /* Dust below the threshold is consumed from the deposit, as the program does. */
   u128 l_inc = delta - a_dec;
   u128 a_shares_dec = 0, l_shares_inc = 0;
   if (a_dec != 0 && !i80_div(&a_dec, &asv, &a_shares_dec)) return ME_MATH_ERROR;

@@ -241,6 +241,10 @@ def assert_refused(env: Env, ixs: list[Instruction], index: int, error: int) -> 
     assert (env.balances(), env.read_account(), env.read_bank()) == before
 
 
+def mf_balance(bank: Pubkey, **kw: int) -> Balance:
+    return Balance(bank_pk=bank, **kw)  # type: ignore[arg-type]
+
+
 def _move(src: Pubkey, dst: Pubkey, owner: Pubkey, amount: int) -> Instruction:
     return spl_transfer(
         TransferParams(program_id=ids.TOKEN_PROGRAM, source=src, dest=dst, owner=owner, amount=amount)
@@ -423,6 +427,26 @@ def test_repay_all_without_the_tokens_fails_at_the_repay(env: Env) -> None:
 def test_repay_of_more_than_the_liability_is_refused(env: Env) -> None:
     ixs = [env.start(3), env.borrow(10**6), env.repay(10**6 + 1, repay_all=None), env.end()]
     assert_refused(env, ixs, 2, MarginfiError.OPERATION_REPAY_ONLY)
+
+
+def test_borrow_from_a_bank_holding_the_accounts_deposit_is_refused(env: Env) -> None:
+    account = env.read_account()
+    deposit = mf_balance(env.bank, asset_shares=5 << 48)
+    env.write_account(replace(account, balances=(deposit, *account.balances[1:])))
+    assert_refused(env, env.flash(10**6), 1, MarginfiError.OPERATION_BORROW_ONLY)
+
+
+def test_a_plain_repay_keeps_the_balance_open_with_the_banks_asset_tag(env: Env) -> None:
+    env.write_bank(config=replace(env.bank_state.config, asset_tag=1))
+    # repay (not repay_all) of the whole liability leaves an empty but active balance, so the
+    # end's health check needs its bank and oracle.
+    ixs = [env.start(3), env.borrow(10**6), env.repay(10**6, repay_all=None), env.end()]
+    assert_refused(env, ixs, 3, MarginfiError.INVALID_BANK_ACCOUNT)
+    ixs[3] = env.end(health=[env.bank, env.oracle])
+    ok(env.send(ixs))
+    (balance,) = env.read_account().active_balances()
+    assert (balance.bank_pk, balance.bank_asset_tag, balance.liability_shares) == (env.bank, 1, 0)
+    assert env.balances() == (SUPPLY, USER_START)
 
 
 def test_repay_without_a_balance_is_refused(env: Env) -> None:
