@@ -1,0 +1,86 @@
+"""`arbtui run --headless`: the engine's events on stdout, one JSON object per line with --json."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from solders.pubkey import Pubkey
+
+from arbtui.cli_run import human_line
+from core.events import EngineState, FeedHealth, SlotTick
+from core.localnet.launcher import is_listening
+from core.search.dex_raydium import RAYDIUM_AMM_V4
+from core.search.fees import FeeBreakdown
+from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
+
+WAIT = 30.0
+
+
+def _free_port_pair() -> int:
+    """A port p with p and p + 1 both free (RPC and PubSub, as the localnet convention has it)."""
+    for _ in range(50):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port < 65535 and not is_listening("127.0.0.1", port) and not is_listening("127.0.0.1", port + 1):
+            return port
+    raise RuntimeError("no free port pair")
+
+
+def test_run_headless_json_prints_parseable_events_until_sigint(tmp_path: Path) -> None:
+    port = _free_port_pair()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
+    env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "arbtui", "run", "--headless", "--json",
+           "--store-dir", str(tmp_path / "store"), "--set", f'cluster.rpc_url="http://127.0.0.1:{port}"']
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + WAIT
+        seen: set[str] = set()
+        # Until the engine has shown what it is made of: running, a current feed, slots, opportunities.
+        while not {"EngineState", "FeedHealth", "SlotTick", "Opportunity"} <= seen:
+            assert time.monotonic() < deadline, f"saw only {seen}"
+            line = proc.stdout.readline()
+            assert line, f"stdout closed early; stderr: {proc.stderr.read() if proc.stderr else ''}"
+            lines.append(line)
+            seen.add(json.loads(line)["type"])
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=WAIT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    lines += rest.splitlines()
+    events = [json.loads(line) for line in lines if line.strip()]
+    assert all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events)
+    assert events[0]["type"] == "EngineState" and events[0]["state"] == "running"
+    assert events[-1] == {**events[-1], "type": "EngineState", "state": "stopped"}
+    opportunity = next(e for e in events if e["type"] == "Opportunity")
+    assert isinstance(opportunity["net"], int) and opportunity["net"] > 0
+    Pubkey.from_string(opportunity["loan_mint"])
+    assert not is_listening("127.0.0.1", port), "the localnet it started is stopped with it"
+
+
+def test_human_lines_are_one_per_event_and_skip_slot_ticks() -> None:
+    mint = Pubkey.new_unique()
+    hop = Hop(Pubkey.new_unique(), RAYDIUM_AMM_V4, True, mint, mint)
+    opp = Opportunity(7, 3, mint, (hop,), 100, 130, 30, FeeBreakdown(1, 2, 2, 3, 3), 24, 55, (55,), 0)
+    assert human_line(SlotTick(5)) == ""
+    assert "opportunity #7 cycle 3" in human_line(opp) and "net 24" in human_line(opp)
+    assert "withdrawn #7" in human_line(OpportunityWithdrawn(8, 3, 7, "no longer profitable", 56, 0))
+    assert "feed STALE" in human_line(FeedHealth(False, 60, 9, 30, "websocket closed", stale=True))
+    state = EngineState("running", "dry-run", cluster="localnet")
+    assert human_line(state) == "engine running (dry-run) on localnet"
+    assert all("\n" not in human_line(e) for e in (opp, SlotTick(1)))
+

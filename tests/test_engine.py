@@ -1,0 +1,162 @@
+"""The engine on a live local cluster: what it publishes equals a fresh computation from RPC state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+from solana.rpc.commitment import Processed
+from solders.pubkey import Pubkey
+
+from core.config import AppConfig, load_config
+from core.engine import Engine, FreshestQueue
+from core.events import EngineState, EventBus, FeedHealth, SlotTick
+from core.protocols import raydium_amm
+from core.protocols.spl_token import decode_token_account
+from core.protocols.whirlpool import decode_tick_array, decode_whirlpool
+from core.search.dex_raydium import RAYDIUM_AMM_V4, RaydiumState
+from core.search.dex_whirlpool import WHIRLPOOL, WhirlpoolState
+from core.search.engine import SearchEngine
+from core.search.fees import FeeBreakdown
+from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
+from core.search.pools import Pool
+from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, units
+
+
+def _config() -> AppConfig:
+    return load_config(search_default_paths=False, overrides={"search.max_state_age_slots": 8})
+
+
+@pytest.fixture
+async def live() -> AsyncIterator[Live]:
+    net = await start_live()
+    try:
+        yield net
+    finally:
+        await stop_live(net)
+
+
+async def _fresh_pools(live: Live) -> list[Pool]:
+    """Every scenario pool rebuilt from getMultipleAccounts, independently of the feed."""
+    scenario = live.scenario
+    pools: list[Pool] = []
+    async with live.local.client("processed") as client:
+        for p in scenario.raydium_pools:
+            info_acc, coin_acc, pc_acc = (await client.get_multiple_accounts(
+                [p.address, p.coin_vault, p.pc_vault], Processed)).value
+            info = raydium_amm.decode_amm_info(bytes(info_acc.data), p.address)
+            state = RaydiumState.from_pool(info, decode_token_account(bytes(coin_acc.data)).amount,
+                                           decode_token_account(bytes(pc_acc.data)).amount)
+            pools.append(Pool(p.address, RAYDIUM_AMM_V4, p.coin_mint, p.pc_mint, state, 0))
+        for w in scenario.whirlpools:
+            accounts = (await client.get_multiple_accounts([w.address, *w.tick_arrays], Processed)).value
+            pool = decode_whirlpool(bytes(accounts[0].data), w.address)
+            arrays = tuple(decode_tick_array(bytes(a.data)) for a in accounts[1:] if a is not None)
+            state = WhirlpoolState(pool, arrays)
+            pools.append(Pool(w.address, WHIRLPOOL, w.token_mint_a, w.token_mint_b, state, 0))
+    return pools
+
+
+def _key(opp: Opportunity) -> tuple[object, ...]:
+    """What an opportunity says about the market, without ids, slots or timestamps."""
+    return (opp.loan_mint, opp.route, opp.amount_in, opp.expected_out, opp.gross, opp.fees, opp.net)
+
+
+async def test_engine_publishes_opportunities_equal_to_a_fresh_recomputation(live: Live) -> None:
+    bus = EventBus()
+    events = bus.subscribe()
+    handled: list[Opportunity] = []
+
+    async def handler(opp: Opportunity) -> None:
+        handled.append(opp)
+
+    engine = Engine(_config(), bus, handler=handler, rpc_url=live.rpc_url, ws_url=live.ws_url, watchdog_s=0.5)
+    await engine.start()
+    try:
+        await engine.feed.wait_synced(WAIT)
+        # Push two SOL/USDC pools apart, then let the engine see the slot that completes the trades.
+        sol_usdc = [pool_by(live.scenario, "SOL", "USDC", i) for i in (0, 1)]
+        landed = await swap(live, sol_usdc[0], units(live.scenario, "SOL", 400), True)
+        second = await swap(live, sol_usdc[1], units(live.scenario, "USDC", 30_000), False, trader=1)
+        landed = max(landed, second)
+        await engine.wait_processed(landed + 1, WAIT)
+        published = await engine.top(10_000)
+        fresh = SearchEngine(engine.loan_mints, engine.flash_cap, engine.fee_model)
+        for pool in await _fresh_pools(live):
+            fresh.upsert_pool(pool)
+        expected = fresh.top(10_000)
+        assert expected, "the trades above leave arbitrage on the table"
+        assert Counter(map(_key, published)) == Counter(map(_key, expected))
+        # The bus saw the same: the last word on every cycle is its current opportunity.
+        last: dict[int, Opportunity | OpportunityWithdrawn] = {}
+        kinds: set[type] = set()
+        for event in events.drain():
+            kinds.add(type(event))
+            if isinstance(event, (Opportunity, OpportunityWithdrawn)):
+                last[event.cycle_id] = event
+        live_on_bus = [e for e in last.values() if isinstance(e, Opportunity)]
+        assert Counter(map(_key, live_on_bus)) == Counter(map(_key, published))
+        assert {EngineState, FeedHealth, SlotTick, Opportunity} <= kinds
+        await asyncio.wait_for(_until(lambda: bool(handled)), WAIT)
+        assert all(o.net > 0 for o in handled)
+    finally:
+        await engine.stop()
+    assert engine.state == "stopped"
+
+
+async def _until(predicate: object) -> None:
+    while not predicate():  # type: ignore[operator]
+        await asyncio.sleep(0.01)
+
+
+def _opp(cycle_id: int, net: int, opp_id: int = 0) -> Opportunity:
+    mint = Pubkey.new_unique()
+    hop = Hop(Pubkey.new_unique(), RAYDIUM_AMM_V4, True, mint, mint)
+    fees = FeeBreakdown(0, 0, 0, 0, 0)
+    return Opportunity(opp_id or cycle_id, cycle_id, mint, (hop,), 1, 1 + net, net, fees, net, 1, (1,), 0)
+
+
+async def test_handler_queue_keeps_the_freshest_quote_per_cycle_and_serves_the_best_first() -> None:
+    queue = FreshestQueue()
+    queue.put(_opp(1, 10, opp_id=1))
+    queue.put(_opp(2, 50))
+    newer = replace(_opp(1, 70, opp_id=3))
+    queue.put(newer)
+    queue.put(_opp(3, 20))
+    queue.discard(3)
+    assert len(queue) == 2 and queue.replaced == 1
+    assert await queue.get() == newer
+    assert (await queue.get()).cycle_id == 2
+    waiter = asyncio.create_task(queue.get())
+    await asyncio.sleep(0)
+    assert not waiter.done()
+    queue.put(_opp(4, 1))
+    assert (await asyncio.wait_for(waiter, 1)).cycle_id == 4
+
+
+async def test_nothing_reaches_the_handler_while_the_feed_is_stale(live: Live) -> None:
+    handled: list[Opportunity] = []
+
+    async def handler(opp: Opportunity) -> None:
+        handled.append(opp)
+
+    engine = Engine(_config(), EventBus(), handler=handler, rpc_url=live.rpc_url, ws_url=live.ws_url)
+    await engine.start()
+    try:
+        await engine.feed.wait_synced(WAIT)
+        await live.pubsub.stop()
+        await asyncio.wait_for(_until(lambda: not engine.feed.current), WAIT)
+        await asyncio.sleep(0.05)
+        count = len(handled)
+        # Opportunities the search still produces (here: a re-quote of every pool) are published,
+        # but none is queued for execution while the state cannot be trusted.
+        for pool in engine.feed.pools():
+            engine._publish(await asyncio.get_running_loop().run_in_executor(
+                engine._executor, engine.search.upsert_pool, replace(pool, slot=pool.slot + 1)))
+        await asyncio.sleep(0.05)
+        assert len(handled) == count and len(engine.queue) == 0
+    finally:
+        await engine.stop()
