@@ -39,6 +39,7 @@ from core.search.opportunities import Hop
 
 MAX_TX_SIZE = 1232
 MAX_SLIPPAGE_BPS = 10_000
+U64_MAX = 2**64 - 1
 
 
 class BuildError(Exception):
@@ -139,9 +140,13 @@ def quote_route(
         raise BuildError(f"slippage_bps {slippage_bps} is not within 0..10000")
     if amount <= 0:
         raise BuildError(f"amount {amount} must be positive")
+    if amount > U64_MAX:
+        raise BuildError(f"amount {amount} does not fit a u64")
     legs: list[SwapLeg] = []
     amount_in = amount
-    for hop in route:
+    for i, hop in enumerate(route):
+        if i > 0 and hop.mint_in != route[i - 1].mint_out:
+            raise BuildError(f"hop {i} spends {hop.mint_in}, hop {i - 1} delivers {route[i - 1].mint_out}")
         venue = venues.get(hop.pool)
         if venue is None:
             raise BuildError(f"no state for pool {hop.pool}")

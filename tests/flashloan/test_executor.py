@@ -272,3 +272,20 @@ async def test_a_pool_whose_vault_no_longer_matches_is_refused_and_recorded(
     with StoreReader(tmp_path, "dry-run") as reader:
         row = reader.recent_attempts()[0]
     assert row.state == "rejected" and row.error_class == "error"
+
+
+async def test_min_outs_come_from_the_opportunitys_state_and_the_move_since_fails_slippage(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    seen = {k: v.state for k, v in (await f.venues(opp.route)).items()}  # what the search quoted on
+    await f.big_swap(f.raydium("SOL", "USDC", 0), 20 * 10**9, coin_to_pc=True, trader=1)
+    async with await StoreWriter.open(tmp_path, "dry-run") as store:
+        stale = await executor(f, config(caps=NO_CAPS), store, tmp_path, states=seen.get).handle(opp)
+        fresh = await executor(f, config(caps=NO_CAPS), store, tmp_path).handle(opp)
+    assert stale.state == "rejected" and stale.reason.startswith("slippage:")
+    assert stale.built is not None and stale.built.legs[-1].min_out == opp.expected_out
+    # Quoted on the current state instead, the same opportunity is still worth taking.
+    assert fresh.state == "simulated", fresh.reason
+    assert fresh.built is not None and fresh.built.expected_out < opp.expected_out
