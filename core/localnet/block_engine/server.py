@@ -118,7 +118,7 @@ class BlockEngineServer:
             return web.Response(status=429, text=RATE_LIMITED_BODY, content_type=_JSON)
         body = await request.read()
         headers: dict[str, str] = {}
-        reply = self._process(body, region, endpoint, request.query, headers)
+        reply = self.process(body, region, endpoint, request.query, headers)
         return web.Response(text=_dumps(reply), content_type=_JSON, headers=headers)
 
     def _allowed(self, request: web.Request, region: Region) -> bool:
@@ -130,7 +130,7 @@ class BlockEngineServer:
         return self.limiter.allow((region.name, client), config.rate_limit_per_s)
 
     # -- JSON-RPC --------------------------------------------------------------------------------
-    def _process(self, body: bytes, region: Region, endpoint: str, query: Any,
+    def process(self, body: bytes, region: Region, endpoint: str, query: Any,
                  headers: dict[str, str]) -> dict[str, Any]:
         try:
             request = json.loads(body)
