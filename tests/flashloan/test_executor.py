@@ -3,15 +3,20 @@ validation result, caps come from the persisted live successes, metrics and repo
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from solana.rpc.models import TxOpts
 from solders.transaction import VersionedTransaction
 
-from core.config import AppConfig
+from core.config import LEGACY_ENV_NAMES, AppConfig
 from core.events import AttemptUpdate, EventBus, ValidationResult
 from core.flashloan.builder import BuiltFlashLoan, quote_route
 from core.flashloan.caps import successful_flash_loans
@@ -60,6 +65,17 @@ def executor(
 ) -> FlashLoanExecutor:
     return FlashLoanExecutor(config=cfg, client=f.client, payer=f.wallet, providers=[f.solend()],
                              pricer=f.pricer(), store=store, store_dir=store_dir, **kw)  # type: ignore[arg-type]
+
+
+def arbtui_report(store_dir: Path, mode: str) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_") and k not in LEGACY_ENV_NAMES}
+    env["HOME"] = str(store_dir / "home")
+    result = subprocess.run(
+        [sys.executable, "-m", "arbtui", "report", "--mode", mode, "--json", "--store-dir", str(store_dir)],
+        cwd=store_dir, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 def counter(metrics: Metrics, name: str) -> float:
@@ -218,6 +234,13 @@ async def test_live_mode_submits_the_validated_transaction_and_records_the_landi
     assert counter(metrics, "arb_flash_loans_successful_total") == sum(d.successes for d in report.daily) == 1
     assert report.daily[0].profit_usd == pytest.approx(metrics.registry.get_sample_value(
         "arb_flash_loan_profit_usd_sum"))
+    # The command the operator runs says the same.
+    cli = arbtui_report(tmp_path, "live")
+    assert [(d["attempts"], d["successes"]) for d in cli["daily"]] == [(1, 1)]
+    assert cli["daily"][0]["profit_usd"] == pytest.approx(report.daily[0].profit_usd)
+    bucket = next(b for b in cli["by_size"] if b["attempts"])
+    assert bucket["bucket"] == ("<1k" if outcome.built.amount < 1000 * 10**6 else
+                                "1k-10k" if outcome.built.amount <= 10_000 * 10**6 else ">10k")
 
 
 async def test_engine_handler_signature(flashnet: FlashNet, tmp_path: Path) -> None:
