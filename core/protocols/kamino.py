@@ -17,9 +17,8 @@ What remains uncertain (no source read settles it):
   product (it only matters with a referrer, and moves the result by at most one base unit when the
   exact share lands within 2^-60 below an integer);
 - `LastUpdate.price_status` handling on a refresh without a price is modelled only by the emulator;
-- the emulator (core/localnet/programs/kamino.c) does not compound interest on the borrow's refresh
-  (borrow curve, `approximate_compounded_interest`, referral accrual): token flows and fees are exact,
-  the debt fields of a reserve that carries debt are not advanced;
+- interest accrual (`accrue_interest`, mirrored by the emulator) takes the `fixed` crate's
+  Fraction × Fraction and Fraction ÷ Fraction to truncate; this was not read in the crate's source;
 - Anchor framework error numbers (100-102, 2000-2022, 3001-3010) are anchor_lang's `ErrorCode`
   (read in the index); which one the real program raises first for a doubly-wrong account list
   follows Anchor's field-then-constraint order, measured only for 2000/2001/2006 (protocols.md §3.3).
@@ -28,8 +27,9 @@ What remains uncertain (no source read settles it):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import IntEnum
 from typing import Any
 
@@ -98,6 +98,8 @@ class LendingError(IntEnum):
     FLASH_LOANS_DISABLED = 6036
     GLOBAL_EMERGENCY_MODE = 6042
     INTEGER_OVERFLOW = 6049
+    INVALID_BORROW_RATE_CURVE_POINT = 6060
+    INVALID_UTILIZATION_RATE = 6061
     RESERVE_DEPRECATED = 6073
     REFERRER_ACCOUNT_NOT_INITIALIZED = 6074
     REFERRER_ACCOUNT_MINT_MISSMATCH = 6075
@@ -616,3 +618,147 @@ def flash_loan_cost(reserve: Reserve, amount: int) -> int:
     check_flash_borrow(reserve, amount)
     return flash_loan_fee(amount, reserve.config_flash_loan_fee_sf)
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Interest accrual (`Reserve::accrue_interest`, run by the flash borrow's refresh_reserve)
+#
+# `Fraction` is U68F60: bits / 2^60. Fraction × Fraction and Fraction ÷ Fraction are taken to
+# truncate (the `fixed` crate's wide product shifted down); Fraction × / ÷ integer act on the bits
+# exactly / truncating. `BigFraction` (cumulative borrow rate) is a U256 with the same 60 bits.
+# Where the program would panic (a u128 / U256 overflow or underflow) this raises KaminoPanic.
+
+SLOTS_PER_YEAR = 63_072_000  # klend utils/consts.rs: 2 slots/s × 60 × 60 × 24 × 365
+_U128_LIMIT = 1 << 128
+_U256_LIMIT = 1 << 256
+FULL_BPS = 10_000
+
+
+class KaminoPanic(Exception):
+    """The program would panic here (arithmetic overflow, a failed unwrap)."""
+
+
+def _u128(value: int, what: str) -> int:
+    if not 0 <= value < _U128_LIMIT:
+        raise KaminoPanic(f"{what} out of u128")
+    return value
+
+
+def _fmul(a: int, b: int) -> int:
+    return _u128((a * b) >> FRACTION_BITS, "fraction product")
+
+
+def _fmul_int(a: int, n: int) -> int:
+    return _u128(a * n, "fraction × integer")
+
+
+def fraction_from_bps(bps: int) -> int:
+    return (bps << FRACTION_BITS) // FULL_BPS
+
+
+def fraction_from_percent(pct: int) -> int:
+    return (pct << FRACTION_BITS) // 100
+
+
+def total_supply_sf(r: Reserve) -> int:
+    """`ReserveLiquidity::total_supply`: available + borrowed − protocol, referrer and pending fees."""
+    total = (
+        (r.liquidity_total_available_amount << FRACTION_BITS) + r.liquidity_borrowed_amount_sf
+        - r.liquidity_accumulated_protocol_fees_sf - r.liquidity_accumulated_referrer_fees_sf
+        - r.liquidity_pending_referrer_fees_sf
+    )
+    return _u128(total, "total supply")
+
+
+def utilization_rate_sf(r: Reserve) -> int:
+    total = total_supply_sf(r)
+    if total == 0:
+        return 0
+    return _u128((r.liquidity_borrowed_amount_sf << FRACTION_BITS) // total, "utilization")
+
+
+def borrow_rate_sf(curve: tuple[tuple[int, int], ...], utilization_sf: int) -> int:
+    """`BorrowRateCurve::get_borrow_rate`: the segment holding the utilisation (in bps, rounded
+    half away from zero) interpolated in Fraction arithmetic; exact at the points."""
+    utilization_sf = min(utilization_sf, FRACTION_ONE)
+    bps = (utilization_sf * FULL_BPS + _FRACTION_HALF) >> FRACTION_BITS
+    segment = next(((a, b) for a, b in itertools.pairwise(curve) if a[0] <= bps <= b[0]), None)
+    if segment is None:  # `.find(..).unwrap()`
+        raise KaminoPanic("no curve segment holds the utilization")
+    (u0, r0), (u1, r1) = segment
+    if bps == u0:
+        return fraction_from_bps(r0)
+    if bps == u1:
+        return fraction_from_bps(r1)
+    if r1 < r0 or u1 <= u0:
+        raise KaminoError(LendingError.INVALID_BORROW_RATE_CURVE_POINT, "curve is not increasing")
+    coef = utilization_sf - fraction_from_bps(u0)
+    if coef < 0:
+        raise KaminoError(LendingError.INVALID_UTILIZATION_RATE, "utilization below the segment")
+    return _u128(_fmul_int(coef, r1 - r0) // (u1 - u0) + fraction_from_bps(r0), "borrow rate")
+
+
+def approximate_compounded_interest(rate_sf: int, elapsed_slots: int) -> int:
+    """klend's third-order approximation of (1 + rate / SLOTS_PER_YEAR) ^ elapsed_slots."""
+    base = rate_sf // SLOTS_PER_YEAR
+    one_plus = _u128(FRACTION_ONE + base, "1 + base")
+    if elapsed_slots == 0:
+        return FRACTION_ONE
+    if elapsed_slots == 1:
+        return one_plus
+    if elapsed_slots == 2:
+        return _fmul(one_plus, one_plus)
+    if elapsed_slots == 3:
+        return _fmul(_fmul(one_plus, one_plus), one_plus)
+    if elapsed_slots == 4:
+        square = _fmul(one_plus, one_plus)
+        return _fmul(square, square)
+    n = elapsed_slots
+    base2 = _fmul(base, base)
+    base3 = _fmul(base2, base)
+    first = _fmul_int(base, n)
+    second = _fmul_int(_fmul_int(base2, n), n - 1) // 2
+    third = _fmul_int(_fmul_int(_fmul_int(base3, n), n - 1), n - 2) // 6
+    return _u128(FRACTION_ONE + first + second + third, "compounded rate")
+
+
+def accrue_interest(r: Reserve, current_slot: int, referral_fee_bps: int = 0) -> Reserve:
+    """The reserve after `Reserve::accrue_interest` at `current_slot` (`compound_interest` when
+    slots elapsed; last_update is left to the caller). MathOverflow when the reserve is from a
+    later slot, KaminoPanic where the program panics."""
+    elapsed = current_slot - r.last_update_slot
+    if elapsed < 0:
+        raise KaminoError(LendingError.MATH_OVERFLOW, "current slot is before the reserve's last update")
+    if elapsed == 0:
+        return r
+    rate = borrow_rate_sf(r.config_borrow_rate_curve, utilization_rate_sf(r))
+    fixed = fraction_from_bps(r.config_host_fixed_interest_rate_bps)
+    take = fraction_from_percent(r.config_protocol_take_rate_pct)
+    referral = fraction_from_bps(referral_fee_bps)
+    compounded = approximate_compounded_interest(_u128(rate + fixed, "rate"), elapsed)
+    compounded_fixed = approximate_compounded_interest(fixed, elapsed)
+    cumulative = (r.liquidity_cumulative_borrow_rate_bsf * compounded) >> FRACTION_BITS
+    if cumulative >= _U256_LIMIT or r.liquidity_cumulative_borrow_rate_bsf * compounded >= _U256_LIMIT:
+        raise KaminoPanic("cumulative borrow rate out of U256")
+    debt = r.liquidity_borrowed_amount_sf
+    new_debt = _fmul(debt, compounded)
+    fixed_host_fee = _u128(_fmul(debt, compounded_fixed) - debt, "fixed host fee")
+    net_new_variable = _u128(new_debt - debt - fixed_host_fee, "new variable debt")
+    variable_protocol_fee = _fmul(net_new_variable, take)
+    absolute_referral = _fmul(take, referral)
+    max_referrers_fees = _fmul(net_new_variable, absolute_referral)
+    protocol_fees = _u128(
+        r.liquidity_accumulated_protocol_fees_sf + fixed_host_fee + variable_protocol_fee
+        - max_referrers_fees,
+        "protocol fees",
+    )
+    return replace(
+        r,
+        liquidity_cumulative_borrow_rate_bsf=cumulative,
+        liquidity_pending_referrer_fees_sf=_u128(
+            r.liquidity_pending_referrer_fees_sf + max_referrers_fees, "pending referrer fees"
+        ),
+        liquidity_accumulated_protocol_fees_sf=protocol_fees,
+        liquidity_borrowed_amount_sf=new_debt,
+        liquidity_absolute_referral_rate_sf=absolute_referral,
+    )

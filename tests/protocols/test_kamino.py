@@ -25,12 +25,16 @@ from core.protocols.kamino import (
     RESERVE_DISCRIMINATOR,
     RESERVE_LEN,
     RESERVE_OFFSETS,
+    SLOTS_PER_YEAR,
     U64_MAX,
     KaminoError,
     LendingError,
     LendingMarket,
     Reserve,
     ReserveStatus,
+    accrue_interest,
+    approximate_compounded_interest,
+    borrow_rate_sf,
     decode_lending_market,
     decode_reserve,
     encode_lending_market,
@@ -39,6 +43,8 @@ from core.protocols.kamino import (
     flash_loan_fee,
     flash_loan_fees,
     flash_loan_instructions,
+    fraction_from_bps,
+    fraction_from_percent,
     lending_market_authority,
 )
 
@@ -285,3 +291,74 @@ def test_utilization_and_token_program_helpers() -> None:
     assert r.utilization_bps == 2500
     assert _reserve(liquidity_token_program=Pubkey.default()).token_program == ids.TOKEN_PROGRAM
     assert _reserve(liquidity_token_program=ids.TOKEN_2022_PROGRAM).token_program == ids.TOKEN_2022_PROGRAM
+
+
+# --- interest accrual ---------------------------------------------------------------------------
+
+_CURVE = ((0, 100), (8_000, 800), (10_000, 5_000)) + ((10_000, 5_000),) * 8
+
+
+@pytest.mark.parametrize(
+    ("utilization", "rate_bps"),
+    [(Fraction(0), 100), (Fraction(4, 5), 800), (Fraction(1), 5_000), (Fraction(3, 2), 5_000)],
+)
+def test_borrow_rate_is_exact_at_the_curve_points(utilization: Fraction, rate_bps: int) -> None:
+    sf = int(utilization * FRACTION_ONE)
+    assert borrow_rate_sf(_CURVE, sf) == fraction_from_bps(rate_bps)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, FRACTION_ONE))
+def test_borrow_rate_interpolates_within_one_unit_of_the_exact_line(utilization_sf: int) -> None:
+    got = Fraction(borrow_rate_sf(_CURVE, utilization_sf), FRACTION_ONE)
+    u = Fraction(utilization_sf, FRACTION_ONE)
+    exact = (Fraction(1, 100) + u * Fraction(7, 100) / Fraction(4, 5) if u <= Fraction(4, 5)
+             else Fraction(8, 100) + (u - Fraction(4, 5)) * Fraction(42, 100) / Fraction(1, 5))
+    # Inside a segment the line is exact up to a few 2^-60 truncations; a utilisation that rounds
+    # to a point's bps takes the point's rate, half a bp of utilisation away at most.
+    slope = Fraction(7, 80) if u <= Fraction(4, 5) else Fraction(21, 10)
+    assert abs(got - exact) <= slope * Fraction(1, 20_000) + Fraction(4, FRACTION_ONE)
+    bps = round(u * 10_000)
+    if bps not in (0, 8_000, 10_000) and abs(u * 10_000 - bps) != Fraction(1, 2):
+        assert abs(got - exact) <= Fraction(4, FRACTION_ONE)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4])
+def test_compounding_up_to_four_slots_multiplies_out(n: int) -> None:
+    rate = fraction_from_bps(2_500)
+    x = FRACTION_ONE + rate // SLOTS_PER_YEAR
+    expected = FRACTION_ONE
+    if n == 4:
+        sq = x * x >> 60
+        expected = sq * sq >> 60
+    else:
+        for _ in range(n):
+            expected = expected * x >> 60
+    assert approximate_compounded_interest(rate, n) == expected
+
+
+def test_accrual_refuses_a_reserve_from_a_later_slot_and_leaves_an_idle_one_unchanged() -> None:
+    r = _reserve(last_update_slot=100, config_borrow_rate_curve=_CURVE)
+    with pytest.raises(KaminoError) as exc:
+        accrue_interest(r, 99)
+    assert exc.value.error == LendingError.MATH_OVERFLOW
+    assert accrue_interest(r, 100) == r
+    # No debt: the cumulative rate still compounds at the curve's rate for 0 % utilisation.
+    idle = accrue_interest(r, 100 + SLOTS_PER_YEAR)
+    assert idle.liquidity_borrowed_amount_sf == 0
+    assert idle.liquidity_cumulative_borrow_rate_bsf > FRACTION_ONE
+
+
+def test_accrual_splits_new_debt_into_protocol_and_referrer_shares() -> None:
+    debt = 10**9 * FRACTION_ONE
+    r = _reserve(liquidity_borrowed_amount_sf=debt, liquidity_total_available_amount=10**9,
+                 config_borrow_rate_curve=_CURVE, config_protocol_take_rate_pct=20)
+    after = accrue_interest(r, 1_000, referral_fee_bps=2_500)
+    new_debt = after.liquidity_borrowed_amount_sf - debt
+    assert new_debt > 0
+    take = fraction_from_percent(20)
+    absolute = take * fraction_from_bps(2_500) >> 60
+    referrers = new_debt * absolute >> 60
+    assert after.liquidity_absolute_referral_rate_sf == absolute
+    assert after.liquidity_pending_referrer_fees_sf == referrers
+    assert after.liquidity_accumulated_protocol_fees_sf == (new_debt * take >> 60) - referrers

@@ -10,10 +10,9 @@
  * the borrow's signed by the `["lma", market, bump]` PDA.
  *
  * Known differences from the real program (documented in core/protocols/kamino.py too):
- *  - the borrow's refresh_reserve moves last_update to the clock slot (MathOverflow when the
- *    reserve is from a later slot) but does not compound interest: cumulative borrow rate,
- *    borrowed amount and protocol fees are left as they are (genesis reserves carry no debt and a
- *    zero rate at zero utilisation, so nothing would change there);
+ *  - the borrow's refresh_reserve compounds interest like Reserve::accrue_interest, with
+ *    Fraction x Fraction and Fraction / Fraction taken to truncate (the `fixed` crate's rounding
+ *    was not read); price status is only cleared when the saved price is too old;
  *  - a referrer (accounts 8 and 9 both other than the program id) is refused as not emulated;
  *  - Token-2022 mints are accepted only without extensions checks;
  *  - where the Rust program panics (short instruction data of another klend instruction, a reserve
@@ -56,6 +55,8 @@ void sol_panic_(const char *file, uint64_t len, uint64_t line, uint64_t column);
 #define LE_MULTIPLE_FLASH_BORROWS 6035
 #define LE_FLASH_LOANS_DISABLED 6036
 #define LE_GLOBAL_EMERGENCY_MODE 6042
+#define LE_INVALID_BORROW_RATE_CURVE_POINT 6060
+#define LE_INVALID_UTILIZATION_RATE 6061
 #define LE_RESERVE_DEPRECATED 6073
 #define LE_RESERVE_OBSOLETE 6082
 #define LE_RESERVE_TOKEN_BALANCE_MISMATCH 6095
@@ -446,6 +447,218 @@ static void refresh_limit_timestamps(uint8_t *r, uint64_t timestamp) {
   }
 }
 
+
+/* ------------------------------------------------------------------------------------------
+ * Interest accrual: Reserve::accrue_interest -> ReserveLiquidity::compound_interest, in U68F60
+ * (`Fraction`, bits / 2^60) with BigFraction (U256, same 60 bits) for the cumulative rate.
+ * Fraction x Fraction and Fraction / Fraction truncate; where the Rust code would overflow (a
+ * panic) this panics too. Values travel by pointer: a non-inlined BPF function cannot return a
+ * u128.
+ */
+#define SLOTS_PER_YEAR 63072000UL
+#define FULL_BPS 10000UL
+#define R_CUMULATIVE_BORROW_RATE 296 /* BigFractionBytes.value: 4 x u64 */
+#define R_ABSOLUTE_REFERRAL_RATE_SF 392
+#define R_HOST_FIXED_RATE_BPS 4858
+#define R_PROTOCOL_TAKE_RATE_PCT 4870
+#define R_BORROW_RATE_CURVE 4920 /* 11 x (u32 utilization_rate_bps, u32 borrow_rate_bps) */
+#define CURVE_POINTS 11
+#define M_REFERRAL_FEE_BPS 120
+#define FRACTION_ONE (((u128)1) << FRACTION_BITS)
+
+typedef struct {
+  uint64_t w[4]; /* little-endian limbs */
+} U256;
+
+/* a * b, the full 256-bit product. */
+static void u256_mul128(const u128 *a, const u128 *b, U256 *out) {
+  uint64_t a0 = (uint64_t)*a, a1 = (uint64_t)(*a >> 64), b0 = (uint64_t)*b, b1 = (uint64_t)(*b >> 64);
+  u128 p00 = u128_mul64(a0, b0), p01 = u128_mul64(a0, b1), p10 = u128_mul64(a1, b0), p11 = u128_mul64(a1, b1);
+  u128 mid = (p00 >> 64) + (u128)(uint64_t)p01 + (u128)(uint64_t)p10;
+  u128 high = p11 + (p01 >> 64) + (p10 >> 64) + (mid >> 64);
+  out->w[0] = (uint64_t)p00;
+  out->w[1] = (uint64_t)mid;
+  out->w[2] = (uint64_t)high;
+  out->w[3] = (uint64_t)(high >> 64);
+}
+
+/* Fraction * Fraction: the product >> 60, which must fit 128 bits. */
+static void fmul(const u128 *a, const u128 *b, u128 *out) {
+  U256 p;
+  u256_mul128(a, b, &p);
+  if ((p.w[3] >> FRACTION_BITS) != 0) PANIC();
+  uint64_t lo = (p.w[0] >> FRACTION_BITS) | (p.w[1] << (64 - FRACTION_BITS));
+  uint64_t mid = (p.w[1] >> FRACTION_BITS) | (p.w[2] << (64 - FRACTION_BITS));
+  uint64_t hi = (p.w[2] >> FRACTION_BITS) | (p.w[3] << (64 - FRACTION_BITS));
+  if (hi != 0) PANIC();
+  *out = ((u128)mid << 64) | lo;
+}
+
+/* Fraction * integer (exact on the bits, overflow panics). */
+static void fmul_int(const u128 *a, uint64_t n, u128 *out) {
+  if (!u128_mul(*a, (u128)n, out)) PANIC();
+}
+
+SOL_INLINE u128 from_bps(uint64_t bps) { return u128_divmod64(((u128)bps) << FRACTION_BITS, FULL_BPS, NULL); }
+
+/* (num << 60) / den for den != 0; the quotient must fit 128 bits. Bitwise long division. */
+static void fdiv(const u128 *num, const u128 *den, u128 *out) {
+  u128 rem = 0, q = 0;
+  bool carry;
+  /* the dividend's bits, most significant first: num's 128 bits, then 60 zero bits */
+  for (int i = 187; i >= 0; i--) {
+    uint64_t bit = 0;
+    if (i >= FRACTION_BITS) {
+      uint64_t k = (uint64_t)(i - FRACTION_BITS);
+      bit = k >= 64 ? (uint64_t)(*num >> 64) >> (k - 64) & 1 : ((uint64_t)*num >> k) & 1;
+    }
+    carry = (rem >> 127) != 0;
+    rem = (rem << 1) | bit;
+    if ((q >> 127) != 0) PANIC();
+    q <<= 1;
+    if (carry || rem >= *den) {
+      rem -= *den;
+      q |= 1;
+    }
+  }
+  *out = q;
+}
+
+/* ReserveLiquidity::total_supply and utilization_rate. */
+static void utilization_rate(const uint8_t *r, u128 *out) {
+  u128 borrowed = sol_load_u128(r + R_BORROWED_SF), supply;
+  if (!u128_add(((u128)sol_load_u64(r + R_AVAILABLE)) << FRACTION_BITS, borrowed, &supply) ||
+      !u128_sub(supply, sol_load_u128(r + R_PROTOCOL_FEES_SF), &supply) ||
+      !u128_sub(supply, sol_load_u128(r + R_REFERRER_FEES_SF), &supply) ||
+      !u128_sub(supply, sol_load_u128(r + R_PENDING_REFERRER_FEES_SF), &supply))
+    PANIC();
+  if (supply == 0) {
+    *out = 0;
+    return;
+  }
+  fdiv(&borrowed, &supply, out);
+}
+
+/* BorrowRateCurve::get_borrow_rate. */
+static uint64_t borrow_rate(const uint8_t *r, const u128 *utilization_in, u128 *out) {
+  u128 utilization = *utilization_in > FRACTION_ONE ? FRACTION_ONE : *utilization_in;
+  uint64_t bps = (uint64_t)((u128_mul64((uint64_t)utilization, FULL_BPS) + FRACTION_HALF) >> FRACTION_BITS);
+  const uint8_t *c = r + R_BORROW_RATE_CURVE;
+  for (int i = 0; i + 1 < CURVE_POINTS; i++) {
+    uint32_t u0 = sol_load_u32(c + 8 * i), r0 = sol_load_u32(c + 8 * i + 4);
+    uint32_t u1 = sol_load_u32(c + 8 * i + 8), r1 = sol_load_u32(c + 8 * i + 12);
+    if (!(bps >= u0 && bps <= u1)) continue;
+    if (bps == u0) {
+      *out = from_bps(r0);
+      return SUCCESS;
+    }
+    if (bps == u1) {
+      *out = from_bps(r1);
+      return SUCCESS;
+    }
+    if (r1 < r0 || u1 <= u0) {
+      sol_log("Borrow rate must be ever growing in the curve");
+      return LE_INVALID_BORROW_RATE_CURVE_POINT;
+    }
+    u128 start = from_bps(u0), coef, nom;
+    if (utilization < start) return LE_INVALID_UTILIZATION_RATE;
+    coef = utilization - start;
+    fmul_int(&coef, r1 - r0, &nom);
+    *out = u128_divmod64(nom, u1 - u0, NULL) + from_bps(r0);
+    return SUCCESS;
+  }
+  PANIC(); /* .find(..).unwrap() */
+  return SUCCESS;
+}
+
+/* approximate_compounded_interest(rate, elapsed). */
+static void compounded_interest(const u128 *rate, uint64_t n, u128 *out) {
+  u128 base = u128_divmod64(*rate, SLOTS_PER_YEAR, NULL), x, t;
+  if (!u128_add(FRACTION_ONE, base, &x)) PANIC();
+  if (n == 0) { *out = FRACTION_ONE; return; }
+  if (n == 1) { *out = x; return; }
+  if (n <= 4) {
+    fmul(&x, &x, &t); /* squared */
+    if (n == 2) *out = t;
+    else if (n == 3) fmul(&t, &x, out);
+    else fmul(&t, &t, out);
+    return;
+  }
+  u128 b2, b3, first, second, third;
+  fmul(&base, &base, &b2);
+  fmul(&b2, &base, &b3);
+  fmul_int(&base, n, &first);
+  fmul_int(&b2, n, &t);
+  fmul_int(&t, n - 1, &second);
+  second = u128_divmod64(second, 2, NULL);
+  fmul_int(&b3, n, &t);
+  fmul_int(&t, n - 1, &t);
+  fmul_int(&t, n - 2, &third);
+  third = u128_divmod64(third, 6, NULL);
+  if (!u128_add(FRACTION_ONE, first, out) || !u128_add(*out, second, out) || !u128_add(*out, third, out))
+    PANIC();
+}
+
+/* BigFraction * Fraction: the U256 product (must not overflow) >> 60. */
+static void big_mul(uint8_t *cum, const u128 *f) {
+  uint64_t res[6] = {0, 0, 0, 0, 0, 0};
+  uint64_t f0 = (uint64_t)*f, f1 = (uint64_t)(*f >> 64);
+  for (int i = 0; i < 4; i++) {
+    uint64_t a = sol_load_u64(cum + 8 * i);
+    uint64_t parts[2] = {f0, f1};
+    for (int j = 0; j < 2; j++) {
+      u128 p = u128_mul64(a, parts[j]);
+      u128 acc = (u128)res[i + j] + (uint64_t)p;
+      res[i + j] = (uint64_t)acc;
+      u128 carry = (acc >> 64) + (p >> 64);
+      for (int k = i + j + 1; k < 6 && carry != 0; k++) {
+        acc = (u128)res[k] + carry;
+        res[k] = (uint64_t)acc;
+        carry = acc >> 64;
+      }
+    }
+  }
+  if (res[4] != 0 || res[5] != 0) PANIC(); /* U256 multiplication overflow */
+  for (int i = 0; i < 4; i++) {
+    uint64_t next = i < 3 ? res[i + 1] : 0;
+    sol_store_u64(cum + 8 * i, (res[i] >> FRACTION_BITS) | (next << (64 - FRACTION_BITS)));
+  }
+}
+
+/* Reserve::accrue_interest for `elapsed` > 0 slots. */
+static uint64_t accrue_interest(uint8_t *r, uint64_t elapsed, uint16_t referral_fee_bps) {
+  u128 utilization, rate, fixed, total_rate, compounded, compounded_fixed;
+  utilization_rate(r, &utilization);
+  uint64_t err = borrow_rate(r, &utilization, &rate);
+  if (err) return err;
+  fixed = from_bps(sol_load_u16(r + R_HOST_FIXED_RATE_BPS));
+  if (!u128_add(rate, fixed, &total_rate)) PANIC();
+  compounded_interest(&total_rate, elapsed, &compounded);
+  compounded_interest(&fixed, elapsed, &compounded_fixed);
+  big_mul(r + R_CUMULATIVE_BORROW_RATE, &compounded);
+
+  u128 debt = sol_load_u128(r + R_BORROWED_SF), new_debt, fixed_debt, fixed_host_fee, variable;
+  fmul(&debt, &compounded, &new_debt);
+  fmul(&debt, &compounded_fixed, &fixed_debt);
+  if (!u128_sub(fixed_debt, debt, &fixed_host_fee) || !u128_sub(new_debt, debt, &variable) ||
+      !u128_sub(variable, fixed_host_fee, &variable))
+    PANIC();
+  u128 take = u128_divmod64(((u128)r[R_PROTOCOL_TAKE_RATE_PCT]) << FRACTION_BITS, 100, NULL);
+  u128 referral = from_bps(referral_fee_bps), protocol_fee, absolute_referral, referrers_fee;
+  fmul(&variable, &take, &protocol_fee);
+  fmul(&take, &referral, &absolute_referral);
+  fmul(&variable, &absolute_referral, &referrers_fee);
+  u128 fees = sol_load_u128(r + R_PROTOCOL_FEES_SF), pending = sol_load_u128(r + R_PENDING_REFERRER_FEES_SF);
+  if (!u128_add(fees, fixed_host_fee, &fees) || !u128_add(fees, protocol_fee, &fees) ||
+      !u128_sub(fees, referrers_fee, &fees) || !u128_add(pending, referrers_fee, &pending))
+    PANIC();
+  sol_store_u128(r + R_PENDING_REFERRER_FEES_SF, pending);
+  sol_store_u128(r + R_PROTOCOL_FEES_SF, fees);
+  sol_store_u128(r + R_BORROWED_SF, new_debt);
+  sol_store_u128(r + R_ABSOLUTE_REFERRAL_RATE_SF, absolute_referral);
+  return SUCCESS;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static uint64_t flash_borrow(const SolParameters *p, uint64_t amount) {
@@ -479,13 +692,18 @@ static uint64_t flash_borrow(const SolParameters *p, uint64_t amount) {
   err = flash_borrow_checks(&a[A_SYSVAR], p->program_id, amount);
   if (err) return err;
 
-  /* refresh_reserve(reserve, clock, None, referral_fee_bps): interest not compounded (see top). */
+  /* refresh_reserve(reserve, clock, None, referral_fee_bps) */
   SolClock clock;
   err = sol_get_clock_sysvar(&clock);
   if (err) return err;
-  if (clock.slot < sol_load_u64(r + R_LAST_UPDATE_SLOT)) {
+  uint64_t last_slot = sol_load_u64(r + R_LAST_UPDATE_SLOT);
+  if (clock.slot < last_slot) {
     sol_log("Current slot is less than last update slot");
     return LE_MATH_OVERFLOW;
+  }
+  if (clock.slot > last_slot) {
+    err = accrue_interest(r, clock.slot - last_slot, sol_load_u16(a[A_MARKET].data + M_REFERRAL_FEE_BPS));
+    if (err) return err;
   }
   uint64_t now = (uint64_t)clock.unix_timestamp;
   uint64_t price_ts = sol_load_u64(r + R_MARKET_PRICE_TS);

@@ -30,10 +30,13 @@ from core.protocols.kamino import (
     U64_MAX,
     AnchorError,
     KaminoError,
+    KaminoPanic,
     LendingError,
     LendingMarket,
     Reserve,
     ReserveStatus,
+    accrue_interest,
+    approximate_compounded_interest,
     decode_reserve,
     encode_lending_market,
     encode_reserve,
@@ -41,6 +44,7 @@ from core.protocols.kamino import (
     flash_loan_fee,
     flash_loan_instructions,
     flash_repay_reserve_liquidity,
+    fraction_from_bps,
     lending_market_authority,
 )
 
@@ -629,3 +633,89 @@ def test_a_full_referrer_pair_is_refused_as_not_emulated(env: Env) -> None:
     assert isinstance(result, FailedTransactionMetadata)
     assert "InvalidArgument" in str(result.err())
     assert env.balances() == before
+
+
+# --- interest accrual on the borrow's refresh, against the Python model ------------------------------
+
+
+@st.composite
+def _curves(draw: st.DrawFn) -> tuple[tuple[int, int], ...]:
+    inner = sorted(draw(st.sets(st.integers(1, 9_999), max_size=9)))
+    rates = sorted(draw(st.lists(st.integers(0, 50_000), min_size=len(inner) + 2, max_size=len(inner) + 2)))
+    points = [(0, rates[0]), *zip(inner, rates[1:-1], strict=True), (10_000, rates[-1])]
+    return tuple(points + [points[-1]] * (11 - len(points)))
+
+
+def test_borrow_accrues_interest_like_the_python_model() -> None:
+    """Random debt, fees, curves, take rates, fixed host rates, referral shares and elapsed slots:
+    the reserve after a flash loan round trip equals accrue_interest() (and the same refusal)."""
+    e = make_env()
+    now = e.svm.get_clock().slot
+    amount = 1000
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        borrowed=st.one_of(st.integers(0, 10**12 * FRACTION_ONE), st.integers(0, 2**100)),
+        available=st.integers(amount, 10**13),
+        fee_share=st.integers(0, 100),
+        curve=_curves(),
+        take=st.integers(0, 100),
+        fixed_bps=st.integers(0, 2_000),
+        referral_bps=st.integers(0, 10_000),
+        elapsed=st.one_of(st.integers(0, 6), st.integers(0, 10**7)),
+        cumulative=st.integers(FRACTION_ONE, 10 * FRACTION_ONE),
+    )
+    def check(borrowed: int, available: int, fee_share: int, curve: tuple[tuple[int, int], ...], take: int,
+              fixed_bps: int, referral_bps: int, elapsed: int, cumulative: int) -> None:
+        e.write_market(referral_fee_bps=referral_bps)
+        e.write_reserve(
+            config_flash_loan_fee_sf=0, liquidity_total_available_amount=available,
+            liquidity_borrowed_amount_sf=borrowed,
+            liquidity_accumulated_protocol_fees_sf=borrowed * fee_share // 1000,
+            config_borrow_rate_curve=curve, config_protocol_take_rate_pct=take,
+            config_host_fixed_interest_rate_bps=fixed_bps, liquidity_cumulative_borrow_rate_bsf=cumulative,
+            last_update_slot=now - elapsed, last_update_stale=1,
+        )
+        set_token_account(e.svm, e.supply, e.mint, e.authority, available)
+        before = e.reserve_state
+        result = e.send(list(e.pair(amount)))
+        try:
+            expected = accrue_interest(before, now, referral_bps)
+        except KaminoError as exc:
+            assert custom_error(result) == (0, int(exc.error))
+            return
+        except KaminoPanic:
+            assert isinstance(result, FailedTransactionMetadata)
+            assert "ProgramFailedToComplete" in str(result.err())
+            return
+        ok(result)
+        assert e.read_reserve() == replace(expected, last_update_slot=now, last_update_stale=1)
+
+    check()
+
+
+def test_a_year_of_interest_at_a_flat_ten_percent_follows_the_truncating_series(env: Env) -> None:
+    now = env.svm.get_clock().slot
+    debt = 1_000_000 * FRACTION_ONE
+    flat = ((0, 1_000), (10_000, 1_000)) + ((10_000, 1_000),) * 9
+    env.svm.warp_to_slot(now + 63_072_000)
+    env.write_reserve(liquidity_borrowed_amount_sf=debt, config_borrow_rate_curve=flat, last_update_slot=now,
+                      config_flash_loan_fee_sf=0)
+    ok(env.send(list(env.pair(1000))))
+    grown = env.read_reserve().liquidity_borrowed_amount_sf
+    assert grown == debt * approximate_compounded_interest(fraction_from_bps(1_000), 63_072_000) >> 60
+    # The per-slot base squared keeps ~2 bits in U68F60, so the series lands well short of e^0.1.
+    assert 1.10 < grown / debt < 1.10517
+
+
+def test_a_decreasing_borrow_rate_curve_refuses_the_borrow_once_slots_elapsed(env: Env) -> None:
+    now = env.svm.get_clock().slot
+    falling = ((0, 5_000), (10_000, 1_000)) + ((10_000, 1_000),) * 9
+    env.write_reserve(liquidity_borrowed_amount_sf=SUPPLY * FRACTION_ONE, config_borrow_rate_curve=falling,
+                      last_update_slot=now - 10)  # utilisation 50 %: inside the falling segment
+    with pytest.raises(KaminoError) as exc:
+        accrue_interest(env.reserve_state, now)
+    assert exc.value.error == LendingError.INVALID_BORROW_RATE_CURVE_POINT
+    assert_refused(env, list(env.pair(1000)), 0, LendingError.INVALID_BORROW_RATE_CURVE_POINT)
+    env.write_reserve(last_update_slot=now)  # no slot elapsed: no accrual, no curve read
+    ok(env.send(list(env.pair(1000))))
