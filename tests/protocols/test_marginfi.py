@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import struct
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -301,3 +304,46 @@ def test_available_liquidity_is_bounded_by_vault_deposits_and_cap() -> None:
     assert mf.available_liquidity(bank, 500) == 500
     capped = replace(bank, config=replace(bank.config, borrow_limit=350))
     assert mf.available_liquidity(capped, 5000) == 49
+
+
+# --- real mainnet accounts (protocols.md §5 V9) ---------------------------------------------------
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MAINNET_GROUP = Pubkey.from_string("4qp6Fx6tnZkY5Wropq9wUYgtFxXKwE6viZxFHg3rdAG8")
+
+
+def _fixture(name: str) -> tuple[Pubkey, bytes, int]:
+    raw = json.loads((FIXTURES / name).read_text())
+    account = raw["account"]
+    return Pubkey.from_string(raw["pubkey"]), base64.b64decode(account["data"][0]), account["lamports"]
+
+
+def test_real_usdt_bank_decodes_to_its_mainnet_values() -> None:
+    address, data, _ = _fixture("marginfi_bank_usdt_sample3.json")
+    bank = mf.decode_bank(data, address)
+    assert bank.mint == ids.USDT_MINT and bank.mint_decimals == 6 and bank.group == MAINNET_GROUP
+    # The vaults sit at the program's PDAs with the bumps the bank stores.
+    assert (bank.liquidity_vault, bank.liquidity_vault_bump) == mf.liquidity_vault(address)
+    assert bank.liquidity_vault_authority_bump == mf.liquidity_vault_authority(address)[1]
+    assert (bank.insurance_vault, bank.insurance_vault_bump) == mf.bank_vault_pda(
+        address, mf.INSURANCE_VAULT_SEED
+    )
+    assert (bank.fee_vault, bank.fee_vault_bump) == mf.bank_vault_pda(address, mf.FEE_VAULT_SEED)
+    assert 1.0 < bank.asset_share_value / mf.I80F48_ONE < bank.liability_share_value / mf.I80F48_ONE < 1.2
+    assert bank.total_asset_shares > bank.total_liability_shares > 0
+    config = bank.config
+    assert (config.asset_weight_init, config.liability_weight_init) == (mf.I80F48_ONE, mf.i80f48(1.25))
+    assert config.operational_state == mf.OperationalState.OPERATIONAL
+    assert config.deposit_limit == 100_000_000_000_000 and config.risk_tier == 0
+    irc = config.interest_rate_config
+    assert round(irc.optimal_utilization_rate / mf.I80F48_ONE, 6) == 0.8
+    assert irc.max_interest_rate == mf.i80f48(4) and irc.protocol_origination_fee == 0
+    assert mf.encode_bank(bank)[:904] == data[:904]  # every field up to the emode block re-encodes
+
+
+def test_real_empty_marginfi_account_decodes_and_its_rent_is_what_initialize_pays() -> None:
+    address, data, lamports = _fixture("marginfi_account_sample3.json")
+    account = mf.decode_marginfi_account(data, address)
+    assert account.group == MAINNET_GROUP and account.active_balances() == [] and account.account_flags == 0
+    assert mf.encode_marginfi_account(account) == data
+    assert lamports == (128 + mf.MARGINFI_ACCOUNT_LEN) * 3480 * 2  # Rent::default(), as marginfi.c pays
