@@ -532,7 +532,7 @@ static void utilization_rate(const uint8_t *r, u128 *out) {
       !u128_sub(supply, sol_load_u128(r + R_REFERRER_FEES_SF), &supply) ||
       !u128_sub(supply, sol_load_u128(r + R_PENDING_REFERRER_FEES_SF), &supply))
     PANIC();
-  if (supply == 0) {
+  if (supply == 0 || borrowed == 0) { /* 0 / supply is 0: skip the long division */
     *out = 0;
     return;
   }
