@@ -139,24 +139,23 @@ async def test_handler_queue_keeps_the_freshest_quote_per_cycle_and_serves_the_b
 
 async def test_nothing_reaches_the_handler_while_the_feed_is_stale(live: Live) -> None:
     handled: list[Opportunity] = []
+    release = asyncio.Event()
 
     async def handler(opp: Opportunity) -> None:
         handled.append(opp)
+        await release.wait()  # the first opportunity holds the stage while the rest queue up
 
     engine = Engine(_config(), EventBus(), handler=handler, rpc_url=live.rpc_url, ws_url=live.ws_url)
     await engine.start()
     try:
         await engine.feed.wait_synced(WAIT)
+        await asyncio.wait_for(_until(lambda: bool(handled) and len(engine.queue) > 0), WAIT)
         await live.pubsub.stop()
         await asyncio.wait_for(_until(lambda: not engine.feed.current), WAIT)
-        await asyncio.sleep(0.05)
-        count = len(handled)
-        # Opportunities the search still produces (here: a re-quote of every pool) are published,
-        # but none is queued for execution while the state cannot be trusted.
-        for pool in engine.feed.pools():
-            engine._publish(await asyncio.get_running_loop().run_in_executor(
-                engine._executor, engine.search.upsert_pool, replace(pool, slot=pool.slot + 1)))
-        await asyncio.sleep(0.05)
-        assert len(handled) == count and len(engine.queue) == 0
+        await asyncio.wait_for(_until(lambda: len(engine.queue) == 0), WAIT)
+        release.set()
+        await asyncio.sleep(0.1)
+        assert len(handled) == 1  # what was waiting when the feed went stale was never handed on
+        assert engine.stats.handled == 1
     finally:
         await engine.stop()

@@ -48,3 +48,20 @@ async def test_trade_landed_while_disconnected_is_refetched_on_reconnect(
     republished = {p.id for b in recorder.batches[batches_before:] for p in b.pools}
     assert republished == {pool.address}
     assert feed.stats.reconnect_delays and max(feed.stats.reconnect_delays) <= 0.2
+
+
+async def test_silent_websocket_is_stale_past_max_age_and_recovers(
+    live: Live, started: tuple[MarketFeed, Recorder]
+) -> None:
+    feed, recorder = started
+    max_age = feed.freshness.max_age_slots
+    seen = len(recorder.health)
+    # The socket stays open but says nothing (no slot, no account notifications): only the
+    # watchdog's getSlot shows the cluster moving on.
+    live.local.faults.skip_notification_rate = 1.0
+    await wait_for(lambda: any(h.stale and h.stale_slots > max_age for h in recorder.health[seen:]),
+                   "stale past the maximum state age")
+    assert not feed.current
+    live.local.faults.skip_notification_rate = 0.0
+    await wait_for(lambda: feed.current, "current again")
+    assert feed.freshness.age_slots <= max_age
