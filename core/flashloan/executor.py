@@ -302,7 +302,11 @@ class FlashLoanExecutor:
             return AttemptOutcome(attempt.id, "rejected", "no submit path configured", **outcome)
         attempt.submitted_at = time.time()
         self._count_attempt(attempt)
-        result = await self.submit(built.tx, built)
+        try:
+            result = await self.submit(built.tx, built)
+        except Exception as exc:  # counted as attempted, so it must end as a failed attempt
+            log.exception("submit of attempt %s failed", attempt.id)
+            result = SubmitResult(landed=False, error=f"submit raised {type(exc).__name__}: {exc}")
         attempt.bundle_id = result.bundle_id or None
         attempt.landed_region = result.region or None
         if result.fee_lamports is not None:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Processed
-from solders.account import Account
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -17,6 +16,7 @@ from core.flashloan.builder import FlashLoanTxBuilder, SwapLeg, quote_route
 from core.flashloan.profitability import PoolPricer
 from core.flashloan.solend import SolendProvider
 from core.flashloan.venues import Venue, load_venues
+from core.localnet.block_engine.engine import ensure_tip_accounts
 from core.localnet.genesis import RaydiumPool, Scenario, operator_keypair, trader_keypair
 from core.protocols import ids, raydium_amm
 from core.search.dex_raydium import RAYDIUM_AMM_V4
@@ -24,8 +24,6 @@ from core.search.dex_whirlpool import WHIRLPOOL
 from core.search.opportunities import Hop
 from tests.localnet.conftest import Localnet, start_localnet, stop_localnet
 from tests.localnet.rpc_helpers import signed_v0
-
-TIP_ACCOUNT_LAMPORTS = 1_000_000_000
 
 
 @dataclass
@@ -115,10 +113,9 @@ async def gap_route(f: FlashNet, usdc_in: int = 400_000 * 10**6) -> tuple[Hop, H
 async def flashnet() -> AsyncIterator[FlashNet]:
     net = await start_localnet()
     try:
-        svm = net.cluster.svm
-        for tip in ids.JITO_TIP_ACCOUNTS:
-            # Mainnet's tip accounts exist (rent-exempt PDAs); a tip to a missing one would fail on rent.
-            svm.set_account(tip, Account(TIP_ACCOUNT_LAMPORTS, b"", ids.SYSTEM_PROGRAM, False, 0))
+        # Mainnet's tip accounts exist (rent-exempt tip-payment PDAs); a tip to a missing one would
+        # fail on rent. The block engine creates them when it starts; no block engine runs here.
+        ensure_tip_accounts(net.cluster)
         wallet, _ = operator_keypair(net.cluster.seed, None)
         async with net.client() as client:
             yield FlashNet(net, client, wallet)

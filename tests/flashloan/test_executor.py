@@ -312,3 +312,37 @@ async def test_min_outs_come_from_the_opportunitys_state_and_the_move_since_fail
     # Quoted on the current state instead, the same opportunity is still worth taking.
     assert fresh.state == "simulated", fresh.reason
     assert fresh.built is not None and fresh.built.expected_out < opp.expected_out
+
+
+async def test_a_submit_that_raises_is_a_failed_attempt_counted_once(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+
+    async def submit(tx: VersionedTransaction, built: BuiltFlashLoan) -> SubmitResult:
+        raise ConnectionError("block engine unreachable")
+
+    metrics = Metrics()
+    async with await StoreWriter.open(tmp_path, "live") as store:
+        outcome = await executor(f, config(dry_run=False, caps=NO_CAPS), store, tmp_path, metrics=metrics,
+                                 submit=submit).handle(opp)
+    assert outcome.state == "failed" and "block engine unreachable" in outcome.reason
+    report = build_report(tmp_path, "live")
+    assert counter(metrics, "arb_flash_loans_attempted_total") == sum(d.attempts for d in report.daily) == 1
+    assert successful_flash_loans(tmp_path) == 0
+
+
+async def test_live_mode_never_sends_what_failed_validation(flashnet: FlashNet, tmp_path: Path) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    sent: list[VersionedTransaction] = []
+
+    async def submit(tx: VersionedTransaction, built: BuiltFlashLoan) -> SubmitResult:
+        sent.append(tx)
+        return SubmitResult(landed=True)
+
+    async with await StoreWriter.open(tmp_path, "live") as store:
+        outcome = await executor(f, config(dry_run=False, min_profit_usd=1e9, caps=NO_CAPS), store, tmp_path,
+                                 submit=submit).handle(opp)
+    assert outcome.state == "rejected" and sent == []
