@@ -41,7 +41,6 @@ from core.execution.rpc import JsonRpc, RpcError
 from core.execution.simulation import SimulationFailed, simulate_bundle
 from core.execution.tips import DynamicTip
 from core.metrics import Metrics
-from core.protocols import ids
 from core.store import BundleAttempt, StoreError, StoreReader
 
 log = logging.getLogger(__name__)
@@ -78,6 +77,7 @@ class SubmitOutcome:
     reason: str = ""
     realised_profit: int | None = None
     tip_lamports: int = 0
+    signatures: tuple[str, ...] = ()
 
 
 class _Retryable(Exception):
@@ -138,6 +138,7 @@ class Submitter:
         self._by_bundle: dict[str, BundleAttempt] = {}
         self._landed_slots: dict[str, int] = {}
         self._regions: dict[str, str] = {}
+        self._shapes: dict[str, str] = {}
         self._watchers: set[asyncio.Task[None]] = set()
         self._submissions: list[Submission] = []
         self.outbid_after_slots = outbid_after_slots
@@ -171,6 +172,11 @@ class Submitter:
             await self.lifecycle.transition(attempt, "dropped", reason="engine restarted before submission",
                                             error_class="interrupted", error_detail="never sent")
             return self._outcome(attempt, landed=False)
+        if not attempt.signatures:
+            # Not one of ours (a stage that records its own row): nothing to follow or settle by.
+            log.warning("attempt %s is %s without signatures; left as is", attempt.id, attempt.state)
+            return self._outcome(attempt, landed=attempt.state == "landed",
+                                 reason="no signatures to reconcile")
         try:
             if attempt.state == "submitted":
                 await self._follow(attempt, region=None)
@@ -252,6 +258,10 @@ class Submitter:
                     opportunity_id, number, previous.id, expected_profit_lamports, attempt_fields
                 )
 
+    def landed_region(self, attempt_id: str) -> str | None:
+        """The region whose acceptance this process saw first for the attempt (None if unknown)."""
+        return self._regions.get(attempt_id)
+
     def backoff_s(self, attempt_number: int) -> float:
         """Exponential from base_delay_ms, capped at max_delay_ms, with jitter in [½, 1] of it."""
         ceiling = min(self.retry.max_delay_ms, self.retry.base_delay_ms * 2 ** (attempt_number - 1))
@@ -302,6 +312,7 @@ class Submitter:
             raise _Final(self._outcome(attempt, landed=False)) from failure
         if self.compute is not None and route_shape:
             self.compute.record(route_shape, report.total_units, "simulation")
+            self._shapes[attempt.id] = route_shape
         await self.lifecycle.transition(attempt, "simulated", detail={"units": list(report.units_consumed)},
                                         cu_limit=cu_limit, cu_price_micro_lamports=cu_price)
         if not await self._blockhash_valid(str(txs[0].message.recent_blockhash)):
@@ -520,7 +531,7 @@ class Submitter:
         self, attempt: BundleAttempt, *, pnl_usd_per_unit: float | None = None
     ) -> SubmitOutcome:
         """Realised profit from the wallet's on-chain balance changes across the bundle's transactions."""
-        lamports, tokens, fees = 0, 0, 0
+        lamports, tokens, fees, units = 0, 0, 0, 0
         mint = attempt.flash_mint
         for signature in attempt.signatures or []:
             tx = await self._transaction(signature)
@@ -532,11 +543,17 @@ class Submitter:
             if wallet in keys:
                 i = keys.index(wallet)
                 lamports += meta["postBalances"][i] - meta["preBalances"][i]
-            if mint is not None and mint != str(ids.NATIVE_MINT):
+            if mint is not None:
                 tokens += _token_delta(meta, wallet, mint)
             if keys and keys[0] == wallet:
                 fees += int(meta.get("fee") or 0)
-        realised = tokens if mint is not None and mint != str(ids.NATIVE_MINT) else lamports
+            units += int(meta.get("computeUnitsConsumed") or 0)
+        shape = self._shapes.pop(attempt.id, None)
+        if self.compute is not None and shape:
+            self.compute.record(shape, units, "landed")
+        # A flash loan's gain lands in its token account (wrapped SOL included); without a loan
+        # mint the wallet's lamports are the whole story (fees and tips included).
+        realised = tokens if mint is not None else lamports
         pnl_usd = realised * pnl_usd_per_unit if pnl_usd_per_unit is not None else None
         await self.lifecycle.transition(attempt, "settled", realised_profit=realised, fee_lamports=fees,
                                         realised_profit_usd=pnl_usd, detail={"lamports_delta": lamports})
@@ -573,6 +590,7 @@ class Submitter:
             reason=reason or attempt.error_detail or "",
             realised_profit=attempt.realised_profit,
             tip_lamports=attempt.tip_lamports or 0,
+            signatures=tuple(attempt.signatures or ()),
         )
 
 
