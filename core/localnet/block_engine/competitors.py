@@ -84,6 +84,7 @@ class Searcher:
     aggressiveness: float
     skill: float
     bids: int = 0
+    pending: str | None = None  # its bundle still in the auction: it waits for that one's fate
 
     @property
     def pubkey(self) -> Pubkey:
@@ -210,10 +211,12 @@ Submit = Callable[[list[VersionedTransaction], str, float], str]
 
 
 class Competitors:
-    def __init__(self, cluster: Cluster, config: CompetitorConfig, submit: Submit) -> None:
+    def __init__(self, cluster: Cluster, config: CompetitorConfig, submit: Submit,
+                 in_auction: Callable[[str], bool] = lambda bundle_id: False) -> None:
         self.cluster = cluster
         self.config = config
         self.submit = submit
+        self.in_auction = in_auction
         self.rng = random.Random(config.seed)
         self.pools: list[Pool] = []
         self.searchers: list[Searcher] = []
@@ -244,6 +247,9 @@ class Competitors:
         blockhash = self.cluster.svm.latest_blockhash()
         sent: list[str] = []
         for searcher in self.searchers:
+            if searcher.pending is not None and self.in_auction(searcher.pending):
+                continue
+            searcher.pending = None
             for opp in opportunities:
                 if self.rng.random() >= searcher.skill:
                     continue
@@ -255,7 +261,8 @@ class Competitors:
                                      self.rng.choice(ids.JITO_TIP_ACCOUNTS), blockhash)
                 delay_s = self.config.reaction_ms / searcher.skill / 1000.0 * self.rng.uniform(0.5, 1.5)
                 try:
-                    sent.append(self.submit([tx], searcher.name, delay_s))
+                    searcher.pending = self.submit([tx], searcher.name, delay_s)
+                    sent.append(searcher.pending)
                 except Exception as exc:  # a sanitizer refusal: the searcher just misses this one
                     self.send_errors += 1
                     log.debug("%s: bundle refused: %s", searcher.name, exc)

@@ -91,7 +91,8 @@ class BlockEngine:
     async def start(self) -> None:
         ensure_tip_accounts(self.cluster)
         if self.config.competitors is not None and self.config.competitors.count > 0:
-            competitors = Competitors(self.cluster, self.config.competitors, self._competitor_submit)
+            competitors = Competitors(self.cluster, self.config.competitors, self._competitor_submit,
+                                      lambda bid: bid in self.queue)
             competitors.start()
             if competitors.pools:
                 self.competitors = competitors
