@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import sys
 import time
@@ -174,8 +175,11 @@ class Engine:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        # The pool being quoted finishes on the worker; waiting for it must not hold the loop.
+        executor = self._executor
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="engine-search")
+        shutdown = functools.partial(executor.shutdown, True, cancel_futures=True)
+        await asyncio.get_running_loop().run_in_executor(None, shutdown)
         self.queue.clear()
         self._set_state("stopped", reason)
 
@@ -227,7 +231,11 @@ class Engine:
                 elif isinstance(item, SlotTick):
                     self.bus.publish(item)
             if batch_pools or batch_removed:
-                await self._apply(list(batch_pools.values()), batch_removed)
+                try:
+                    await self._apply(list(batch_pools.values()), batch_removed)
+                except Exception:
+                    # The stage outlives any one batch; the pools come again with their next update.
+                    log.exception("search stage failed on a batch of %d pools", len(batch_pools))
                 self.stats.batches += 1
             if batch_slot:
                 self.processed_slot = max(self.processed_slot, batch_slot)
