@@ -66,6 +66,10 @@ class BundleBook:
     def __len__(self) -> int:
         return len(self._records)
 
+    def records(self) -> list[BundleRecord]:
+        """Every record in the lookback window, oldest first."""
+        return list(self._records.values())
+
     def get(self, bid: str) -> BundleRecord | None:
         return self._records.get(bid)
 

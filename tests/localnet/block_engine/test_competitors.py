@@ -6,6 +6,7 @@ so the outcome depends only on the seeds: a statistical test without any timing 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import random
 
@@ -106,7 +107,7 @@ async def test_competition_keeps_inclusion_below_100_percent_and_it_rises_with_t
     assert high < 1.0, "the searchers must win some auctions even against a generous tip"
     assert low < 0.5 < high, (low, high)
     # The searchers' bundles are real transactions: some of them landed, and paid their tips.
-    records = [be.engine.book.get(b) for b in list(be.engine.book._records)]
+    records = be.engine.book.records()
     searchers_landed = [r for r in records if r.source.startswith("searcher-") and r.state == LANDED]
     assert searchers_landed
     all_landed = [r for r in records if r.state == LANDED]
@@ -122,3 +123,20 @@ async def test_searchers_ignore_pools_without_an_opportunity(localnet, contest):
     be.engine.competitors.config = CompetitorConfig(count=3, min_profit_lamports=10**12)
     assert be.engine.searchers_act() == []
     assert be.engine.stats.accepted == before
+
+
+async def test_live_searchers_back_run_a_pool_shock_on_their_own(localnet):
+    """With the real slot clock and auction loop: a noise trade is seen, bid on and back-run."""
+    config = BlockEngineConfig(regions=TEST_REGIONS, rate_limit_per_s=None,
+                               competitors=CompetitorConfig(count=2, skill=1.0, reaction_ms=5.0, seed=8))
+    be = await start_block_engine(localnet, config)
+    try:
+        _shock(localnet, random.Random(4), 0)
+        for _ in range(1_000):
+            if be.engine.stats.landed:
+                break
+            await asyncio.sleep(0.01)
+        landed = be.engine.book.records()
+        assert any(r.state == LANDED and r.source.startswith("searcher-") for r in landed)
+    finally:
+        await stop_block_engine(be)
