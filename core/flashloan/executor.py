@@ -11,6 +11,7 @@ The engine's handler is the executor itself: `await executor(opportunity)`.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import random
 import time
@@ -64,6 +65,9 @@ class SubmitResult:
 
 
 Submit = Callable[[VersionedTransaction, BuiltFlashLoan], Awaitable[SubmitResult]]
+"""`submit(tx, built)`; a submit that also takes an `attempt=` keyword gets the executor's
+BundleAttempt row (already written, state "approved") and owns it from then on — one row per
+bundle attempt, never two."""
 
 
 class Pricer(Protocol):
@@ -83,6 +87,14 @@ class AttemptOutcome:
     profitability: Profitability | None = None
     simulation: SimulationOutcome | None = None
     built: BuiltFlashLoan | None = None
+
+
+def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
 class _Refused(Exception):
@@ -146,6 +158,8 @@ class FlashLoanExecutor:
         self._tip = tip_lamports
         self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng)
         self._known_accounts: set[Pubkey] = set()
+        self._submit_takes_attempt = submit is not None and _takes_keyword(submit, "attempt")
+        self._handed_over: set[str] = set()
 
     async def __call__(self, opportunity: Opportunity) -> None:
         await self.handle(opportunity)
@@ -300,12 +314,22 @@ class FlashLoanExecutor:
             # Nothing was sent, so this is a refusal, not a failed attempt.
             attempt.error_class, attempt.error_detail = "submit", "no submit path configured"
             return AttemptOutcome(attempt.id, "rejected", "no submit path configured", **outcome)
-        attempt.submitted_at = time.time()
         self._count_attempt(attempt)
         try:
-            result = await self.submit(built.tx, built)
+            if self._submit_takes_attempt:
+                # The submitter continues this very row (approved → simulated → submitted → landed,
+                # retries as new rows), so it is written now and never overwritten afterwards.
+                attempt.state, attempt.approved_at = "approved", time.time()
+                self.store.save_attempt(attempt)
+                await self.store.flush()
+                self._handed_over.add(attempt.id)
+                result = await self.submit(built.tx, built, attempt=attempt)  # type: ignore[call-arg]
+            else:
+                attempt.submitted_at = time.time()
+                result = await self.submit(built.tx, built)
         except Exception as exc:  # counted as attempted, so it must end as a failed attempt
             log.exception("submit of attempt %s failed", attempt.id)
+            self._handed_over.discard(attempt.id)  # whatever the submitter wrote, this row ends failed
             result = SubmitResult(landed=False, error=f"submit raised {type(exc).__name__}: {exc}")
         attempt.bundle_id = result.bundle_id or None
         attempt.landed_region = result.region or None
@@ -393,6 +417,10 @@ class FlashLoanExecutor:
             expected_profit_usd=attempt.expected_profit_usd or 0.0, slot=opp.slot,
             details={"cycle_id": opp.cycle_id, "gross": opp.gross, "expected_out": opp.expected_out},
         ))
+        if attempt.id in self._handed_over:
+            # The submitter owns this row now; only the opportunity above is ours to write.
+            self._handed_over.discard(attempt.id)
+            return
         attempt.state = outcome.state
         if outcome.state == "rejected":
             attempt.rejected_at = time.time()

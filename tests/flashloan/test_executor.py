@@ -28,7 +28,7 @@ from core.protocols import ids, solend
 from core.report import build_report
 from core.search.fees import FeeBreakdown
 from core.search.opportunities import Opportunity
-from core.store import BundleAttempt, StoreReader, StoreWriter
+from core.store import BundleAttempt, LifecycleEvent, StoreReader, StoreWriter
 from tests.flashloan.conftest import FlashNet, best_amount, gap_route
 
 SENDS = {"sendTransaction", "sendBundle", "sendRawTransaction"}
@@ -346,3 +346,38 @@ async def test_live_mode_never_sends_what_failed_validation(flashnet: FlashNet, 
         outcome = await executor(f, config(dry_run=False, min_profit_usd=1e9, caps=NO_CAPS), store, tmp_path,
                                  submit=submit).handle(opp)
     assert outcome.state == "rejected" and sent == []
+
+
+async def test_a_submit_that_takes_the_attempt_continues_the_executors_row(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    seen: list[BundleAttempt] = []
+
+    async with await StoreWriter.open(tmp_path, "live") as store:
+
+        async def submit(
+            tx: VersionedTransaction, built: BuiltFlashLoan, *, attempt: BundleAttempt
+        ) -> SubmitResult:
+            # What the execution layer's submitter does with a row an earlier stage made.
+            with StoreReader(tmp_path, "live") as reader:
+                stored = reader.attempt(attempt.id)
+            assert stored is not None and stored.state == "approved" and stored.validation_results
+            seen.append(attempt)
+            sig = (await f.client.send_raw_transaction(bytes(tx), TxOpts(skip_preflight=True))).value
+            now = time.time()
+            store.record_transition(LifecycleEvent(attempt.id, attempt.opportunity_id, "submitted", now))
+            store.record_transition(LifecycleEvent(attempt.id, attempt.opportunity_id, "landed", now))
+            return SubmitResult(landed=True, signature=str(sig))
+
+        outcome = await executor(f, config(dry_run=False, caps=NO_CAPS), store, tmp_path,
+                                 submit=submit).handle(opp)
+    assert outcome.state == "landed" and [a.id for a in seen] == [outcome.attempt_id]
+    with StoreReader(tmp_path, "live") as reader:
+        rows = reader.recent_attempts()
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row.state, row.provider) == ("landed", "solend") and row.landed_at is not None
+    assert row.validation_results is not None and row.validation_results["passed"]
+    assert successful_flash_loans(tmp_path) == 1
