@@ -542,6 +542,10 @@ class SearchConfig(Section):
         description="Tokens every cycle starts and ends in (the flash-loaned token): `USDC`, `SOL`, "
         "`USDT` or a base58 mint.",
     )
+    dexes: list[Literal["raydium_amm_v4", "whirlpool"]] = Field(
+        default_factory=lambda: ["raydium_amm_v4", "whirlpool"],
+        description="Programs whose pools the market feed loads and follows.",
+    )
     max_state_age_slots: int = Field(
         4,
         ge=1,
@@ -553,6 +557,13 @@ class SearchConfig(Section):
     reconnect_max_ms: int = Field(
         5000, ge=1, le=600_000, description="Longest websocket reconnect delay (exponential, with jitter)."
     )
+
+    @field_validator("dexes")
+    @classmethod
+    def _some_dex(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise PydanticCustomError("dexes", "needs at least one dex")
+        return list(dict.fromkeys(value))
 
     @field_validator("loan_mints")
     @classmethod

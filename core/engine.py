@@ -31,7 +31,6 @@ from solders.pubkey import Pubkey
 from core.config import AppConfig
 from core.events import EngineState, EventBus, FeedHealth, SlotTick
 from core.feed.feed import FeedBatch, FeedEvent, MarketFeed
-from core.feed.market_state import DEXES
 from core.feed.prices import UNPRICED, MintPrices
 from core.protocols.ids import USDC_MINT
 from core.search.engine import SearchEngine
@@ -119,7 +118,7 @@ class Engine:
         handler: Handler | None = None,
         rpc_url: str | None = None,
         ws_url: str | None = None,
-        dexes: Iterable[str] = DEXES,
+        dexes: Iterable[str] | None = None,
         fee_model: FeeModel | None = None,
         flash_cap_fn: Callable[[Pubkey], int] | None = None,
         watchdog_s: float = 1.0,
@@ -129,7 +128,8 @@ class Engine:
         self.handler = handler
         s = config.search
         self.feed = MarketFeed(
-            rpc_url or config.cluster.rpc_url, ws_url or config.cluster.ws_url, dexes=dexes,
+            rpc_url or config.cluster.rpc_url, ws_url or config.cluster.ws_url,
+            dexes=s.dexes if dexes is None else dexes,
             max_state_age_slots=s.max_state_age_slots, reconnect_min_s=s.reconnect_min_ms / 1000,
             reconnect_max_s=max(s.reconnect_min_ms, s.reconnect_max_ms) / 1000, watchdog_s=watchdog_s,
         )
