@@ -88,6 +88,7 @@ LEGACY_ENV_NAMES: dict[str, tuple[str, str]] = {
 MAX_COMPUTE_UNITS_PER_TX = 1_400_000
 DERIVED = "derived"
 # Loan tokens `search.loan_mints` may name by symbol.
+FEED_DEXES = ("raydium_amm_v4", "whirlpool")  # the dexes core/feed can load (core.search dex names)
 LOAN_MINT_SYMBOLS: dict[str, Pubkey] = {"USDC": ids.USDC_MINT, "SOL": ids.NATIVE_MINT, "USDT": ids.USDT_MINT}
 
 
@@ -542,9 +543,9 @@ class SearchConfig(Section):
         description="Tokens every cycle starts and ends in (the flash-loaned token): `USDC`, `SOL`, "
         "`USDT` or a base58 mint.",
     )
-    dexes: list[Literal["raydium_amm_v4", "whirlpool"]] = Field(
-        default_factory=lambda: ["raydium_amm_v4", "whirlpool"],
-        description="Programs whose pools the market feed loads and follows.",
+    dexes: list[str] = Field(
+        default_factory=lambda: list(FEED_DEXES),
+        description="Programs whose pools the market feed loads and follows: `raydium_amm_v4`, `whirlpool`.",
     )
     max_state_age_slots: int = Field(
         4,
@@ -563,6 +564,11 @@ class SearchConfig(Section):
     def _some_dex(cls, value: list[str]) -> list[str]:
         if not value:
             raise PydanticCustomError("dexes", "needs at least one dex")
+        for dex in value:
+            if dex not in FEED_DEXES:
+                raise PydanticCustomError(
+                    "dexes", "'{dex}' is not one of {known}", {"dex": dex, "known": ", ".join(FEED_DEXES)}
+                )
         return list(dict.fromkeys(value))
 
     @field_validator("loan_mints")
@@ -576,7 +582,7 @@ class SearchConfig(Section):
                     Pubkey.from_string(item)
                 except ValueError:
                     raise PydanticCustomError(
-                        "loan_mints", "{item!r} is neither USDC, SOL, USDT nor a base58 mint", {"item": item}
+                        "loan_mints", "'{item}' is neither USDC, SOL, USDT nor a base58 mint", {"item": item}
                     ) from None
         return value
 
