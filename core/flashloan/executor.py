@@ -166,6 +166,10 @@ class FlashLoanExecutor:
 
     # -- policy pieces -------------------------------------------------------------------------
 
+    @property
+    def _dry_run(self) -> bool:
+        return self.config.mode.dry_run or self.store.mode != "live"
+
     def successes(self) -> int:
         return 0 if self.store_dir is None else successful_flash_loans(self.store_dir)
 
@@ -195,7 +199,9 @@ class FlashLoanExecutor:
         attempt_id = uuid.uuid4().hex
         if not self.config.flash_loan.enabled:
             return AttemptOutcome(attempt_id, "disabled", "flash_loan.enabled is false")
-        mode = "dry-run" if self.config.mode.dry_run else "live"
+        # Rows go to the writer's own file (a mode switch swaps the writer); sending needs both the
+        # config and the writer to say live, so a half-finished switch can only ever rehearse.
+        mode = self.store.mode
         now = time.time()
         attempt = BundleAttempt(
             id=attempt_id, opportunity_id=str(opp.id), mode=mode, created_at=now, state="detected",
@@ -296,11 +302,11 @@ class FlashLoanExecutor:
                        simulation=sim, built=built)
         if not result.passed:
             refusal = self._refusal(attempt, result, **outcome)  # type: ignore[arg-type]
-            if cfg.mode.require_validation or cfg.mode.dry_run:
+            if cfg.mode.require_validation or self._dry_run:
                 return refusal
         else:
             attempt.validated_at = now
-        if cfg.mode.dry_run:
+        if self._dry_run:
             return AttemptOutcome(
                 attempt.id, "simulated", "dry-run: simulated, not sent", **outcome  # type: ignore[arg-type]
             )

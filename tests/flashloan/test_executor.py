@@ -381,3 +381,22 @@ async def test_a_submit_that_takes_the_attempt_continues_the_executors_row(
     assert (row.state, row.provider) == ("landed", "solend") and row.landed_at is not None
     assert row.validation_results is not None and row.validation_results["passed"]
     assert successful_flash_loans(tmp_path) == 1
+
+
+async def test_live_config_with_the_dry_run_store_still_only_rehearses(
+    flashnet: FlashNet, tmp_path: Path
+) -> None:
+    f = flashnet
+    opp = await opportunity(f)
+    sent: list[VersionedTransaction] = []
+
+    async def submit(tx: VersionedTransaction, built: BuiltFlashLoan) -> SubmitResult:
+        sent.append(tx)
+        return SubmitResult(landed=True)
+
+    f.net.rpc.request_log.clear()
+    async with await StoreWriter.open(tmp_path, "dry-run") as store:
+        outcome = await executor(f, config(dry_run=False, caps=NO_CAPS), store, tmp_path,
+                                 submit=submit).handle(opp)
+    assert outcome.state == "simulated" and sent == []
+    assert SENDS.isdisjoint(f.net.rpc.request_log)
