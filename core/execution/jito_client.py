@@ -142,6 +142,8 @@ class RegionAnswer:
     error: str = ""
     rate_limited: bool = False
     retryable: bool = False
+    # No answer at all (timeout, reset): the region may have accepted the bundle all the same.
+    ambiguous: bool = False
     at: float = field(default_factory=time.time)
 
 
@@ -160,6 +162,11 @@ class AllRegionsRejected(Exception):
     @property
     def rate_limited(self) -> bool:
         return bool(self.answers) and all(a.rate_limited for a in self.answers)
+
+    @property
+    def ambiguous(self) -> bool:
+        """Some region never answered: the bundle may be in flight there."""
+        return any(a.ambiguous for a in self.answers)
 
 
 @dataclass
@@ -291,6 +298,7 @@ class JitoClient:
             answer = RegionAnswer(
                 region, False, None, (self._clock() - started) * 1000, exc.message,
                 rate_limited=exc.rate_limited, retryable=exc.retryable,
+                ambiguous=exc.status is None and exc.code is None,
             )
         counters.sent += 1
         counters.latencies_ms.append(answer.latency_ms)

@@ -333,13 +333,20 @@ class Submitter:
             tip_lamports=tip,
             regions=list(self.jito.regions),
         )
+        region: str | None = None
         try:
             submission = await self.jito.send_bundle(txs)
         except AllRegionsRejected as refused:
-            return await self._refused(attempt, refused)
-        self._regions[attempt.id] = submission.region
-        self._submissions.append(submission)
-        await self._follow(attempt, region=submission.region, patience_slots=self.outbid_after_slots)
+            if not refused.ambiguous:
+                return await self._refused(attempt, refused)
+            # A region that never answered may hold the bundle: follow it as sent (re-sending the
+            # same signatures gains nothing; a replacement comes only once it is outbid or expired).
+            self.lifecycle.note(attempt, detail={"ambiguous": str(refused)[:500]})
+        else:
+            region = submission.region
+            self._regions[attempt.id] = region
+            self._submissions.append(submission)
+        await self._follow(attempt, region=region, patience_slots=self.outbid_after_slots)
         return await self._settle(attempt, pnl_usd_per_unit=pnl_usd_per_unit)
 
     def _watch(self, attempt: BundleAttempt, txs: list[VersionedTransaction]) -> None:
@@ -421,11 +428,11 @@ class Submitter:
             inflight = await self._inflight(bundle_id, region, polls)
             if inflight == "Failed":
                 await self.lifecycle.transition(
-                    attempt, "failed", error_class="lost_auction",
-                    reason="the block engine dropped the bundle (lost auction or failed execution)",
+                    attempt, "failed", error_class="bundle_failed",
+                    reason="the block engine reports it failed (lost auctions until expiry, or execution)",
                 )
                 self._note_loss(attempt)
-                raise _Retryable("lost_auction")
+                raise _Retryable("bundle_failed")
             if await self._expired(attempt):
                 # One last look: it may have landed in the very slot the blockhash expired.
                 if await self._landed_slot(signatures) is None:

@@ -8,6 +8,7 @@ dropped: paying more than it is worth to land it is never the right answer.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -15,8 +16,11 @@ from datetime import UTC, datetime
 
 from core.config import JitoConfig
 from core.events import EventBus, TipPolicy
-from core.execution.jito_client import TipFloor
+from core.execution.jito_client import JitoClient, TipFloor
+from core.execution.rpc import RpcError
 from core.store import StoreReader, StoreWriter, TipOutcome
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,14 @@ class DynamicTip:
 
     def update_floor(self, floor: TipFloor) -> None:
         self.tip_floor = floor
+
+    async def refresh_floor(self, jito: JitoClient) -> TipFloor | None:
+        """Fetch the live tip floor; on failure keep the last one (the min tip still applies)."""
+        try:
+            self.tip_floor = await jito.tip_floor()
+        except RpcError as exc:
+            log.warning("tip floor unavailable, keeping the last one: %s", exc)
+        return self.tip_floor
 
     def inclusion_multiplier(self) -> float:
         rate = self.history.inclusion_rate(self.config.inclusion_window)

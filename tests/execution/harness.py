@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from solders.pubkey import Pubkey
 
 from core.config import RetryConfig, RiskConfig
@@ -46,6 +47,7 @@ async def wire(
     risk: RiskConfig | None = None,
     rate_per_s: float = 100.0,
     outbid_after_slots: int | None = 3,
+    jito_http: httpx.AsyncClient | None = None,
 ) -> Wired:
     writer = await StoreWriter.open(store_dir, "live")
     bus = EventBus()
@@ -54,7 +56,7 @@ async def wire(
     with StoreReader(store_dir, "live") as reader:
         kill.load(reader)
     submitter = Submitter(
-        jito=JitoClient(stack.regions, stack.http, rate_per_s=rate_per_s, bus=bus),
+        jito=JitoClient(stack.regions, jito_http or stack.http, rate_per_s=rate_per_s, bus=bus),
         rpc=JsonRpc(stack.http),
         rpc_url=stack.rpc_url,
         lifecycle=Lifecycle(writer, bus=bus, hook=hook),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.transaction import VersionedTransaction
@@ -180,3 +181,38 @@ async def test_consecutive_failures_trip_the_kill_switch_in_the_engine(stack: St
     assert not stack.sends
     killed = [e for e in states.drain() if isinstance(e, EngineState)]
     assert [e.state for e in killed] == ["killed"] and "consecutive failures" in killed[0].reason
+
+
+async def test_unanswered_bundle_is_only_replaced_once_its_blockhash_expired(tmp_path: Path) -> None:
+    stack = await start_stack(slot_ms=10)  # blockhash validity ≈ 1.5 s
+    try:
+        for region in REGIONS:  # slower than the client's patience: no answer, maybe accepted
+            stack.net.faults.regions[region] = RegionFaults(latency_ms=300)
+        payer = stack.funded()
+        before = balance(stack, payer)
+        impatient = httpx.AsyncClient(timeout=0.05)
+        wired = await wire(stack, tmp_path, payer.pubkey(), jito_http=impatient, outbid_after_slots=None)
+        await wired.submitter.start()
+        first = tipped_transfer(payer, stack.blockhash()[0])
+        expired_when_rebuilt: list[bool] = []
+
+        async def rebuild(replacement: Replacement) -> VersionedTransaction:
+            expired_when_rebuilt.append(
+                not stack.net.cluster.is_blockhash_valid(first.message.recent_blockhash, "processed")
+            )
+            stack.net.faults.regions.clear()
+            return tipped_transfer(payer, replacement.blockhash, tip=replacement.tip_lamports)
+
+        outcome = await wired.submitter.submit(first, opportunity_id="10", expected_profit_lamports=10**6,
+                                               tip_lamports=10_000, rebuild=rebuild)
+        await wired.shutdown()
+        await impatient.aclose()
+        assert outcome.landed and outcome.attempts == 2
+        assert expired_when_rebuilt == [True]
+        assert outcome.realised_profit == balance(stack, payer) - before
+        with StoreReader(tmp_path, "live") as reader:
+            old, new = reader.attempts_for("10")
+        assert (old.state, old.error_class) == ("dropped", "blockhash_expired")
+        assert new.state == "settled"
+    finally:
+        await stop_stack(stack)
