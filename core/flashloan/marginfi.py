@@ -6,8 +6,10 @@ computed here from a guessed layout. The flash loan needs a MarginfiAccount owne
 created once outside the arbitrage transaction (`setup_instructions`).
 
 What a flash loan costs: the bank's `protocol_origination_fee` on the borrowed amount, rounded up
-by repay_all (0 on banks without one). The end's health check reads the account's other active
-balances (bank + oracle each, in balance order); `refresh` loads them so the end carries them.
+by repay_all (0 on banks without one). `fee` uses the bank as last refreshed; the borrow accrues
+interest first, which on a bank with debt can move repay_all's rounding by one base unit.
+The end's health check reads the account's other active balances (bank + oracle each, in
+balance order); `refresh` loads them so the end carries them.
 """
 
 from __future__ import annotations

@@ -1016,7 +1016,10 @@ def flash_loan_repay_amount(bank: Bank, amount: int) -> int:
     """Tokens `repay(repay_all=true)` takes back for a flash borrow of `amount` from `bank`.
 
     borrow: liability = amount + amount·fee_rate (I80F48), shares = liability / liability_share_value;
-    repay_all: ceil(shares · liability_share_value). No interest accrues inside one transaction.
+    repay_all: ceil(shares · liability_share_value). The borrow first accrues interest to the
+    clock (`accrue_interest`); the repay in the same second accrues nothing. Pass the bank as
+    accrue_interest left it for the exact amount: with a stale share value the rounding can
+    differ by one base unit on a bank with debt (none on a bank at share value 1).
     """
     if bank.liability_share_value <= 0:
         raise MarginfiFeeError(MarginfiError.MATH_ERROR, "liability share value is not positive")
@@ -1045,3 +1048,87 @@ def available_liquidity(bank: Bank, vault_balance: int) -> int:
 def with_flag(account: MarginfiAccount, flag: int, on: bool = True) -> MarginfiAccount:
     flags = account.account_flags | flag if on else account.account_flags & ~flag
     return replace(account, account_flags=flags)
+
+
+# ---------------------------------------------------------------------------------------------
+# Interest accrual (`Bank::accrue_interest`, run by every borrow and repay before the balance
+# changes). The classic piecewise-linear model of state/interest_rate.rs (0467f80): simple
+# interest over the seconds since `last_update`, settled into the share values, with insurance,
+# group and (when the group has PROGRAM_FEES_ENABLED) program fees booked on the bank. I80F48
+# products and quotients of non-negative values truncate, as the `fixed` crate does.
+
+SECONDS_PER_YEAR = 31_536_000
+GROUP_FLAG_PROGRAM_FEES_ENABLED = 1
+
+
+def _ir_per_period(apr: int, time_delta: int) -> int:
+    # apr * I80F48(time_delta) is exact; the division by I80F48(SECONDS_PER_YEAR) truncates.
+    return apr * time_delta // SECONDS_PER_YEAR
+
+
+def _fee_rate(base_rate: int, rate_fee: int, fixed_fee: int) -> int:
+    return fixed_fee if rate_fee == 0 else i80f48_mul(base_rate, rate_fee) + fixed_fee
+
+
+def interest_rates(
+    config: InterestRateConfig, group: MarginfiGroup, utilization: int
+) -> tuple[int, int, int, int, int]:
+    """(lending, borrowing, group fee, insurance fee, program fee) APRs, raw I80F48, at `utilization`."""
+    optimal, plateau, max_ir = (
+        config.optimal_utilization_rate,
+        config.plateau_interest_rate,
+        config.max_interest_rate,
+    )
+    if optimal <= 0 or optimal >= I80F48_ONE or max_ir < plateau or min(plateau, utilization) < 0:
+        raise MarginfiFeeError(MarginfiError.MATH_ERROR, "interest curve outside what the emulator computes")
+    if utilization <= optimal:
+        base = i80f48_mul(i80f48_div(utilization, optimal), plateau)
+    else:
+        base = i80f48_mul(i80f48_div(utilization - optimal, I80F48_ONE - optimal), max_ir - plateau) + plateau
+    program = bool(group.group_flags & GROUP_FLAG_PROGRAM_FEES_ENABLED)
+    program_rate, program_fixed = (group.program_fee_rate, group.program_fee_fixed) if program else (0, 0)
+    fee_ir = config.insurance_ir_fee + config.protocol_ir_fee + program_rate
+    fee_fixed = config.insurance_fee_fixed_apr + config.protocol_fixed_fee_apr + program_fixed
+    if min(fee_ir, fee_fixed, config.insurance_ir_fee, config.protocol_ir_fee, program_rate) < 0:
+        raise MarginfiFeeError(MarginfiError.MATH_ERROR, "negative fee rates are not emulated")
+    lending = i80f48_mul(base, utilization)
+    borrowing = i80f48_mul(base, I80F48_ONE + fee_ir) + fee_fixed
+    group_fee = _fee_rate(base, config.protocol_ir_fee, config.protocol_fixed_fee_apr)
+    insurance_fee = _fee_rate(base, config.insurance_ir_fee, config.insurance_fee_fixed_apr)
+    program_fee = _fee_rate(base, program_rate, program_fixed)
+    return lending, borrowing, group_fee, insurance_fee, program_fee
+
+
+def accrue_interest(bank: Bank, group: MarginfiGroup, now: int) -> Bank:
+    """The bank after `accrue_interest(now)`; MarginfiFeeError(MathError) where the emulator refuses."""
+    time_delta = now - bank.last_update
+    if time_delta < 0:
+        raise MarginfiFeeError(
+            MarginfiError.MATH_ERROR, "clock before the bank's last update (the program panics)"
+        )
+    if time_delta == 0:
+        return bank
+    assets, liabilities = bank.asset_amount(), bank.liability_amount()
+    if assets == 0 or liabilities == 0:
+        return replace(bank, last_update=now)
+    lending, borrowing, group_fee, insurance_fee, program_fee = interest_rates(
+        bank.config.interest_rate_config, group, i80f48_div(liabilities, assets)
+    )
+
+    def payment(apr: int) -> int:
+        return 0 if apr == 0 else i80f48_mul(liabilities, apr) * time_delta // SECONDS_PER_YEAR
+
+    return replace(
+        bank,
+        last_update=now,
+        asset_share_value=i80f48_mul(
+            bank.asset_share_value, I80F48_ONE + _ir_per_period(lending, time_delta)
+        ),
+        liability_share_value=i80f48_mul(
+            bank.liability_share_value, I80F48_ONE + _ir_per_period(borrowing, time_delta)
+        ),
+        collected_group_fees_outstanding=bank.collected_group_fees_outstanding + payment(group_fee),
+        collected_insurance_fees_outstanding=bank.collected_insurance_fees_outstanding
+        + payment(insurance_fee),
+        collected_program_fees_outstanding=bank.collected_program_fees_outstanding + payment(program_fee),
+    )

@@ -13,8 +13,8 @@
  * address 2012), then the handler.
  *
  * Known differences from the real program (documented, not hidden):
- *  - interest does not accrue: borrow/repay only stamp bank.last_update (the share values of
- *    a bank move only through the balances changed here);
+ *  - interest accrues with the classic piecewise-linear model (0467f80); newer builds' multi-point
+ *    curves and the bank cache are not emulated;
  *  - the risk engine supports PythPushOracle banks only (PriceUpdateV2 with Full verification,
  *    EMA price as the Initial requirement uses), without the confidence band or the
  *    max-confidence check, and skips the isolated risk-tier and emode rules; other oracle
@@ -139,7 +139,19 @@ static const SolPubkey TOKEN_2022_ID = {{6,   221, 246, 225, 238, 117, 143, 222,
 #define BL_LIABILITY_SHARES 56
 #define BL_LAST_UPDATE 88
 
+#define G_FLAGS 40
+#define G_PROGRAM_FEE_FIXED 80
 #define G_PROGRAM_FEE_RATE 96
+#define GROUP_PROGRAM_FEES_ENABLED 1UL
+/* interest_rate_config fields (bank offsets) */
+#define IR_OPTIMAL_UR (296 + 72)
+#define IR_PLATEAU (296 + 88)
+#define IR_MAX (296 + 104)
+#define IR_INSURANCE_FIXED (296 + 120)
+#define IR_INSURANCE_RATE (296 + 136)
+#define IR_GROUP_FIXED (296 + 152)
+#define IR_GROUP_RATE (296 + 168)
+#define SECONDS_PER_YEAR 31536000UL
 
 #define FLAG_DISABLED 1UL
 #define FLAG_IN_FLASHLOAN 2UL
@@ -220,6 +232,106 @@ static bool i80_div(const u128 *a, const u128 *b, u128 *out) {
 }
 
 SOL_INLINE bool i80_negative(u128 v) { return (v & I128_SIGN) != 0; }
+
+/* ------------------------------------------------------------------------------------------
+ * Bank::accrue_interest: the classic piecewise-linear model (state/interest_rate.rs, 0467f80),
+ * simple interest over the seconds since last_update, settled into the share values; insurance,
+ * group and (PROGRAM_FEES_ENABLED) program fees booked on the bank. All values non-negative;
+ * anything that would need a negative I80F48 is reported as MathError.
+ */
+
+/* calc_fee_rate: fixed if the rate fee is zero, else base * rate + fixed. */
+static bool fee_rate(const u128 *base, const u128 *rate, const u128 *fixed, u128 *out) {
+  if (*rate == 0) {
+    *out = *fixed;
+    return true;
+  }
+  u128 m;
+  return i80_mul(base, rate, &m) && u128_add(m, *fixed, out) && !i80_negative(*out);
+}
+
+/* value * (1 + apr * dt / SECONDS_PER_YEAR) */
+static bool accrue_value(const u128 *value, const u128 *apr, uint64_t dt, u128 *out) {
+  u128 x;
+  if (!u128_mul(*apr, (u128)dt, &x)) return false;
+  u128 ir = u128_divmod64(x, SECONDS_PER_YEAR, NULL) + I80_ONE;
+  return i80_mul(value, &ir, out);
+}
+
+/* bank[off] += liabilities * apr * dt / SECONDS_PER_YEAR (nothing when apr is zero). */
+static bool book_fee(uint8_t *bank, uint64_t off, const u128 *liabilities, const u128 *apr, uint64_t dt) {
+  if (*apr == 0) return true;
+  u128 m, x, total;
+  if (!i80_mul(liabilities, apr, &m) || !u128_mul(m, (u128)dt, &x)) return false;
+  x = u128_divmod64(x, SECONDS_PER_YEAR, NULL);
+  if (x == 0) return true;
+  if (!u128_add(sol_load_u128(bank + off), x, &total) || i80_negative(total)) return false;
+  sol_store_u128(bank + off, total);
+  return true;
+}
+
+typedef struct {
+  u128 lending, borrowing, group, insurance, program;
+} Rates;
+
+static __attribute__((noinline)) bool interest_rates(const uint8_t *bank, const uint8_t *group, const u128 *ur,
+                                                     Rates *r) {
+  u128 opt = sol_load_u128(bank + IR_OPTIMAL_UR), plateau = sol_load_u128(bank + IR_PLATEAU);
+  u128 max_ir = sol_load_u128(bank + IR_MAX);
+  u128 ins_fixed = sol_load_u128(bank + IR_INSURANCE_FIXED), ins_rate = sol_load_u128(bank + IR_INSURANCE_RATE);
+  u128 grp_fixed = sol_load_u128(bank + IR_GROUP_FIXED), grp_rate = sol_load_u128(bank + IR_GROUP_RATE);
+  u128 prog_fixed = 0, prog_rate = 0;
+  if (sol_load_u64(group + G_FLAGS) & GROUP_PROGRAM_FEES_ENABLED) {
+    prog_fixed = sol_load_u128(group + G_PROGRAM_FEE_FIXED);
+    prog_rate = sol_load_u128(group + G_PROGRAM_FEE_RATE);
+  }
+  if (i80_negative(opt) || opt == 0 || opt >= I80_ONE || i80_negative(plateau) || i80_negative(max_ir) ||
+      max_ir < plateau || i80_negative(ins_fixed) || i80_negative(ins_rate) || i80_negative(grp_fixed) ||
+      i80_negative(grp_rate) || i80_negative(prog_fixed) || i80_negative(prog_rate))
+    return false;
+  u128 base, q;
+  if (*ur <= opt) {
+    if (!i80_div(ur, &opt, &q) || !i80_mul(&q, &plateau, &base)) return false;
+  } else {
+    u128 num = *ur - opt, den = I80_ONE - opt, span = max_ir - plateau, m;
+    if (!i80_div(&num, &den, &q) || !i80_mul(&q, &span, &m) || !u128_add(m, plateau, &base)) return false;
+  }
+  u128 fee_ir = ins_rate + grp_rate + prog_rate, fee_fixed = ins_fixed + grp_fixed + prog_fixed;
+  u128 one_fee = I80_ONE + fee_ir, b;
+  if (!i80_mul(&base, ur, &r->lending) || !i80_mul(&base, &one_fee, &b) || !u128_add(b, fee_fixed, &r->borrowing))
+    return false;
+  return fee_rate(&base, &grp_rate, &grp_fixed, &r->group) && fee_rate(&base, &ins_rate, &ins_fixed, &r->insurance) &&
+         fee_rate(&base, &prog_rate, &prog_fixed, &r->program);
+}
+
+static __attribute__((noinline)) uint64_t accrue_interest(uint8_t *bank, const uint8_t *group, int64_t now) {
+  int64_t last = (int64_t)sol_load_u64(bank + B_LAST_UPDATE);
+  if (now < last) {
+    sol_log("accrue_interest: clock is before the bank's last update");
+    return ME_MATH_ERROR; /* the program panics (time_delta.try_into().unwrap()) */
+  }
+  uint64_t dt = (uint64_t)(now - last);
+  if (dt == 0) return SUCCESS;
+  u128 tas = sol_load_u128(bank + B_TOTAL_ASSET_SHARES), tls = sol_load_u128(bank + B_TOTAL_LIABILITY_SHARES);
+  u128 asv = sol_load_u128(bank + B_ASSET_SHARE_VALUE), lsv = sol_load_u128(bank + B_LIABILITY_SHARE_VALUE);
+  u128 assets, liabilities;
+  if (i80_negative(tas) || i80_negative(tls) || !i80_mul(&tas, &asv, &assets) || !i80_mul(&tls, &lsv, &liabilities))
+    return ME_MATH_ERROR;
+  sol_store_u64(bank + B_LAST_UPDATE, (uint64_t)now);
+  if (assets == 0 || liabilities == 0) return SUCCESS;
+  u128 ur, new_asv, new_lsv;
+  Rates r;
+  if (!i80_div(&liabilities, &assets, &ur) || !interest_rates(bank, group, &ur, &r)) return ME_MATH_ERROR;
+  if (!accrue_value(&asv, &r.lending, dt, &new_asv) || !accrue_value(&lsv, &r.borrowing, dt, &new_lsv))
+    return ME_MATH_ERROR;
+  sol_store_u128(bank + B_ASSET_SHARE_VALUE, new_asv);
+  sol_store_u128(bank + B_LIABILITY_SHARE_VALUE, new_lsv);
+  if (!book_fee(bank, B_COLLECTED_GROUP_FEES, &liabilities, &r.group, dt) ||
+      !book_fee(bank, B_COLLECTED_INSURANCE_FEES, &liabilities, &r.insurance, dt) ||
+      !book_fee(bank, B_COLLECTED_PROGRAM_FEES, &liabilities, &r.program, dt))
+    return ME_MATH_ERROR;
+  return SUCCESS;
+}
 
 /* ------------------------------------------------------------------------------------------
  * Anchor account loading.
@@ -652,7 +764,8 @@ static __attribute__((noinline)) uint64_t borrow(const SolParameters *p, uint64_
   SolClock clock;
   err = sol_get_clock_sysvar(&clock);
   if (err) return err;
-  sol_store_u64(bank + B_LAST_UPDATE, (uint64_t)clock.unix_timestamp); /* accrue_interest (no accrual) */
+  err = accrue_interest(bank, a.group->data, clock.unix_timestamp);
+  if (err) return err;
   /* validate_bank_state(FailsIfPausedOrReduceState) */
   if (bank[B_OPERATIONAL_STATE] == OP_PAUSED) return ME_BANK_PAUSED;
   if (bank[B_OPERATIONAL_STATE] == OP_REDUCE_ONLY) return ME_BANK_REDUCE_ONLY;
@@ -689,7 +802,8 @@ static __attribute__((noinline)) uint64_t repay(const SolParameters *p, uint64_t
   SolClock clock;
   err = sol_get_clock_sysvar(&clock);
   if (err) return err;
-  sol_store_u64(bank + B_LAST_UPDATE, (uint64_t)clock.unix_timestamp);
+  err = accrue_interest(bank, a.group->data, clock.unix_timestamp);
+  if (err) return err;
 
   uint8_t *bal = find_balance(a.account, a.bank->key);
   if (bal == NULL) {

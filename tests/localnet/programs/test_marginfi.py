@@ -41,6 +41,7 @@ from core.protocols.marginfi import (
     InterestRateConfig,
     MarginfiAccount,
     MarginfiError,
+    MarginfiFeeError,
     MarginfiGroup,
     OperationalState,
     PriceUpdateV2,
@@ -54,6 +55,8 @@ from core.protocols.marginfi import (
     flash_loan_repay_amount,
     health_accounts,
     i80f48,
+    i80f48_div,
+    i80f48_mul,
     lending_account_borrow,
     lending_account_end_flashloan,
     lending_account_repay,
@@ -63,6 +66,7 @@ from core.protocols.marginfi import (
     marginfi_account_initialize,
     with_flag,
 )
+from core.protocols.marginfi import accrue_interest as mf_accrue
 
 PROGRAM = ids.MARGINFI_V2
 SUPPLY = 5_000_000_000_000
@@ -663,3 +667,111 @@ def test_initialize_creates_an_empty_account_for_the_authority(env: Env) -> None
     assert state == MarginfiAccount(group=env.group, authority=env.user.pubkey())
     env.account = new.pubkey()
     ok(env.send(env.flash(10**6)))
+
+
+# --- interest accrual ------------------------------------------------------------------------------
+
+
+def test_borrow_accrues_interest_like_the_python_model() -> None:
+    """Random bank states, curves, fees and elapsed seconds: the bank after a flash loan round trip
+    equals accrue_interest() plus the round trip's own bookkeeping (and MathError where Python
+    refuses)."""
+    env = make_env()
+    one = I80F48_ONE
+    amount = 10**6
+
+    @settings(max_examples=120, deadline=None)
+    @given(
+        asv=st.integers(one, 2 * one),
+        lsv=st.integers(one, 3 * one),
+        deposits=st.integers(10**9, 10**15),
+        utilization_bps=st.integers(1, 9_000),
+        curve=st.tuples(st.integers(1, one - 1), st.integers(0, 2 * one), st.integers(0, 8 * one)),
+        fees=st.tuples(*(st.one_of(st.just(0), st.integers(0, one // 5)) for _ in range(4))),
+        program=st.tuples(st.booleans(), st.integers(0, one // 10), st.integers(0, one // 100)),
+        elapsed=st.one_of(st.integers(0, 5), st.integers(0, 10**8)),
+    )
+    def check(
+        asv: int,
+        lsv: int,
+        deposits: int,
+        utilization_bps: int,
+        curve: tuple[int, int, int],
+        fees: tuple[int, int, int, int],
+        program: tuple[bool, int, int],
+        elapsed: int,
+    ) -> None:
+        optimal, plateau, max_ir = curve
+        group = MarginfiGroup(
+            admin=Pubkey.default(),
+            group_flags=int(program[0]),
+            program_fee_rate=program[1],
+            program_fee_fixed=program[2],
+        )
+        set_data_account(env.svm, env.group, PROGRAM, encode_marginfi_group(group))
+        irc = InterestRateConfig(
+            optimal_utilization_rate=optimal,
+            plateau_interest_rate=plateau,
+            max_interest_rate=max_ir,
+            insurance_fee_fixed_apr=fees[0],
+            insurance_ir_fee=fees[1],
+            protocol_fixed_fee_apr=fees[2],
+            protocol_ir_fee=fees[3],
+        )
+        tas = (deposits << 48) * one // asv
+        tls = (deposits * utilization_bps // 10_000 << 48) * one // lsv
+        env.write_bank(
+            asset_share_value=asv,
+            liability_share_value=lsv,
+            total_asset_shares=tas,
+            total_liability_shares=tls,
+            last_update=NOW - elapsed,
+            collected_group_fees_outstanding=0,
+            collected_insurance_fees_outstanding=0,
+            collected_program_fees_outstanding=0,
+            config=replace(env.bank_state.config, interest_rate_config=irc),
+        )
+        set_token_account(env.svm, env.vault, env.mint, env.vault_authority, SUPPLY)
+        set_token_account(env.svm, env.user_token, env.mint, env.user.pubkey(), USER_START)
+        before = env.bank_state
+        result = env.send(env.flash(amount))
+        try:
+            accrued = mf_accrue(before, group, NOW)
+        except MarginfiFeeError as exc:
+            assert custom_error(result) == (1, int(exc.error))
+            return
+        ok(result)
+        new_lsv = accrued.liability_share_value
+        liability = i80f48_mul(i80f48_div(amount << 48, new_lsv), new_lsv)
+        dust = (-((-liability) >> 48) << 48) - liability
+        repay = flash_loan_repay_amount(accrued, amount)
+        assert env.balances() == (SUPPLY - amount + repay, USER_START + amount - repay)
+        expected = replace(
+            accrued, collected_insurance_fees_outstanding=accrued.collected_insurance_fees_outstanding + dust
+        )
+        assert env.read_bank() == expected
+
+    check()
+
+
+def test_interest_accrues_on_a_bank_with_debt() -> None:
+    env = make_env()
+    one = I80F48_ONE
+    irc = InterestRateConfig(
+        optimal_utilization_rate=i80f48(0.8),
+        plateau_interest_rate=i80f48(0.1),
+        max_interest_rate=i80f48(1.0),
+        insurance_ir_fee=i80f48(0.1),
+        protocol_ir_fee=i80f48(0.05),
+    )
+    env.write_bank(
+        total_liability_shares=(SUPPLY // 2) << 48,
+        last_update=NOW - 86_400,
+        config=replace(env.bank_state.config, interest_rate_config=irc),
+    )
+    ok(env.send(env.flash(10**6)))
+    bank = env.read_bank()
+    # 50 % utilisation: base 6.25 % APR; lenders earn base × ur, borrowers base × 1.15; one day.
+    assert one < bank.asset_share_value < bank.liability_share_value < one + one // 1000
+    assert bank.collected_group_fees_outstanding > 0 and bank.collected_insurance_fees_outstanding > 0
+    assert bank.last_update == NOW
