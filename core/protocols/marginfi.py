@@ -12,7 +12,14 @@ Every account starts with Anchor's 8-byte discriminator `sha256("account:<Name>"
 below are absolute (discriminator included). Numbers in I80F48 (`WrappedI80F48`, 16 bytes) are
 kept as their raw signed 128-bit value: value = raw / 2^48.
 
+The Bank layout up to the emode block and the MarginfiAccount header were checked against real
+mainnet accounts (marginfi-v2's test fixtures, copied to tests/fixtures/marginfi_*).
+
 Remaining uncertainty (not confirmed against the source):
+- I80F48 products and quotients are taken to truncate (the `fixed` crate); every value on this
+  path is non-negative, where truncation and flooring agree.
+- Interest follows the classic piecewise-linear curve (interest_rate.rs at 0467f80); newer builds
+  may configure multi-point curves in the InterestRateConfig padding, which are not modelled.
 - The Bank layout past `fees_destination_account` (offset 1376) and the MarginfiGroup layout past
   `delegate_emissions_admin` (offset 256) changed between program versions; they are kept as raw
   bytes here and the flash path reads nothing from them.

@@ -22,9 +22,8 @@
  *  - account lists are those of protocols.md §3.1 (end_flashloan: marginfi account, authority,
  *    then health accounts); the newest source adds the group to end_flashloan and moves the
  *    flag checks into Anchor constraints (IllegalFlashloan), which is not emulated;
- *  - Token-2022 banks, the group's panic pause, account freezing, asset tags, bank and health
- *    caches and the origination-fee split into program fees are not emulated beyond what the
- *    comments below say.
+ *  - Token-2022 banks, the group's panic pause, account freezing, asset-tag rules, and the bank
+ *    and health caches are not emulated.
  */
 #include "sol.h"
 
