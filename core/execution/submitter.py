@@ -385,7 +385,8 @@ class Submitter:
         error_class = "rate_limited" if refused.rate_limited else "blockhash" if blockhash else "rejected"
         await self.lifecycle.transition(attempt, "failed", reason=str(refused), error_class=error_class,
                                         error_detail=str(refused)[:500])
-        self.kill.record_outcome(landed=False)
+        if not refused.rate_limited:  # a 429 says nothing about the trading: not a risk failure
+            self.kill.record_outcome(landed=False)
         if refused.retryable:
             raise _Retryable(error_class, resend_same=True)
         if blockhash:

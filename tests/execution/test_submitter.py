@@ -216,3 +216,37 @@ async def test_unanswered_bundle_is_only_replaced_once_its_blockhash_expired(tmp
         assert new.state == "settled"
     finally:
         await stop_stack(stack)
+
+
+async def test_lost_auction_is_retried_with_a_higher_tip_and_a_fresh_blockhash(tmp_path: Path) -> None:
+    stack = await start_stack(slot_ms=10)
+    try:
+        hot = stack.funded(10**9).pubkey()  # every bundle below write-locks it: one auction
+        rival = stack.funded(1_000 * 10**9)
+        blockhash = stack.blockhash()[0]
+        for i in range(200):  # a rival with 14_000 per bundle, one pending for every slot ahead
+            rival_tx = tipped_transfer(rival, blockhash, tip=14_000, to=hot, lamports=SENT + i)
+            stack.engine.submit([rival_tx], "default", source="rival")
+        payer = stack.funded()
+        wired = await wire(stack, tmp_path, payer.pubkey())
+        await wired.submitter.start()
+        fresh: list[Hash] = []
+
+        async def rebuild(replacement: Replacement) -> VersionedTransaction:
+            fresh.append(replacement.blockhash)
+            return tipped_transfer(payer, replacement.blockhash, tip=replacement.tip_lamports, to=hot)
+
+        first = tipped_transfer(payer, blockhash, tip=10_000, to=hot)
+        outcome = await wired.submitter.submit(first, opportunity_id="11", expected_profit_lamports=10**6,
+                                               tip_lamports=10_000, rebuild=rebuild)
+        assert outcome.landed and outcome.attempts == 2 and outcome.tip_lamports == 15_000
+        assert fresh and fresh[0] != blockhash
+        assert stack.engine.book.get(bundle_id_of([first])).auctions_lost >= 3
+        await wired.submitter.drain()  # the outbid bundle keeps losing until its blockhash expires
+        await wired.shutdown()
+        with StoreReader(tmp_path, "live") as reader:
+            old, new = reader.attempts_for("11")
+        assert (old.state, old.error_class) in (("failed", "bundle_failed"), ("dropped", "blockhash_expired"))
+        assert new.state == "settled" and new.replaces_attempt_id == old.id
+    finally:
+        await stop_stack(stack)
