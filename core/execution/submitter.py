@@ -117,6 +117,7 @@ class Submitter:
         poll_interval_s: float = 0.2,
         status_commitment: str = "confirmed",
         outbid_after_slots: int | None = 3,
+        inflight_every: int = 5,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
@@ -142,6 +143,7 @@ class Submitter:
         self._watchers: set[asyncio.Task[None]] = set()
         self._submissions: list[Submission] = []
         self.outbid_after_slots = outbid_after_slots
+        self.inflight_every = max(1, inflight_every)
         jito.on_answer = self._on_answer
 
     @property
@@ -252,7 +254,12 @@ class Submitter:
                     blockhash, lvbh = await self._latest_blockhash()
                     tip, price = new_tip, math.ceil(price * self.retry.fee_bump)
                     replacement = Replacement(number, blockhash, lvbh, tip, cu_limit, price)
-                    txs = _as_list(await rebuild(replacement))
+                    try:
+                        txs = _as_list(await rebuild(replacement))
+                    except Exception as exc:  # the caller's builder: its failure ends the opportunity
+                        log.exception("rebuild %d of opportunity %s failed", number, opportunity_id)
+                        return self._outcome(attempt, landed=False, error_class="rebuild_failed",
+                                             reason=f"{type(exc).__name__}: {exc}")
                     lvbh = replacement.last_valid_block_height
                 attempt = await self._new_attempt(
                     opportunity_id, number, previous.id, expected_profit_lamports, attempt_fields
@@ -475,8 +482,9 @@ class Submitter:
         return int(status["slot"])
 
     async def _inflight(self, bundle_id: str, region: str | None, polls: int) -> str | None:
-        """The block engine's view, asked only when a region has a token to spare (never earns a 429)."""
-        if not bundle_id:
+        """The block engine's view, asked every `inflight_every` polls and only when a region has a
+        token to spare: it never earns a 429, and rarely delays the next sendBundle's token."""
+        if not bundle_id or polls % self.inflight_every:
             return None
         candidates = [region] if region is not None else list(self.jito.regions)
         ready = [name for name in candidates if self.jito.buckets[name].delay() == 0]
