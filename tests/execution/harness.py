@@ -10,6 +10,7 @@ from solders.pubkey import Pubkey
 
 from core.config import RetryConfig, RiskConfig
 from core.events import EventBus
+from core.execution.compute import ComputeBudgetPlanner
 from core.execution.jito_client import JitoClient
 from core.execution.kill_switch import KillSwitch
 from core.execution.lifecycle import Lifecycle, TransitionHook
@@ -48,6 +49,7 @@ async def wire(
     rate_per_s: float = 100.0,
     outbid_after_slots: int | None = 3,
     jito_http: httpx.AsyncClient | None = None,
+    compute: ComputeBudgetPlanner | None = None,
 ) -> Wired:
     writer = await StoreWriter.open(store_dir, "live")
     bus = EventBus()
@@ -65,5 +67,6 @@ async def wire(
         wallet=wallet,
         poll_interval_s=0.01,
         outbid_after_slots=outbid_after_slots,
+        compute=compute,
     )
     return Wired(submitter, writer, kill, bus)

@@ -9,8 +9,9 @@ from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.transaction import VersionedTransaction
 
-from core.config import RetryConfig, RiskConfig
+from core.config import ComputeConfig, RetryConfig, RiskConfig
 from core.events import AttemptUpdate, EngineState
+from core.execution.compute import ComputeBudgetPlanner
 from core.execution.jito_client import bundle_id_of
 from core.execution.submitter import Replacement
 from core.localnet.faults import RegionFaults
@@ -250,3 +251,36 @@ async def test_lost_auction_is_retried_with_a_higher_tip_and_a_fresh_blockhash(t
         assert new.state == "settled" and new.replaces_attempt_id == old.id
     finally:
         await stop_stack(stack)
+
+
+async def test_measured_units_from_simulation_and_landing_feed_the_cu_planner(
+    stack: Stack, tmp_path: Path
+) -> None:
+    payer = stack.funded()
+    planner = ComputeBudgetPlanner(ComputeConfig())
+    wired = await wire(stack, tmp_path, payer.pubkey(), compute=planner)
+    await wired.submitter.start()
+    outcome = await wired.submitter.submit(tipped_transfer(payer, stack.blockhash()[0]), opportunity_id="12",
+                                           expected_profit_lamports=10**6, tip_lamports=10_000,
+                                           route_shape="none:transfer")
+    await wired.shutdown()
+    assert outcome.landed
+    simulated, landed = planner.samples("none:transfer")
+    assert simulated == landed > 0  # the same transaction measured twice
+
+
+async def test_replacement_tip_bump_is_capped_by_the_profit(stack: Stack, tmp_path: Path) -> None:
+    payer = stack.funded()
+    wired = await wire(stack, tmp_path, payer.pubkey())
+    await wired.submitter.start()
+    tips: list[int] = []
+
+    async def rebuild(replacement: Replacement) -> VersionedTransaction:
+        tips.append(replacement.tip_lamports)
+        return tipped_transfer(payer, replacement.blockhash, tip=replacement.tip_lamports)
+
+    stale = tipped_transfer(payer, Hash.new_unique(), tip=10_000)
+    outcome = await wired.submitter.submit(stale, opportunity_id="13", expected_profit_lamports=20_000,
+                                           min_profit_lamports=8_000, tip_lamports=10_000, rebuild=rebuild)
+    await wired.shutdown()
+    assert outcome.landed and tips == [12_000]  # 1.5 × 10_000 would leave less than 8_000
