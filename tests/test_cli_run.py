@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,37 +23,60 @@ from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
 WAIT = 30.0
 
 
-def _free_port_pair() -> int:
-    """A port p with p and p + 1 both free (RPC and PubSub, as the localnet convention has it)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port < 65535 and not is_listening("127.0.0.1", port) and not is_listening("127.0.0.1", port + 1):
+def _free_port_pair(rng: random.Random) -> int:
+    """A port p with p and p + 1 both free (RPC and PubSub, as the localnet convention has it).
+
+    Drawn below Linux's ephemeral range (32768+), where other tests' port-0 sockets land.
+    """
+    for _ in range(100):
+        port = rng.randrange(20_000, 32_000)
+        if not is_listening("127.0.0.1", port) and not is_listening("127.0.0.1", port + 1):
             return port
     raise RuntimeError("no free port pair")
 
 
-def test_run_headless_json_prints_parseable_events_until_sigint(tmp_path: Path) -> None:
-    port = _free_port_pair()
+def _run_until_events(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]] | None:
+    """Start `arbtui run --headless --json`; None if its cluster lost a race for the ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
     cmd = [sys.executable, "-m", "arbtui", "run", "--headless", "--json",
            "--store-dir", str(tmp_path / "store"), "--set", f'cluster.rpc_url="http://127.0.0.1:{port}"']
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []
+    deadline = time.monotonic() + WAIT
+    seen: set[str] = set()
     try:
-        assert proc.stdout is not None
-        deadline = time.monotonic() + WAIT
-        seen: set[str] = set()
         # Until the engine has shown what it is made of: running, a current feed, slots, opportunities.
         while not {"EngineState", "FeedHealth", "SlotTick", "Opportunity"} <= seen:
             assert time.monotonic() < deadline, f"saw only {seen}"
             line = proc.stdout.readline()
-            assert line, f"stdout closed early; stderr: {proc.stderr.read() if proc.stderr else ''}"
+            if not line:
+                err = proc.stderr.read()
+                proc.wait()
+                assert "address already in use" in err, f"stdout closed early; stderr: {err}"
+                return None
             lines.append(line)
             seen.add(json.loads(line)["type"])
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return proc, lines
+
+
+def test_run_headless_json_prints_parseable_events_until_sigint(tmp_path: Path) -> None:
+    rng = random.Random()
+    for _ in range(3):
+        port = _free_port_pair(rng)
+        started = _run_until_events(tmp_path, port)
+        if started is not None:
+            break
+    else:
+        raise AssertionError("three port pairs taken between the check and the bind")
+    proc, lines = started
+    try:
         proc.send_signal(signal.SIGINT)
         rest, err = proc.communicate(timeout=WAIT)
     finally:
