@@ -24,6 +24,7 @@ import contextlib
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -71,7 +72,7 @@ class FeedStats:
     batches: int = 0
     subscriptions: int = 0
     last_error: str = ""
-    reconnect_delays: list[float] = field(default_factory=list)
+    reconnect_delays: deque[float] = field(default_factory=lambda: deque(maxlen=100))  # the latest
 
 
 class MarketFeed:
