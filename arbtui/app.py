@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 TRADES_SHOWN = 50
 TRADES_POLL_SECONDS = 1.0
-OPPORTUNITIES_SHOWN = 200
+OPPORTUNITIES_SHOWN = 60
 
 
 def mode_of(config: AppConfig) -> Mode:

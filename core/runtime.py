@@ -59,6 +59,7 @@ class Runtime:
         bus: EventBus | None = None,
         pipeline: Pipeline | None = None,
         engine: Any | None = None,
+        with_engine: bool = True,
     ) -> None:
         self.config = config
         self.bus = bus or EventBus()
@@ -66,6 +67,7 @@ class Runtime:
         self.modes = ModeController(config, self.stores, on_change=self._mode_changed)
         self.pipeline = pipeline
         self.engine = engine
+        self.with_engine = with_engine  # False: events come from elsewhere (tests, benchmarks, a replay)
         self.queue = ApprovalQueue(
             config.mode,
             self.stores.writer("dry-run"),
@@ -148,7 +150,7 @@ class Runtime:
         await self.modes.start()
         self._watch = self.bus.subscribe()
         self._tasks.append(asyncio.create_task(self._follow(), name="runtime-follow"))
-        if self.engine is None and self.pipeline is None:
+        if self.engine is None and self.with_engine:
             self.engine = self._default_engine()
         if self.engine is not None:
             await self.engine.start()

@@ -72,7 +72,7 @@ class RecordingPipeline:
 
 async def started(tmp_path: Path, **overrides: object) -> tuple[Runtime, RecordingPipeline]:
     pipeline = RecordingPipeline()
-    runtime = Runtime(config_for(tmp_path, **overrides), pipeline=pipeline)
+    runtime = Runtime(config_for(tmp_path, **overrides), pipeline=pipeline, with_engine=False)
     await runtime.start()
     runtime.bus.publish(FeedHealth(connected=True, slot=10, stale_slots=0, pools=22))
     return runtime, pipeline

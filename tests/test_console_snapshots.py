@@ -73,7 +73,7 @@ def app_for(tmp_path: Path) -> tuple[ArbConsole, Any]:
     app = ArbConsole(config, start_cluster=False)
 
     async def stage(pilot: Pilot[Any]) -> None:
-        runtime = Runtime(config, pipeline=Staged())
+        runtime = Runtime(config, pipeline=Staged(), with_engine=False)
         await runtime.start()
         pilot.app.attach(runtime)  # type: ignore[attr-defined]
         bus = runtime.bus
