@@ -342,8 +342,8 @@ class ArbConsole(App[int]):
         if feed is not None:
             if not feed.connected:
                 header.feed, header.feed_bad = f"down ({feed.reason})", True
-            elif feed.stale_slots > 0:
-                header.feed, header.feed_bad = f"stale {feed.stale_slots}", True
+            elif feed.stale:
+                header.feed, header.feed_bad = f"stale {feed.stale_slots} slots", True
             else:
                 header.feed, header.feed_bad = f"ok {feed.pools}p", False
         header.slot = self.view.slot

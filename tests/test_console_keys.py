@@ -299,3 +299,26 @@ async def test_sort_filter_and_help(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.press("q")
     await runtime.close()
+
+
+async def test_header_shows_stale_feed_and_resize_keeps_state(tmp_path: Path) -> None:
+    runtime, _ = await started(tmp_path)
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await offer(runtime, 1, 2)
+        runtime.bus.publish(FeedHealth(connected=True, slot=12, stale_slots=6, pools=22, stale=True))
+        await pilot.pause(0.3)
+        header = app.query_one(StatusHeader)
+        assert "feed stale 6 slots" in header.plain and "slot 12" in header.plain
+        await pilot.resize_terminal(160, 48)
+        await pilot.pause(0.2)
+        assert app.query_one("#opportunities", Pane).table.row_count == 2
+        await pilot.resize_terminal(80, 24)
+        runtime.bus.publish(
+            FeedHealth(connected=False, slot=12, stale_slots=6, pools=22, stale=True, reason="ws closed")
+        )
+        await pilot.pause(0.3)
+        assert "feed down (ws closed)" in header.plain
+        assert app.query_one("#opportunities", Pane).table.row_count == 2
+        await pilot.press("q")
+    await runtime.close()
