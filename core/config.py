@@ -252,7 +252,12 @@ def _default_caps() -> list[CapStep]:
 class FlashLoanConfig(Section):
     """Flash-loan borrowing: provider, size limits and the graduated caps."""
 
-    enabled: bool = Field(False, description="Borrow via flash loans at all. Legacy env: ENABLE_FLASH_LOANS.")
+    enabled: bool | None = Field(
+        None,
+        description="Borrow via flash loans at all. Unset: on for `localnet` (its genesis funds the lending "
+        "reserves), off for every other cluster until you opt in. Legacy env: ENABLE_FLASH_LOANS.",
+        json_schema_extra={DERIVED: True},
+    )
     provider: Literal["solend", "marginfi", "kamino", "auto"] = Field(
         "solend",
         description="Lending protocol to borrow from; `auto` picks the cheapest with liquidity. "
@@ -656,6 +661,8 @@ class AppConfig(BaseSettings):
     def _derive_regions(self) -> AppConfig:
         if not self.jito.regions:
             object.__setattr__(self.jito, "regions", dict(JITO_REGIONS[self.cluster.name]))
+        if self.flash_loan.enabled is None:
+            object.__setattr__(self.flash_loan, "enabled", self.cluster.name == "localnet")
         if self.compute.default_cu_per_swap + self.compute.overhead_cu > self.compute.max_compute_units:
             raise PydanticCustomError(
                 "compute",
@@ -969,7 +976,7 @@ def load_config(
 
     merged: dict[str, Any] = {}
     sources: dict[str, str] = dict.fromkeys(leaf_keys(), "default")
-    for key in ("cluster.rpc_url", "cluster.ws_url", "jito.regions"):
+    for key in ("cluster.rpc_url", "cluster.ws_url", "jito.regions", "flash_loan.enabled"):
         sources[key] = "derived from cluster.name"
 
     problems: list[ConfigProblem] = []
