@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import time
+import types
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from solders.pubkey import Pubkey
 
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
 
@@ -170,6 +175,76 @@ def _plain(value: Any) -> Any:
 def to_json_dict(event: Event) -> dict[str, Any]:
     """`{"type": ClassName, ...fields}` with pubkeys as base58 and amounts as JSON integers."""
     return {"type": type(event).__name__, **_plain(event)}
+
+
+class EventDecodeError(ValueError):
+    """A JSON event that is not one of ours: unknown type, missing field or wrong value type."""
+
+
+EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Event)}
+
+
+@functools.cache
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _decode(hint: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is not type(None):
+                return _decode(option, value, where)
+    if origin is tuple:
+        item = typing.get_args(hint)[0]
+        if not isinstance(value, list):
+            raise EventDecodeError(f"{where}: expected a list, got {type(value).__name__}")
+        return tuple(_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if dataclasses.is_dataclass(hint):
+        return _from_fields(hint, value, where)
+    if hint is Pubkey:
+        try:
+            return Pubkey.from_string(value)
+        except (ValueError, TypeError):
+            raise EventDecodeError(f"{where}: not a base58 pubkey: {value!r:.60}") from None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)  # JSON writes 1.0 as 1.0, but a hand-written 1 is still a float field
+    if hint in (int, str, bool, float):
+        if type(value) is not hint:
+            raise EventDecodeError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
+        return value
+    raise EventDecodeError(f"{where}: no decoder for {hint!r}")
+
+
+def _from_fields(cls: type[Any], data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise EventDecodeError(f"{where}: expected an object, got {type(data).__name__}")
+    hints = _hints(cls)
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise EventDecodeError(f"{where}.{f.name}: missing")
+            continue
+        values[f.name] = _decode(hints[f.name], data[f.name], f"{where}.{f.name}")
+    return cls(**values)
+
+
+def from_json_dict(data: dict[str, Any]) -> Event:
+    """The inverse of `to_json_dict`: the same typed event, pubkeys as `Pubkey`, tuples as tuples.
+
+    Fields the sender does not know yet keep their defaults; fields this side does not know are
+    ignored, so a newer engine and an older console still understand each other's events.
+    """
+    if not isinstance(data, dict):
+        raise EventDecodeError(f"expected an object, got {type(data).__name__}")
+    cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise EventDecodeError(f"unknown event type {data.get('type')!r:.40}")
+    return typing.cast(Event, _from_fields(cls, data, cls.__name__))
 
 
 class EventBus:
