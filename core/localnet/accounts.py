@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from solders.account import Account
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
@@ -14,7 +16,9 @@ def rent_exempt(svm: LiteSVM, size: int) -> int:
     return svm.minimum_balance_for_rent_exemption(size)
 
 
-def set_data_account(svm: LiteSVM, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None) -> None:
+def set_data_account(
+    svm: LiteSVM, address: Pubkey, owner: Pubkey, data: bytes, lamports: int | None = None
+) -> None:
     svm.set_account(
         address,
         Account(
@@ -48,3 +52,20 @@ def token_amount(svm: LiteSVM, address: Pubkey) -> int:
     if acc is None:
         raise KeyError(f"no account {address}")
     return int.from_bytes(bytes(acc.data)[64:72], "little")
+
+
+# The tip-payment program's TipPaymentAccount holds nothing but its Anchor discriminator.
+TIP_ACCOUNT_DATA_LEN = 8
+TIP_ACCOUNT_DISCRIMINATOR = hashlib.sha256(b"account:TipPaymentAccount").digest()[:8]
+
+
+def set_tip_accounts(svm: LiteSVM) -> None:
+    """The 8 mainnet Jito tip accounts as mainnet holds them: rent-exempt PDAs of the tip-payment
+    program. A tip of a few thousand lamports to a missing one would fail on rent, so genesis and
+    the block engine both call this; an existing account keeps the tips it already collected."""
+    lamports = rent_exempt(svm, TIP_ACCOUNT_DATA_LEN)
+    for address in ids.JITO_TIP_ACCOUNTS:
+        existing = svm.get_account(address)
+        if existing is None or existing.lamports == 0:  # LiteSVM keeps a drained account as 0 lamports
+            svm.set_account(address, Account(lamports, TIP_ACCOUNT_DISCRIMINATOR,
+                                             ids.JITO_TIP_PAYMENT_PROGRAM, False, 0))

@@ -26,7 +26,7 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
 from core.keypair import generate_localnet_keypair
-from core.localnet.accounts import set_data_account, set_mint, set_token_account
+from core.localnet.accounts import set_data_account, set_mint, set_tip_accounts, set_token_account
 from core.localnet.genesis_kamino import add_kamino
 from core.localnet.genesis_marginfi import add_marginfi
 from core.localnet.genesis_whirlpool import WhirlpoolPool, add_whirlpools
@@ -455,6 +455,9 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
         balances = {t.symbol: _units(t, TRADER_USD_PER_TOKEN) for t in token_list}
         atas = _fund_holder(svm, kp.pubkey(), TRADER_SOL * LAMPORTS_PER_SOL, balances, tokens, supply)
         traders.append(Trader(kp, atas))
+
+    # Mainnet's tip accounts, so tips and simulateBundle work without the block engine running.
+    set_tip_accounts(svm)
 
     mint_authority = _address(seed, "mint_authority")
     for t in token_list:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import random
 import time
@@ -17,10 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from solders.account import Account
 from solders.transaction import VersionedTransaction
 
 from core.localnet import bundles, tx_inspect
+from core.localnet.accounts import set_tip_accounts
 from core.localnet.block_engine.auction import TickOutcome, run_tick
 from core.localnet.block_engine.competitors import Competitors
 from core.localnet.block_engine.config import DEFAULT_REGION, BlockEngineConfig
@@ -41,7 +40,6 @@ from core.protocols import ids
 log = logging.getLogger(__name__)
 
 _TIP_ACCOUNTS = frozenset(ids.JITO_TIP_ACCOUNTS)
-TIP_ACCOUNT_DATA_LEN = 8  # the tip-payment program's TipPaymentAccount: its Anchor discriminator only
 
 
 @dataclass
@@ -56,13 +54,8 @@ class EngineStats:
 
 
 def ensure_tip_accounts(cluster: Cluster) -> None:
-    """The 8 mainnet tip accounts exist (rent-exempt, owned by the tip-payment program) as on mainnet."""
-    discriminator = hashlib.sha256(b"account:TipPaymentAccount").digest()[:8]
-    lamports = cluster.svm.minimum_balance_for_rent_exemption(TIP_ACCOUNT_DATA_LEN)
-    for address in ids.JITO_TIP_ACCOUNTS:
-        if cluster.svm.get_account(address) is None:
-            cluster.svm.set_account(address, Account(lamports, discriminator, ids.JITO_TIP_PAYMENT_PROGRAM,
-                                                     False, 0))
+    """The 8 mainnet tip accounts exist (genesis creates them; a cluster built otherwise gets them here)."""
+    set_tip_accounts(cluster.svm)
 
 
 class BlockEngine:
