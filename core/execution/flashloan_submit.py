@@ -21,6 +21,7 @@ from core.execution.submitter import Rebuild, Replacement, Submitter
 from core.flashloan.builder import BuiltFlashLoan
 from core.flashloan.executor import Submit, SubmitResult
 from core.protocols import ids
+from core.store import BundleAttempt
 
 
 def sol_loan_profit_lamports(built: BuiltFlashLoan) -> int:
@@ -56,14 +57,28 @@ def flash_loan_submit(
     min_profit_lamports: int = 0,
     opportunity_id: Callable[[BuiltFlashLoan], str] | None = None,
     route_shape: Callable[[BuiltFlashLoan], str] | None = None,
+    pnl_usd_per_unit: float | None = None,
 ) -> Submit:
-    """A `Submit` for FlashLoanExecutor. `opportunity_id` defaults to the transaction's signature
-    (the executor's Submit signature does not carry its opportunity)."""
+    """A `Submit` for FlashLoanExecutor. `opportunity_id` defaults to the attempt row's opportunity,
+    else the transaction's signature. `attempt=` (the executor's or pipeline's row, state approved)
+    is continued by the submitter — approved → simulated → submitted → landed → settled — so one
+    flash loan is one row. `pnl_usd_per_unit` (USD per loan base unit) makes settlement write the
+    realised profit in USD too."""
 
-    async def submit(tx: VersionedTransaction, built: BuiltFlashLoan) -> SubmitResult:
+    async def submit(
+        tx: VersionedTransaction, built: BuiltFlashLoan, *, attempt: BundleAttempt | None = None
+    ) -> SubmitResult:
+        if opportunity_id is not None:
+            oid = opportunity_id(built)
+        elif attempt is not None:
+            oid = attempt.opportunity_id
+        else:
+            oid = str(tx.signatures[0])
         outcome = await submitter.submit(
             tx,
-            opportunity_id=opportunity_id(built) if opportunity_id else str(tx.signatures[0]),
+            opportunity_id=oid,
+            attempt=attempt,
+            pnl_usd_per_unit=pnl_usd_per_unit,
             expected_profit_lamports=profit_lamports(built),
             min_profit_lamports=min_profit_lamports,
             tip_lamports=built.tip_lamports,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from solders.address_lookup_table_account import AddressLookupTableAccount
@@ -28,6 +28,7 @@ from solders.instruction import Instruction
 from solders.keypair import Keypair
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 from solders.system_program import TransferParams, transfer
 from solders.transaction import VersionedTransaction
 from spl.token.instructions import create_idempotent_associated_token_account, get_associated_token_address
@@ -121,6 +122,16 @@ class BuiltFlashLoan:
     def size(self) -> int:
         return len(bytes(self.tx))
 
+    @property
+    def signed(self) -> bool:
+        return all(s != Signature.default() for s in self.tx.signatures)
+
+    def signed_by(self, payer: Keypair) -> BuiltFlashLoan:
+        """The same message signed (a dry-run build carries a placeholder signature only)."""
+        if payer.pubkey() != self.owner:
+            raise BuildError(f"signer {payer.pubkey()} is not the transaction's owner {self.owner}")
+        return replace(self, tx=VersionedTransaction(self.tx.message, [payer]))
+
 
 def min_out_for(expected_out: int, slippage_bps: int) -> int:
     """Floor of expected × (1 − bps/10⁴): the swap fails rather than pay less."""
@@ -189,13 +200,16 @@ def _without(
 class FlashLoanTxBuilder:
     """Builds and signs flash-loan arbitrage transactions for one payer.
 
+    `payer` may be a bare public key: dry-run holds no signing key, so the transaction then carries
+    a placeholder signature (simulate it with sigVerify off; `BuiltFlashLoan.signed_by` signs it).
+
     `slippage_bps` is the per-hop min-out tolerance; `tip_accounts` defaults to the 8 mainnet Jito
     tip accounts (never the testnet list) and one is picked at random per transaction.
     """
 
     def __init__(
         self,
-        payer: Keypair,
+        payer: Keypair | Pubkey,
         *,
         slippage_bps: int = 0,
         rng: random.Random | None = None,
@@ -205,8 +219,8 @@ class FlashLoanTxBuilder:
             raise BuildError(f"slippage_bps {slippage_bps} is not within 0..10000")
         if not tip_accounts:
             raise BuildError("no tip accounts")
-        self.payer = payer
-        self.owner = payer.pubkey()
+        self.payer = payer if isinstance(payer, Keypair) else None
+        self.owner = payer.pubkey() if isinstance(payer, Keypair) else payer
         self.slippage_bps = slippage_bps
         self.tip_accounts = tuple(tip_accounts)
         self._rng = rng or random.SystemRandom()
@@ -301,7 +315,10 @@ class FlashLoanTxBuilder:
         assert len(instructions) == layout.total
         tables = _without(lookup_tables, set(self.tip_accounts))
         message = MessageV0.try_compile(owner, list(instructions), tables, recent_blockhash)
-        tx = VersionedTransaction(message, [self.payer])
+        if self.payer is not None:
+            tx = VersionedTransaction(message, [self.payer])
+        else:
+            tx = VersionedTransaction.populate(message, [Signature.default()])
         return BuiltFlashLoan(
             tx=tx, instructions=instructions, layout=layout, provider=provider.name,
             provider_program=provider.program_id, loan_mint=loan_mint, amount=amount, provider_fee=fee,

@@ -89,6 +89,31 @@ class AttemptOutcome:
     built: BuiltFlashLoan | None = None
 
 
+@dataclass
+class Prepared:
+    """An opportunity sized, built and validated, nothing sent: what `dispatch` (or an approval
+    queue in between) needs. `refusal` is set when it must not be sent (the failing check named)."""
+
+    opportunity: Opportunity
+    attempt: BundleAttempt
+    refusal: AttemptOutcome | None = None
+    provider: FlashLoanProvider | None = None
+    prices: LoanPrices | None = None
+    profit: Profitability | None = None
+    built: BuiltFlashLoan | None = None
+    validation: ValidationResult | None = None
+    simulation: SimulationOutcome | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.refusal is None and self.built is not None
+
+    def outcome_fields(self) -> dict[str, Any]:
+        return dict(amount=self.attempt.flash_amount or 0, provider=self.attempt.provider,
+                    validation=self.validation, profitability=self.profit, simulation=self.simulation,
+                    built=self.built)
+
+
 def _takes_keyword(fn: Callable[..., Any], name: str) -> bool:
     try:
         params = inspect.signature(fn).parameters
@@ -124,7 +149,7 @@ class FlashLoanExecutor:
         *,
         config: AppConfig,
         client: AsyncClient,
-        payer: Keypair,
+        payer: Keypair | Pubkey,
         providers: Sequence[FlashLoanProvider],
         pricer: Pricer,
         store: StoreWriter,
@@ -195,40 +220,66 @@ class FlashLoanExecutor:
 
     # -- the path ------------------------------------------------------------------------------
 
+    def new_attempt(self, opp: Opportunity, mode: str | None = None) -> BundleAttempt:
+        now = time.time()
+        return BundleAttempt(
+            id=uuid.uuid4().hex, opportunity_id=str(opp.id), mode=mode or self.store.mode,  # type: ignore[arg-type]
+            created_at=now, state="detected", flash_mint=str(opp.loan_mint),
+            route=[str(h.pool) for h in opp.route], detected_at=now,
+        )
+
     async def handle(self, opp: Opportunity) -> AttemptOutcome:
-        attempt_id = uuid.uuid4().hex
+        """prepare + dispatch: the whole path for one opportunity, one store row whatever happens."""
         if not self.config.flash_loan.enabled:
-            return AttemptOutcome(attempt_id, "disabled", "flash_loan.enabled is false")
+            return AttemptOutcome(uuid.uuid4().hex, "disabled", "flash_loan.enabled is false")
         # Rows go to the writer's own file (a mode switch swaps the writer); sending needs both the
         # config and the writer to say live, so a half-finished switch can only ever rehearse.
-        mode = self.store.mode
-        now = time.time()
-        attempt = BundleAttempt(
-            id=attempt_id, opportunity_id=str(opp.id), mode=mode, created_at=now, state="detected",
-            flash_mint=str(opp.loan_mint), route=[str(h.pool) for h in opp.route], detected_at=now,
-        )
-        try:
-            outcome = await self._attempt(opp, attempt)
-        except _Refused as exc:
-            outcome = AttemptOutcome(attempt_id, "rejected", f"{exc.error_class}: {exc}",
-                                     amount=attempt.flash_amount or 0, provider=attempt.provider)
-            attempt.error_class, attempt.error_detail = exc.error_class, str(exc)
-        except Exception as exc:  # an RPC or decode failure: recorded, never raised into the engine
-            log.exception("flash-loan attempt %s failed", attempt_id)
-            outcome = AttemptOutcome(attempt_id, "rejected", f"error: {type(exc).__name__}: {exc}",
-                                     amount=attempt.flash_amount or 0, provider=attempt.provider)
-            attempt.error_class, attempt.error_detail = "error", f"{type(exc).__name__}: {exc}"
+        attempt = self.new_attempt(opp)
+        prepared = await self.prepare(opp, attempt)
+        outcome = await self.dispatch(prepared)
         self._finish(opp, attempt, outcome)
         if self.bus is not None:
             await self.store.flush()  # an AttemptUpdate is published only once it is written
             self.bus.publish(AttemptUpdate(
-                attempt_id=attempt_id, opportunity_id=opp.id, state=outcome.state,
+                attempt_id=attempt.id, opportunity_id=opp.id, state=outcome.state,
                 tip_lamports=attempt.tip_lamports or 0, bundle_id=attempt.bundle_id or "",
                 reason=outcome.reason, realized_pnl=attempt.realised_profit,
             ))
         return outcome
 
-    async def _attempt(self, opp: Opportunity, attempt: BundleAttempt) -> AttemptOutcome:
+    async def prepare(self, opp: Opportunity, attempt: BundleAttempt | None = None) -> Prepared:
+        """Size, pick the provider, build and validate (simulation included) — never send.
+
+        Never raises: a refusal at any step comes back as `Prepared.refusal` with its reason, and
+        `attempt` carries every figure measured so far (the caller persists it)."""
+        attempt = attempt if attempt is not None else self.new_attempt(opp)
+        try:
+            return await self._prepare(opp, attempt)
+        except _Refused as exc:
+            attempt.error_class, attempt.error_detail = exc.error_class, str(exc)
+            reason = f"{exc.error_class}: {exc}"
+        except Exception as exc:  # an RPC or decode failure: recorded, never raised into the engine
+            log.exception("flash-loan attempt %s failed", attempt.id)
+            attempt.error_class, attempt.error_detail = "error", f"{type(exc).__name__}: {exc}"
+            reason = f"error: {type(exc).__name__}: {exc}"
+        refusal = AttemptOutcome(attempt.id, "rejected", reason, amount=attempt.flash_amount or 0,
+                                 provider=attempt.provider)
+        return Prepared(opp, attempt, refusal=refusal)
+
+    async def dispatch(self, prepared: Prepared) -> AttemptOutcome:
+        """Dry-run: the simulated outcome. Live: hand the signed transaction to `submit`."""
+        if prepared.built is None or prepared.profit is None or prepared.prices is None:
+            assert prepared.refusal is not None
+            return prepared.refusal
+        if prepared.refusal is not None and (self.config.mode.require_validation or self._dry_run):
+            return prepared.refusal
+        if self._dry_run:
+            return AttemptOutcome(prepared.attempt.id, "simulated", "dry-run: simulated, not sent",
+                                  **prepared.outcome_fields())
+        return await self._submit(prepared.attempt, prepared.built, prepared.profit, prepared.prices,
+                                  prepared.outcome_fields())
+
+    async def _prepare(self, opp: Opportunity, attempt: BundleAttempt) -> Prepared:
         cfg = self.config
         mint = opp.loan_mint
         for p in self.providers:
@@ -248,15 +299,17 @@ class FlashLoanExecutor:
         except Exception as exc:
             raise _Refused("provider", str(exc)) from exc
         attempt.provider = provider.name
-        if provider.setup_instructions(self.payer.pubkey()):
+        if provider.setup_instructions(self.builder.owner):
             raise _Refused("provider_setup", f"{provider.name} needs its one-time setup transaction first")
-        validator = FlashLoanValidator.from_config(self.client, cfg, self.slippage_bps)
+        validator = self.validator()
         pre = validator.precheck(provider, mint, amount)
         if not all(c.passed for c in pre):
             # Refused before anything is built; the result still names the failing check.
             result = ValidationResult(opp.id, attempt.id, provider.name, amount, tuple(pre))
             self._record_validation(attempt, result, None, None)
-            return self._refusal(attempt, result, amount=amount, provider=provider.name)
+            refusal = self._refusal(attempt, result, amount=amount, provider=provider.name)
+            return Prepared(opp, attempt, refusal=refusal, provider=provider, prices=prices,
+                            validation=result)
 
         venues = await load_venues(self.client, [(h.pool, h.dex) for h in opp.route])
         quote_venues = self._quote_venues(venues)
@@ -290,7 +343,7 @@ class FlashLoanExecutor:
         attempt.fee_lamports = profit.signature_fee_lamports + profit.priority_fee_lamports
         attempt.cu_limit = cu_limit
         attempt.cu_price_micro_lamports = self.cu_price_micro_lamports
-        attempt.signatures = [str(built.tx.signatures[0])]
+        attempt.signatures = [str(built.tx.signatures[0])] if built.signed else None
 
         result, sim = await validator.validate(
             built, provider, profit, opportunity_id=opp.id, attempt_id=attempt.id
@@ -298,19 +351,17 @@ class FlashLoanExecutor:
         self._record_validation(attempt, result, profit, sim)
         now = time.time()
         attempt.simulated_at = now
-        outcome = dict(amount=amount, provider=provider.name, validation=result, profitability=profit,
-                       simulation=sim, built=built)
+        prepared = Prepared(opp, attempt, provider=provider, prices=prices, profit=profit, built=built,
+                            validation=result, simulation=sim)
         if not result.passed:
-            refusal = self._refusal(attempt, result, **outcome)  # type: ignore[arg-type]
-            if cfg.mode.require_validation or self._dry_run:
-                return refusal
+            prepared.refusal = self._refusal(attempt, result, **prepared.outcome_fields())
         else:
             attempt.validated_at = now
-        if self._dry_run:
-            return AttemptOutcome(
-                attempt.id, "simulated", "dry-run: simulated, not sent", **outcome  # type: ignore[arg-type]
-            )
-        return await self._submit(attempt, built, profit, prices, outcome)
+        return prepared
+
+    def validator(self) -> FlashLoanValidator:
+        return FlashLoanValidator.from_config(self.client, self.config, self.slippage_bps,
+                                              allow_unsigned=self.builder.payer is None)
 
     async def _submit(
         self, attempt: BundleAttempt, built: BuiltFlashLoan, profit: Profitability, prices: LoanPrices,
@@ -320,6 +371,9 @@ class FlashLoanExecutor:
             # Nothing was sent, so this is a refusal, not a failed attempt.
             attempt.error_class, attempt.error_detail = "submit", "no submit path configured"
             return AttemptOutcome(attempt.id, "rejected", "no submit path configured", **outcome)
+        if not built.signed:
+            attempt.error_class, attempt.error_detail = "submit", "unsigned: no signing key"
+            return AttemptOutcome(attempt.id, "rejected", "unsigned: no signing key", **outcome)
         self._count_attempt(attempt)
         try:
             if self._submit_takes_attempt:
@@ -417,12 +471,7 @@ class FlashLoanExecutor:
                 self.metrics.flash_loan_amount_usd.observe(attempt.flash_amount_usd)
 
     def _finish(self, opp: Opportunity, attempt: BundleAttempt, outcome: AttemptOutcome) -> None:
-        self.store.add_opportunity(StoredOpportunity(
-            id=str(opp.id), detected_at=attempt.created_at, route=[str(h.pool) for h in opp.route],
-            input_mint=str(opp.loan_mint), amount_in=opp.amount_in, expected_profit=opp.net,
-            expected_profit_usd=attempt.expected_profit_usd or 0.0, slot=opp.slot,
-            details={"cycle_id": opp.cycle_id, "gross": opp.gross, "expected_out": opp.expected_out},
-        ))
+        self.store.add_opportunity(stored_opportunity(opp, attempt))
         if attempt.id in self._handed_over:
             # The submitter owns this row now; only the opportunity above is ours to write.
             self._handed_over.discard(attempt.id)
@@ -437,3 +486,13 @@ class FlashLoanExecutor:
             self._count_attempt(attempt)
         attempt.updated_at = time.time()
         self.store.save_attempt(attempt)
+
+
+def stored_opportunity(opp: Opportunity, attempt: BundleAttempt) -> StoredOpportunity:
+    """The opportunity row written beside an attempt."""
+    return StoredOpportunity(
+        id=str(opp.id), detected_at=attempt.created_at, route=[str(h.pool) for h in opp.route],
+        input_mint=str(opp.loan_mint), amount_in=opp.amount_in, expected_profit=opp.net,
+        expected_profit_usd=attempt.expected_profit_usd or 0.0, slot=opp.slot,
+        details={"cycle_id": opp.cycle_id, "gross": opp.gross, "expected_out": opp.expected_out},
+    )

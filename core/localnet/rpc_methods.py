@@ -73,6 +73,7 @@ class RpcMethods:
                 "getGenesisHash", "getIdentity", "getTransactionCount", "getEpochSchedule",
                 "minimumLedgerSlot", "getBlockTime", "getTokenSupply", "getSignaturesForAddress",
                 "getSlotLeader", "getBlock", "getBlocks", "getBlocksWithLimit", "simulateBundle",
+                "arbtui_getScenario",
             )
         }
 
@@ -93,6 +94,14 @@ class RpcMethods:
         return encode_account(account, enc, self.cluster.mint_decimals)
 
     # -- cluster state -----------------------------------------------------------------------------
+    def arbtui_getScenario(self, params: list[Any]) -> dict[str, Any]:
+        """Not a Solana method: the genesis scenario (public keys only), so an engine attached to
+        this cluster finds its pools, lenders and operator wallet without sharing a process."""
+        scenario = self.cluster.scenario
+        if hasattr(scenario, "to_dict"):
+            return scenario.to_dict()
+        return dict(scenario) if isinstance(scenario, dict) else {}
+
     def getHealth(self, params: list[Any]) -> str:
         if not self.cluster.ready:
             raise E.node_unhealthy()
