@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tomllib
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -341,6 +343,17 @@ class JitoConfig(Section):
         "Jito regional block engines; localnet: the local block engine on port 8901).",
         json_schema_extra={DERIVED: True},
     )
+    rate_limit_per_s: float = Field(
+        1.0, gt=0, le=1000,
+        description="Requests per second the client allows itself per region (one token bucket each), so "
+        "it waits for its turn instead of earning HTTP 429. Jito's default is 1 per IP; raise it only "
+        "with an approved `auth_uuid`.",
+    )
+    auth_uuid: SecretStr = Field(
+        SecretStr(""),
+        description="Jito auth UUID sent as the `x-jito-auth` header (approved keys get a higher rate "
+        "limit). Empty: none. A secret: shown as `**********`, never logged.",
+    )
     tip_percent: float = Field(5.0, ge=0, le=100, description="Base tip as a percentage of expected profit.")
     min_tip_lamports: int = Field(10000, ge=0, description="Never tip less than this.")
     tip_floor_percentile: Literal[25, 50, 75, 95, 99] = Field(
@@ -382,6 +395,17 @@ class JitoConfig(Section):
                     "url", "region {name}: {msg}", {"name": name, "msg": exc.message()}
                 ) from exc
         return regions
+
+    @field_validator("auth_uuid")
+    @classmethod
+    def _auth_uuid_is_a_uuid(cls, value: SecretStr) -> SecretStr:
+        text = value.get_secret_value().strip()
+        if text:
+            try:
+                uuid.UUID(text)
+            except ValueError:
+                raise PydanticCustomError("uuid", "must be a UUID (the key Jito issued)") from None
+        return SecretStr(text)
 
     @field_validator("time_of_day")
     @classmethod
@@ -778,6 +802,19 @@ _MESSAGES: dict[str, str] = {
 }
 
 
+REDACTED = "**********"  # what pydantic's SecretStr shows
+
+
+def secret_keys() -> frozenset[str]:
+    """Dotted keys holding secrets (SecretStr): shown redacted everywhere, in errors too."""
+    return frozenset(
+        dotted
+        for section_name, section in SECTIONS.items()
+        for dotted, model, name in _section_rows(section, f"{section_name}.")
+        if model.model_fields[name].annotation is SecretStr
+    )
+
+
 def _problems_from(exc: ValidationError, sources: Mapping[str, str]) -> list[ConfigProblem]:
     problems = []
     for err in exc.errors():
@@ -785,12 +822,13 @@ def _problems_from(exc: ValidationError, sources: Mapping[str, str]) -> list[Con
         path = _dotted(loc) or "<root>"
         kind = err["type"]
         ctx = err.get("ctx") or {}
+        secret = path in secret_keys()
         if kind == "extra_forbidden":
             known = _fields_at(loc[:-1]) or []
             close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-            message = "unknown key" + (
-                f", did you mean '{'.'.join([*map(str, loc[:-1]), close[0]])}'?" if close else ""
-            )
+            suggestion = ".".join([*map(str, loc[:-1]), close[0]]) if close else ""
+            message = "unknown key" + (f", did you mean '{suggestion}'?" if close else "")
+            secret = suggestion in secret_keys()  # a misspelt secret key still holds the secret
         elif kind in _MESSAGES:
             message = _MESSAGES[kind].format(**{k: _bound(v) for k, v in ctx.items()})
         else:
@@ -799,6 +837,8 @@ def _problems_from(exc: ValidationError, sources: Mapping[str, str]) -> list[Con
         # A check over a whole section gets the section as input; its message names the keys.
         whole_section = isinstance(value, dict) and kind != "extra_forbidden"
         has_value = kind != "missing" and not whole_section
+        if secret:
+            value = REDACTED
         problems.append(ConfigProblem(path, message, value, has_value, _source_for(path, sources)))
     return problems
 
@@ -1036,11 +1076,14 @@ def _default_of(section: type[BaseModel], name: str) -> Any:
         ]
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()  # the built-in default, never a configured secret
     return value
 
 
 def _type_name(annotation: Any) -> str:
-    simple = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path"}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path",
+              SecretStr: "string (secret)"}
     if annotation in simple:
         return simple[annotation]
     origin, args = get_origin(annotation), get_args(annotation)
