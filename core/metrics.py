@@ -18,6 +18,8 @@ from core.config import MetricsConfig
 FLASH_AMOUNT_BUCKETS_USD = (100, 500, 1000, 5000, 10000, 50000)
 FLASH_PROFIT_BUCKETS_USD = (1, 5, 10, 50, 100, 500)
 DETECTION_LATENCY_BUCKETS_S = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# A block-engine round trip: a few ms to the nearest region, ~250 ms across the world, seconds when sick.
+SEND_BUNDLE_LATENCY_BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
 class Metrics:
@@ -59,6 +61,25 @@ class Metrics:
             "arb_detection_latency_seconds",
             "Account update received → opportunity detected (seconds)",
             buckets=DETECTION_LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.jito_rate_limited = Counter(
+            "arb_jito_rate_limited",
+            "Block-engine requests answered HTTP 429, by region and JSON-RPC method",
+            ["region", "method"],
+            registry=r,
+        )
+        self.jito_errors = Counter(
+            "arb_jito_errors",
+            "Block-engine requests that failed otherwise (5xx, transport, JSON-RPC error), by region, method",
+            ["region", "method"],
+            registry=r,
+        )
+        self.send_bundle_latency_seconds = Histogram(
+            "arb_send_bundle_latency_seconds",
+            "sendBundle request → block-engine answer, token-bucket wait excluded (seconds), by region",
+            ["region"],
+            buckets=SEND_BUNDLE_LATENCY_BUCKETS_S,
             registry=r,
         )
 

@@ -25,6 +25,7 @@ import httpx
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
+from core.config import JitoConfig
 from core.events import EventBus, RegionStats
 from core.execution.rpc import JsonRpc, RpcError
 from core.execution.token_bucket import TokenBucket
@@ -237,6 +238,14 @@ class JitoClient:
         self.on_answer = on_answer
         self.tip_floor_url = tip_floor_url or self._default_tip_floor_url()
 
+    @classmethod
+    def from_config(cls, config: JitoConfig, http: httpx.AsyncClient, **kwargs: Any) -> JitoClient:
+        """The engine's client: `jito.regions`, `jito.rate_limit_per_s` per region's token bucket, and
+        `jito.auth_uuid` (a secret) as the `x-jito-auth` header. Other keywords as the constructor's."""
+        secret = config.auth_uuid.get_secret_value()
+        return cls(dict(config.regions), http, rate_per_s=config.rate_limit_per_s, auth_uuid=secret or None,
+                   **kwargs)
+
     def _default_tip_floor_url(self) -> str:
         first = next(iter(self.regions.values()))
         if (urlsplit(first).hostname or "").endswith("jito.wtf"):
@@ -277,14 +286,30 @@ class JitoClient:
                     query: dict[str, str] | None = None) -> tuple[Any, httpx.Response]:
         bucket = self.buckets[region]
         await bucket.acquire()
+        started = self._clock()
         try:
-            return await self.rpc.post(
+            reply = await self.rpc.post(
                 f"{self.regions[region]}{path}", method, params, query=query, headers=self._headers
             )
         except RpcError as exc:
             if exc.rate_limited:
                 bucket.penalize(exc.retry_after_s)
+            self._count_failure(region, method, exc, self._clock() - started)
             raise
+        if self._metrics is not None and method == "sendBundle":
+            self._metrics.send_bundle_latency_seconds.labels(region=region).observe(self._clock() - started)
+        return reply
+
+    def _count_failure(self, region: str, method: str, exc: RpcError, elapsed_s: float) -> None:
+        if self._metrics is None:
+            return
+        if exc.rate_limited:
+            self._metrics.jito_rate_limited.labels(region=region, method=method).inc()
+        else:
+            self._metrics.jito_errors.labels(region=region, method=method).inc()
+        if method == "sendBundle" and (exc.status is not None or exc.code is not None):
+            # The region answered (a refusal is an answer too); a transport failure has no latency.
+            self._metrics.send_bundle_latency_seconds.labels(region=region).observe(elapsed_s)
 
     async def _answer(self, region: str, txs: Sequence[VersionedTransaction]) -> RegionAnswer:
         counters = self._counters[region]
