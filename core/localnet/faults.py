@@ -87,11 +87,12 @@ class Faults:
     def update(self, settings: dict[str, Any]) -> None:
         """Apply several knobs at once; nothing changes if any one of them is bad.
 
-        `<region>.<knob>` names set a block-engine region's knobs (see RegionFaults).
+        `<region>.<knob>` names set a block-engine region's knobs (see RegionFaults), as does
+        `regions: {<region>: {<knob>: v}}` (the shape `as_dict` reports, so its output can be sent back).
         """
-        staged = self.as_dict()
+        staged = self._knobs()
         regions = {name: RegionFaults(**vars(rf)) for name, rf in self.regions.items()}
-        for name, raw in settings.items():
+        for name, raw in _flatten_regions(settings).items():
             if "." in name:
                 region, _, knob = name.partition(".")
                 staged_region = regions.setdefault(region, RegionFaults())
@@ -113,8 +114,25 @@ class Faults:
             raise FaultSpecError(f"expected k=v, got {spec!r}")
         self.update({name.strip(): value.strip()})
 
-    def as_dict(self) -> dict[str, Any]:
+    def _knobs(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.knob_names()}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every knob, plus `regions`: each block-engine region that has knobs set, with all of its."""
+        regions = {name: vars(rf).copy() for name, rf in sorted(self.regions.items())}
+        return self._knobs() | {"regions": regions}
+
+
+def _flatten_regions(settings: dict[str, Any]) -> dict[str, Any]:
+    """`{"regions": {"ny": {"outage": true}}}` → `{"ny.outage": true}`; other names pass through."""
+    flat = {name: raw for name, raw in settings.items() if name != "regions"}
+    nested = settings.get("regions", {})
+    if not isinstance(nested, dict) or not all(isinstance(knobs, dict) for knobs in nested.values()):
+        raise FaultSpecError("regions must be an object of region name → object of knobs")
+    for region, knobs in nested.items():
+        for knob, raw in knobs.items():
+            flat[f"{region}.{knob}"] = raw
+    return flat
 
 
 def _coerce_region(region: str, knob: str, raw: Any) -> Any:
