@@ -16,6 +16,7 @@ the oracle's volatility state and raise `UnsupportedAdaptiveFee`.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -776,8 +777,179 @@ def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_ou
     return swap(pool, tick_arrays, amount_out, a_to_b=a_to_b, amount_specified_is_input=False).amount_in
 
 
+# -- exact-in quotes from a step table -----------------------------------------------------------------
+
+# How a step table ends: the price limit (the swap stops, partial fills allowed), the tick arrays
+# (the swap fails if input is left), or something only the full swap can tell (an error on a
+# crossing, an overflow): amounts that get there are quoted by `swap` itself.
+_END_LIMIT = 0
+_END_ARRAYS = 1
+_END_SLOW = 2
+_END_OPEN = 3  # the last step cannot be completed by any u64 input: every amount ends inside it
+
+
+class ExactInQuoter:
+    """`quote_exact_in` of one pool state and direction, from a table of the swap's full steps.
+
+    With no price limit, an exact-in swap's steps are fixed by the state: every step but the last
+    runs to the next initialized tick (or array end), and the amount a full step takes and pays
+    does not depend on what is left to swap. So the table holds, per step, the smallest input
+    that completes it and the cumulative input and output at its end; a quote is a bisection plus
+    the one partial step, in the program's integer math. Whatever the table does not cover
+    (invalid amounts, errors on a crossing, overflows) goes to `swap`, so quotes always equal
+    `quote_exact_in` (tests hold it to that).
+
+    max_liquidity: the largest liquidity any amount the swap can take trades against; with the
+    current price it bounds the real output curve from above (see `core.search.dex_whirlpool`).
+    """
+
+    __slots__ = (
+        "_arrays", "_cost", "_end", "_fast", "_fee_rate", "_g", "_liq", "_out", "_pool", "_price",
+        "_target", "_thresholds", "a_to_b", "max_liquidity",
+    )
+
+    def __init__(self, pool: Whirlpool, tick_arrays: Iterable[TickArray], a_to_b: bool) -> None:
+        self._pool = pool
+        self._arrays = tuple(tick_arrays)
+        self.a_to_b = a_to_b
+        self._fee_rate = pool.fee_rate
+        self._g = FEE_RATE_MUL_VALUE - pool.fee_rate
+        self._thresholds: list[int] = []  # smallest amount completing step i
+        self._cost: list[int] = [0]  # input (fees included) used by the first i full steps
+        self._out: list[int] = [0]  # output of the first i full steps
+        self._price: list[int] = []  # step i runs from _price[i] ...
+        self._target: list[int] = []  # ... towards _target[i] ...
+        self._liq: list[int] = []  # ... on liquidity _liq[i]
+        self._end = _END_SLOW
+        self._fast = False
+        self.max_liquidity = pool.liquidity
+        try:
+            self._build()
+        except WhirlpoolSwapError:
+            self._fast = False
+        if self._liq:
+            self.max_liquidity = max(self._liq)
+
+    def _build(self) -> None:
+        pool, a_to_b = self._pool, self.a_to_b
+        if pool.is_initialized_with_adaptive_fee_tier or self._g <= 0:
+            return
+        limit = MIN_SQRT_PRICE_X64 if a_to_b else MAX_SQRT_PRICE_X64
+        if (a_to_b and limit >= pool.sqrt_price) or (not a_to_b and limit <= pool.sqrt_price):
+            return
+        sequence = build_tick_sequence(pool, self._arrays, a_to_b)
+        starts = get_start_tick_indexes(pool.tick_current_index, pool.tick_spacing, a_to_b)
+        arrays = [
+            _SequenceArray(a.start_tick_index, a.ticks) if a is not None else _SequenceArray(s, None)
+            for a, s in zip(sequence, starts, strict=False)
+        ]
+        self._fast = True
+        tick_spacing, fee_rate, g = pool.tick_spacing, self._fee_rate, self._g
+        unfixed = get_amount_delta_b if a_to_b else get_amount_delta_a
+        try_fixed = _try_amount_delta_a if a_to_b else _try_amount_delta_b
+        price, tick_index, liquidity, array_index = (
+            pool.sqrt_price, pool.tick_current_index, pool.liquidity, 0
+        )
+        cost = out = 0
+        while price != limit:
+            try:
+                next_array_index, next_tick_index = _next_initialized_tick_index(
+                    arrays, tick_index, tick_spacing, a_to_b, array_index
+                )
+            except TickArraySequenceInvalidIndex:
+                self._end = _END_ARRAYS
+                return
+            next_tick_price = sqrt_price_from_tick_index(next_tick_index)
+            target = max(limit, next_tick_price) if a_to_b else min(limit, next_tick_price)
+            self._price.append(price)
+            self._target.append(target)
+            self._liq.append(liquidity)
+            try:
+                amount_in = try_fixed(price, target, liquidity, True)
+                if amount_in == _EXCEEDS:
+                    self._end = _END_OPEN
+                    return
+                amount_out = unfixed(price, target, liquidity, False)
+            except WhirlpoolSwapError:
+                # The step's own math fails: partial steps into it are left to `swap` as well.
+                self._price.pop()
+                self._target.pop()
+                self._end = _END_SLOW
+                return
+            # The step completes when floor(rest·g/1e6) ≥ amount_in, i.e. rest ≥ ceil(amount_in·1e6/g).
+            self._thresholds.append(cost + -(-amount_in * FEE_RATE_MUL_VALUE // g))
+            cost += amount_in + -(-(amount_in * fee_rate) // g)
+            out += amount_out
+            self._cost.append(cost)
+            self._out.append(out)
+            if out > U64_MAX:
+                self._end = _END_SLOW
+                return
+            if target == next_tick_price:
+                array = arrays[next_array_index]
+                found = array.get_tick(next_tick_index, tick_spacing)
+                if found is not None and found[1].initialized:
+                    net = found[1].liquidity_net
+                    liquidity += -net if a_to_b else net
+                    if not 0 <= liquidity <= U128_MAX:
+                        self._end = _END_SLOW
+                        return
+                tick_offset = array.offset(next_tick_index, tick_spacing)
+                if (a_to_b and tick_offset == 0) or (not a_to_b and tick_offset == TICK_ARRAY_SIZE - 1):
+                    array_index = next_array_index + 1
+                else:
+                    array_index = next_array_index
+                tick_index = next_tick_index - 1 if a_to_b else next_tick_index
+            price = target
+        self._end = _END_LIMIT
+
+    def __call__(self, amount_in: int) -> int:
+        if not self._fast or not 0 < amount_in <= U64_MAX:
+            return self._slow(amount_in)
+        thresholds = self._thresholds
+        k = bisect_right(thresholds, amount_in)
+        rest = amount_in - self._cost[k]
+        if k == len(self._price):
+            # Every step in the table completed.
+            end = self._end
+            if end == _END_LIMIT or (end == _END_ARRAYS and rest == 0):
+                return self._out[k]
+            if end == _END_ARRAYS:
+                raise TickArraySequenceInvalidIndex("the swap ran past the last tick array supplied")
+            return self._slow(amount_in)
+        if rest == 0:
+            return self._out[k]
+        # The partial step: it stops short of its target (rest is below the threshold), so the
+        # swap ends with it; the program's amount_in of it never exceeds `rest` (rounding up only
+        # lands the price short of the amount's real reach).
+        price, liquidity = self._price[k], self._liq[k]
+        amount = rest * self._g // FEE_RATE_MUL_VALUE
+        try:
+            if self.a_to_b:
+                next_price = get_next_sqrt_price_from_a_round_up(price, liquidity, amount, True)
+                if next_price == self._target[k]:
+                    return self._slow(amount_in)
+                if self._end == _END_OPEN and get_amount_delta_a(price, next_price, liquidity, True) > rest:
+                    return self._slow(amount_in)
+                out = self._out[k] + get_amount_delta_b(price, next_price, liquidity, False)
+            else:
+                next_price = get_next_sqrt_price_from_b_round_down(price, liquidity, amount, True)
+                if next_price == self._target[k]:
+                    return self._slow(amount_in)
+                out = self._out[k] + get_amount_delta_a(price, next_price, liquidity, False)
+        except WhirlpoolSwapError:
+            return self._slow(amount_in)
+        if out > U64_MAX:
+            return self._slow(amount_in)
+        return out
+
+    def _slow(self, amount_in: int) -> int:
+        return quote_exact_in(self._pool, self._arrays, amount_in, self.a_to_b)
+
+
 __all__ = [
     "ERROR_BY_CODE",
+    "ExactInQuoter",
     "SwapResult",
     "SwapStep",
     "TickUpdate",

@@ -5,6 +5,10 @@ constant-product pool it is exact up to integer rounding (rate = γ·y/x, curv =
 concentrated-liquidity pool it is the local linearisation at the current price and liquidity (the
 virtual reserves of the active range), exact only until the next initialized tick. `rate` is
 always the marginal output per unit input at zero size, which is what makes the prefilter safe.
+
+The envelope is a second Möbius line per direction that lies above the real output curve for every
+input the pool can take (same rate, curvature at most the true one): chained, it bounds a cycle's
+profit in closed form, so cycles that cannot beat the fixed costs are never sized.
 """
 
 from __future__ import annotations
@@ -43,6 +47,9 @@ class DexModel:
     lets the sizing bound the integer optimum in closed form.
     bind(state, a_to_b) -> amount_in -> amount_out: the same quoter with the state bound, so the
     search calls one function per hop; it must equal `quote` exactly (tests hold it to that).
+    envelope(state, line, quote_ab, quote_ba) -> HopLine: a line whose real curve is ≥ the integer
+    quote at every input (the bound quoters are passed in case they already know the depth);
+    mobius_exact models are their own envelope, others without one get curvature 0 (no bound).
     """
 
     name: str
@@ -51,6 +58,14 @@ class DexModel:
     max_input: Callable[[Any, bool], int]
     mobius_exact: bool
     bind: Callable[[Any, bool], BoundQuote] | None = None
+    envelope: Callable[[Any, HopLine, BoundQuote, BoundQuote], HopLine] | None = None
+
+    def envelope_line(self, state: Any, line: HopLine, quote_ab: BoundQuote, quote_ba: BoundQuote) -> HopLine:
+        if self.mobius_exact:
+            return line
+        if self.envelope is not None:
+            return self.envelope(state, line, quote_ab, quote_ba)
+        return HopLine(line.rate_ab, 0.0, line.rate_ba, 0.0)
 
     def bound(self, state: Any, a_to_b: bool) -> BoundQuote:
         if self.bind is not None:

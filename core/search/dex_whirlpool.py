@@ -3,6 +3,13 @@
 Within the active tick range a concentrated-liquidity pool is a constant-product pool on virtual
 reserves x = L/√P (token A) and y = L·√P (token B), so the Möbius line at the current price and
 liquidity is exact until the next initialized tick and only a starting point beyond it.
+
+Envelope: the marginal output per unit of (post-fee) input is the current price P² (a→b) whatever
+the liquidity, and more liquidity moves the price less per unit, so at every input the real curve
+of the pool is at most that of a constant-product pool at the current price with the largest
+liquidity the swap can reach (`ExactInQuoter.max_liquidity`). The integer swap rounds input and
+price against the trader and output down, so it stays under its real curve: the Möbius line with
+that liquidity bounds the exact quote at every amount.
 """
 
 from __future__ import annotations
@@ -10,12 +17,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.protocols.whirlpool import TickArray, Whirlpool
-from core.quote.whirlpool import quote_exact_in
-from core.search.dex_models import DEAD_LINE, U64_MAX, DexModel, HopLine
+from core.quote.whirlpool import ExactInQuoter, quote_exact_in
+from core.search.dex_models import DEAD_LINE, U64_MAX, BoundQuote, DexModel, HopLine
 
 WHIRLPOOL = "whirlpool"
 _Q64 = float(1 << 64)
 _FEE_RATE_MUL = 1_000_000
+_SHRINK = 1.0 - 1e-12
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +36,34 @@ def quote(state: WhirlpoolState, a_to_b: bool, amount_in: int) -> int:
     return quote_exact_in(state.pool, state.tick_arrays, amount_in, a_to_b)
 
 
-def linearize(state: WhirlpoolState) -> HopLine:
-    pool = state.pool
-    if pool.liquidity <= 0 or pool.sqrt_price <= 0 or pool.is_initialized_with_adaptive_fee_tier:
+def bind(state: WhirlpoolState, a_to_b: bool) -> ExactInQuoter:
+    return ExactInQuoter(state.pool, state.tick_arrays, a_to_b)
+
+
+def _line(pool: Whirlpool, liquidity_ab: int, liquidity_ba: int) -> HopLine:
+    if min(liquidity_ab, liquidity_ba, pool.sqrt_price) <= 0 or pool.is_initialized_with_adaptive_fee_tier:
         return DEAD_LINE
     gamma = (_FEE_RATE_MUL - pool.fee_rate) / _FEE_RATE_MUL
     sp = pool.sqrt_price / _Q64
-    liquidity = float(pool.liquidity)
     # a→b: x = L/sp, y = L·sp → rate γ·sp², curvature γ·sp/L; b→a mirrors with 1/sp.
-    return HopLine(gamma * sp * sp, gamma * sp / liquidity, gamma / (sp * sp), gamma / (sp * liquidity))
+    return HopLine(gamma * sp * sp, gamma * sp / liquidity_ab, gamma / (sp * sp), gamma / (sp * liquidity_ba))
+
+
+def linearize(state: WhirlpoolState) -> HopLine:
+    return _line(state.pool, state.pool.liquidity, state.pool.liquidity)
+
+
+def envelope(state: WhirlpoolState, line: HopLine, quote_ab: BoundQuote, quote_ba: BoundQuote) -> HopLine:
+    if line == DEAD_LINE:
+        return DEAD_LINE
+    depth = []
+    for quote, a_to_b in ((quote_ab, True), (quote_ba, False)):
+        if not isinstance(quote, ExactInQuoter):
+            quote = bind(state, a_to_b)
+        depth.append(quote.max_liquidity)
+    # The float curvature is shrunk by a margin far above its rounding, so it stays a lower bound.
+    env = _line(state.pool, *depth)
+    return HopLine(line.rate_ab, env.curv_ab * _SHRINK, line.rate_ba, env.curv_ba * _SHRINK)
 
 
 def max_input(_state: WhirlpoolState, _a_to_b: bool) -> int:
@@ -45,4 +72,6 @@ def max_input(_state: WhirlpoolState, _a_to_b: bool) -> int:
     return U64_MAX
 
 
-WHIRLPOOL_MODEL = DexModel(WHIRLPOOL, quote, linearize, max_input, mobius_exact=False)  # type: ignore[arg-type]
+WHIRLPOOL_MODEL = DexModel(
+    WHIRLPOOL, quote, linearize, max_input, mobius_exact=False, bind=bind, envelope=envelope  # type: ignore[arg-type]
+)

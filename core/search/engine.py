@@ -102,6 +102,7 @@ class SearchEngine:
         # slot 0 is a neutral hop (rate 1, curvature 0) padding 2-hop cycles to 3 slots.
         self._rate: list[float] = [1.0]
         self._curv: list[float] = [0.0]
+        self._env: list[float] = [0.0]  # envelope curvature (≤ the true one; 0 = no bound known)
         self._quote: list[BoundQuote | None] = [None]
         self._cycles: dict[int, _CycleRec] = {}
         self._hot: list[tuple[_Group, _Group] | None] = []
@@ -139,8 +140,10 @@ class SearchEngine:
         line = model.linearize(pool.state)
         s = 2 * p + 1
         self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
-        self._quote[s] = model.bound(pool.state, True)
-        self._quote[s + 1] = model.bound(pool.state, False)
+        quote_ab = self._quote[s] = model.bound(pool.state, True)
+        quote_ba = self._quote[s + 1] = model.bound(pool.state, False)
+        env = model.envelope_line(pool.state, line, quote_ab, quote_ba)
+        self._env[s], self._env[s + 1] = env.curv_ab, env.curv_ba
         events.extend(self._requote(p, pool.slot))
         return events
 
@@ -162,6 +165,7 @@ class SearchEngine:
         self._model[p] = None
         self._rate[2 * p + 1] = self._rate[2 * p + 2] = 0.0
         self._curv[2 * p + 1] = self._curv[2 * p + 2] = 0.0
+        self._env[2 * p + 1] = self._env[2 * p + 2] = 0.0
         self._quote[2 * p + 1] = self._quote[2 * p + 2] = None
         self._active_by_pool[p].clear()
         self._free.append(p)
@@ -208,6 +212,7 @@ class SearchEngine:
             self._active_by_pool.append(set())
             self._rate.extend((0.0, 0.0))
             self._curv.extend((0.0, 0.0))
+            self._env.extend((0.0, 0.0))
             self._quote.extend((None, None))
         self._pidx[pool.id] = p
         for cid in self.index.add_pool(p, pool.mint_a, pool.mint_b):
@@ -294,12 +299,13 @@ class SearchEngine:
         return events
 
     def _price(self, rec: _CycleRec, per_loan: dict[Pubkey, tuple[int, int]]) -> Opportunity | None:
-        rate, curv = self._rate, self._curv
-        a_acc, c_acc = 1.0, 0.0
+        rate, curv, env = self._rate, self._curv, self._env
+        a_acc, c_acc, e_acc = 1.0, 0.0, 0.0
         rates: list[float] = []
         for s in rec.slots:
             r = rate[s]
             c_acc += curv[s] * a_acc
+            e_acc += env[s] * a_acc
             a_acc *= r
             rates.append(r)
         if a_acc <= 1.0:
@@ -317,7 +323,14 @@ class SearchEngine:
         # Upper bound of gross − flash fee; the "+ 1" is the flash fee's allowed shortfall below
         # flash_rate_floor·x. A cycle at or under the fixed costs can never be net positive.
         phi = self.fee_model.flash_rate_floor
-        bound = gross_upper_bound(a_acc, c_acc, phi) if rec.exact else (a_acc - 1.0 - phi) * cap
+        if rec.exact:
+            bound = gross_upper_bound(a_acc, c_acc, phi)
+        else:
+            # Every hop's envelope lies above its integer quote and is increasing, so the chained
+            # envelope bounds the chain; with no envelope curvature only the slope bound is left.
+            bound = (a_acc - 1.0 - phi) * cap
+            if e_acc > 0.0:
+                bound = min(bound, gross_upper_bound(a_acc, e_acc, phi))
         if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
             return None
         quotes = self._quote

@@ -3,14 +3,14 @@ concentrated-liquidity quoter (tick crossings included) against brute force, and
 
 from __future__ import annotations
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, event, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
 from core.localnet.genesis_whirlpool import Position, build_whirlpool_state
 from core.protocols.ids import USDC_MINT
 from core.quote.whirlpool import quote_exact_in, sqrt_price_from_tick_index, swap
-from core.search import Pool, SearchEngine
+from core.search import FeeModel, Pool, SearchEngine
 from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
 from core.search.dex_whirlpool import WHIRLPOOL, WHIRLPOOL_MODEL, WhirlpoolState
 from core.search.sizing import compose, optimal_input
@@ -140,3 +140,75 @@ def test_whirlpool_prefilter_bound_covers_the_true_profit() -> None:
         for x in [*range(1, 2000, 7), *(10**k for k in range(4, 14)), *(3 * 10**k for k in range(4, 13))]:
             profit = run(hops, x)
             assert profit is None or profit <= (a - 1.0) * x + 1
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(-3000, 3000),
+    st.lists(
+        st.tuples(st.integers(1, 600), st.integers(1, 600), st.integers(10**8, 10**15)),
+        min_size=1,
+        max_size=5,
+    ),
+    st.sampled_from([0, 500, 3000, 10_000]),
+    st.booleans(),
+    st.lists(st.one_of(st.integers(1, 10**6), st.integers(1, 10**13), st.integers(1, 10**18)), max_size=20),
+)
+def test_whirlpool_envelope_lies_above_the_exact_quote_at_every_amount(
+    price_tick: int, raw: list[tuple[int, int, int]], fee_rate: int, a_to_b: bool, amounts: list[int]
+) -> None:
+    base = price_tick // TS * TS
+    positions = [Position(base - lo * TS, base + hi * TS, liq) for lo, hi, liq in raw]
+    state, _ = whirlpool(positions, price_tick, fee_rate)
+    quote_ab, quote_ba = WHIRLPOOL_MODEL.bound(state, True), WHIRLPOOL_MODEL.bound(state, False)
+    line = WHIRLPOOL_MODEL.linearize(state)
+    env = WHIRLPOOL_MODEL.envelope_line(state, line, quote_ab, quote_ba)
+    rate, curv = (env.rate_ab, env.curv_ab) if a_to_b else (env.rate_ba, env.curv_ba)
+    quote = quote_ab if a_to_b else quote_ba
+    # Amounts at every step end of the swap too: where liquidity changes, a bad bound would show.
+    steps = getattr(quote, "_thresholds", [])
+    for x in [*amounts, *steps, *(t - 1 for t in steps if t > 1)]:
+        try:
+            out = quote(x)
+        except Exception:
+            continue
+        assert out <= rate * x / (1.0 + curv * x) * (1 + 1e-9) + 1e-6
+
+
+def _costly() -> FeeModel:
+    # Fixed costs of 25,000 units, so the prefilter has something to drop.
+    return FeeModel(
+        flash_fee=lambda _m, _a: 0, lamports_to_loan=lambda _m, lamports: lamports,
+        loan_to_lamports=lambda _m, amount: amount, priority_fee_lamports=20_000, tip_share_bps=0,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.floats(-0.002, 0.02),
+    st.integers(10**8, 10**13),
+    st.integers(10**9, 10**13),
+    st.integers(10**9, 10**14),
+    st.sampled_from([500, 3000]),
+    st.sampled_from([0, 10**12, 10**14]),
+)
+def test_engine_prefilter_never_drops_a_whirlpool_cycle_the_full_search_finds_profitable(
+    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int
+) -> None:
+    hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate, wall)
+    (_, ray, _), (_, wp, x_to_usdc) = hops
+    fees = _costly()
+    cap = 10**13
+    sized, _ = size(hops, cap)
+    full_net = -1 if sized is None else sized.objective - fees.fixed_cost(USDC_MINT)
+    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
+    engine = SearchEngine((USDC_MINT,), lambda _m: cap, fees, models)
+    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
+    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
+    engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+    found = [o for o in engine.top(10) if o.pools == (pool_id(1), pool_id(2))]
+    event("profitable" if full_net > 0 else "not profitable")
+    if full_net > 0:
+        assert found and found[0].amount_in == sized.amount_in
+    else:
+        assert not found
