@@ -2,8 +2,8 @@
 
 Events are drained and folded into `ConsoleState` on every event (cheap), and panes are redrawn
 only when dirty at `ui.refresh_hz`, so a 20,000-update/s engine never waits on the screen.
-On `localnet` with nothing listening on the RPC port, the console starts the embedded cluster in
-a child process and stops it on exit.
+The engine runs in its own background process per store dir (`core.daemon`), which on `localnet`
+also starts the embedded cluster: the console attaches to it, and quitting only detaches.
 """
 
 from __future__ import annotations
@@ -275,38 +275,29 @@ class ArbConsole(App[int]):
             self.cluster.stop()  # only stops a cluster this console started
 
     async def start_engine(self) -> None:
-        """Start (or find) the cluster, then the engine in this process, then attach to it."""
+        """Attach to the store dir's engine, starting it in the background first if none runs.
+
+        The engine (and on localnet the cluster) lives in its own process, so quitting or losing
+        the terminal only detaches this console. `link=` keeps the in-process path for tests.
+        """
         header = self.query_one(StatusHeader)
-        if self.config.cluster.name == "localnet":
-            header.cluster_state = "starting…"
-            header.refresh_status()
-            try:
-                from core.localnet.launcher import LocalnetStartError, ensure_cluster_async
-            except ImportError as exc:
-                log.error("local cluster unavailable: %s", exc)
-                header.cluster_state = "unavailable"
-                header.refresh_status()
-                return
-            try:
-                self.cluster = await ensure_cluster_async(self.config)
-            except LocalnetStartError as exc:
-                log.error("local cluster failed to start: %s", exc)
-                header.cluster_state = "failed (see localnet.log)"
-                header.refresh_status()
-                return
-            header.cluster_state = "up"
-            header.refresh_status()
+        header.engine_state = "attaching…"
+        header.refresh_status()
+        from core.daemon.client import EngineUnavailable
+        from core.daemon.process import EngineStartError, ensure_engine
+
         try:
-            from core.runtime import Runtime
-        except ImportError as exc:  # the engine is optional for the console's own tests
+            client = await ensure_engine(self.config)
+        except (EngineStartError, EngineUnavailable) as exc:
             log.error("engine unavailable: %s", exc)
-            header.engine_state = "unavailable"
+            header.engine_state = "unavailable (see engine.log)"
             header.refresh_status()
+            self.say(str(exc).splitlines()[0])
             return
-        runtime = Runtime(self.config)
-        await runtime.start()
+        if self.config.cluster.name == "localnet":
+            header.cluster_state = "up"
         self._owns_link = True
-        self.attach(runtime)
+        self.attach(client)
 
     # ------------------------------------------------------------------ rendering
 

@@ -4,6 +4,8 @@ With `--json` every event is one JSON object per line (`core.events.to_json_dict
 amounts as integers, pubkeys as base58), for piping into jq or a log shipper. Without it, one short
 human line per event (slot ticks left out). On localnet the cluster is started first when nothing
 answers on the configured RPC port, exactly as the console does, and stopped on exit.
+When an engine already runs for the store dir, this attaches to it and prints its stream
+(snapshot first); Ctrl-C then only detaches.
 """
 
 from __future__ import annotations
@@ -41,46 +43,89 @@ def _run(parser: argparse.ArgumentParser) -> Handler:
 
 
 def _quiet_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    root = logging.getLogger()
+    if not any(getattr(h, "stream", None) is sys.stderr for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)  # the store's log takes INFO; the terminal only problems
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
     # solana-py's HTTP client logs every request at INFO.
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
 async def run_headless(config: AppConfig, *, as_json: bool, out: TextIO) -> int:
-    from core.engine import Engine
-    from core.events import EventBus
-    from core.localnet.launcher import LocalnetStartError, ensure_cluster_async
+    """Print the store dir's engine's events: attached when one runs, else as that engine itself.
+
+    Either way the lines come from the engine's one event stream (the socket's JSON is the log's
+    JSON), so this, the log and any attached console agree. As the engine, Ctrl-C stops it (and
+    the cluster it started); attached, Ctrl-C only detaches.
+    """
+    from core.daemon.client import EngineClient, EngineUnavailable
+    from core.daemon.host import host_engine
+    from core.daemon.lock import EngineLock, EngineLocked
+    from core.localnet.launcher import LocalnetStartError
+    from core.logs import configure_logging
+
+    lock = EngineLock(config.store.dir)
+    try:
+        lock.acquire()
+    except EngineLocked:
+        try:
+            client = await EngineClient.connect(config.store.dir)
+        except EngineUnavailable as exc:
+            print(f"arbtui run: {exc}", file=sys.stderr)
+            return EXIT_FAILURE
+        return await _follow_attached(client, as_json, out)
+    configure_logging(config.store.dir)
+    stop = asyncio.Event()
+    broken = False
+
+    def write(event: object) -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            _write(out, event, as_json)
+            out.flush()
+        except BrokenPipeError:
+            broken = True  # the reader went away (`| head`): nothing left to print for
+            stop.set()
 
     try:
-        cluster = await ensure_cluster_async(config)
+        return await host_engine(config, on_event=write, stop=stop, lock=lock)
     except LocalnetStartError as exc:
         print(f"arbtui run: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+async def _follow_attached(client: object, as_json: bool, out: TextIO) -> int:
+    from core.daemon.client import EngineClient
+
+    assert isinstance(client, EngineClient)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    bus = EventBus()
-    events = bus.subscribe()
-    engine = Engine(config, bus)
-    printer = loop.create_task(_print_events(events, as_json, out, stop), name="headless-printer")
+    events = client.subscribe()
     try:
-        await engine.start()
-        await stop.wait()
-    finally:
-        await engine.stop("interrupted")
-        printer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await printer
         with contextlib.suppress(BrokenPipeError):
+            for event in client.snapshot():
+                _write(out, event, as_json)
+            out.flush()
+            printer = loop.create_task(_print_events(events, as_json, out, stop), name="headless-printer")
+            while not stop.is_set() and client.connected:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.2)
+            printer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await printer
             for event in events.drain():
                 _write(out, event, as_json)
             out.flush()
-        cluster.stop()
+    finally:
+        await client.close()  # detach only: the engine keeps running
     return EXIT_OK
 
 

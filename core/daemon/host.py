@@ -21,7 +21,7 @@ from typing import Any
 from core.config import AppConfig
 from core.daemon.lock import EngineLock
 from core.daemon.server import EngineServer
-from core.events import Event, SlotTick, Subscription, to_json_dict
+from core.events import EngineState, Event, SlotTick, Subscription, to_json_dict
 
 log = logging.getLogger(__name__)
 events_log = logging.getLogger("arbtui.events")
@@ -45,13 +45,23 @@ def default_factory(config: AppConfig) -> Any:
     return Runtime(config)
 
 
-async def _log_events(sub: Subscription, on_event: Callable[[Event], None] | None) -> None:
-    while True:
-        event = await sub.get()
-        if on_event is not None:
-            on_event(event)
+class _EventLog:
+    """Every event to the store's log (and to `on_event`), remembering the last one."""
+
+    def __init__(self, on_event: Callable[[Event], None] | None) -> None:
+        self.on_event = on_event
+        self.last: Event | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.last = event
+        if self.on_event is not None:
+            self.on_event(event)
         if not isinstance(event, SlotTick):
             events_log.info("%s", json.dumps(to_json_dict(event), separators=(",", ":")))
+
+    async def follow(self, sub: Subscription) -> None:
+        while True:
+            self(await sub.get())
 
 
 async def host_engine(
@@ -80,6 +90,7 @@ async def host_engine(
     server: EngineServer | None = None
     printer: asyncio.Task[None] | None = None
     sub: Subscription | None = None
+    event_log = _EventLog(on_event)
     try:
         if start_cluster:
             from core.localnet.launcher import ensure_cluster_async
@@ -87,7 +98,7 @@ async def host_engine(
             cluster = await ensure_cluster_async(config)  # LocalnetStartError propagates: exit 1
         runtime = (factory or default_factory)(config)
         sub = runtime.subscribe()
-        printer = asyncio.create_task(_log_events(sub, on_event), name="engine-event-log")
+        printer = asyncio.create_task(event_log.follow(sub), name="engine-event-log")
         await runtime.start()
         server = EngineServer(runtime, store_dir, on_stop_request=stop.set, cluster=config.cluster.name)
         await server.start()
@@ -109,11 +120,12 @@ async def host_engine(
             with contextlib.suppress(asyncio.CancelledError):
                 await printer
             for event in sub.drain():
-                if on_event is not None:
-                    on_event(event)
-                if not isinstance(event, SlotTick):
-                    events_log.info("%s", json.dumps(to_json_dict(event), separators=(",", ":")))
+                event_log(event)
             sub.close()
+            last = event_log.last
+            if runtime is not None and not (isinstance(last, EngineState) and last.state == "stopped"):
+                # A stage published after the runtime's own "stopped": the stream still ends on it.
+                event_log(EngineState("stopped", runtime.mode, "", cluster=config.cluster.name))
         if cluster is not None:
             await asyncio.to_thread(cluster.stop)
         lock.release()
