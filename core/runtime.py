@@ -25,6 +25,7 @@ from core.events import (
     Subscription,
     TipPolicy,
 )
+from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
 from core.mode import LivePreview, ModeController, StoreSet
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
@@ -68,6 +69,8 @@ class Runtime:
         self.pipeline = pipeline
         self.engine = engine
         self.with_engine = with_engine  # False: events come from elsewhere (tests, benchmarks, a replay)
+        # The engine's kill switch: the pipeline and its Submitter ask it before anything is sent.
+        self.kill_switch = KillSwitch(config.risk, mode="dry-run", writer=self.stores.writer("dry-run"))
         self.queue = ApprovalQueue(
             config.mode,
             self.stores.writer("dry-run"),
@@ -85,6 +88,7 @@ class Runtime:
         self._watch: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._recent_attempts: deque[AttemptUpdate] = deque(maxlen=200)
+        self._owns_pipeline = False
 
     # -------------------------------------------------------------- EngineLink
 
@@ -121,7 +125,11 @@ class Runtime:
         return await self.queue.approve_all(key)
 
     async def reject(self, opportunity_id: int, key: str = "r") -> Outcome:
-        return self.queue.reject(opportunity_id, key)
+        waiting = self._waiting()
+        outcome = self.queue.reject(opportunity_id, key)
+        if outcome.decision == "rejected" and opportunity_id in waiting:
+            await self._release([waiting[opportunity_id]], "rejected", f"operator ({key})")
+        return outcome
 
     def preview_live(self) -> LivePreview:
         return self.modes.preview_live()
@@ -134,14 +142,17 @@ class Runtime:
 
     async def pause(self) -> None:
         if self._state == "running":
+            self.kill_switch.pause("operator pause (p)")
             self._set_state("paused", "operator pause (p)")
 
     async def resume(self) -> None:
         if self._state == "paused":
+            self.kill_switch.resume()
             self._set_state("running", "")
 
     async def kill(self, reason: str) -> None:
-        self.queue.clear(f"kill switch: {reason}")
+        self.kill_switch.stop(reason)
+        await self._clear(f"kill switch: {reason}")
         self._set_state("killed", reason)
 
     # -------------------------------------------------------------- lifecycle
@@ -150,6 +161,9 @@ class Runtime:
         await self.modes.start()
         self._watch = self.bus.subscribe()
         self._tasks.append(asyncio.create_task(self._follow(), name="runtime-follow"))
+        if self.pipeline is None and self.with_engine:
+            self.pipeline = await self._default_pipeline()
+            self._owns_pipeline = self.pipeline is not None
         if self.engine is None and self.with_engine:
             self.engine = self._default_engine()
         if self.engine is not None:
@@ -159,6 +173,9 @@ class Runtime:
     async def close(self) -> None:
         if self.engine is not None:
             await self.engine.stop()
+        await self._clear("engine stopped")
+        if self._owns_pipeline and self.pipeline is not None:
+            await self.pipeline.close()  # type: ignore[attr-defined]
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -167,6 +184,15 @@ class Runtime:
             self._watch.close()
         self._set_state("stopped", "")
         await self.stores.close()
+
+    async def _default_pipeline(self) -> Pipeline | None:
+        """Flash loans for the configured cluster (on localnet: the running cluster's genesis)."""
+        try:
+            from core.pipeline import default_pipeline
+        except ImportError as exc:
+            log.error("trading pipeline unavailable: %s", exc)
+            return None
+        return await default_pipeline(self.config, self.stores, self.bus, self.kill_switch)
 
     def _default_engine(self) -> Any | None:
         try:
@@ -180,8 +206,10 @@ class Runtime:
 
     async def handle(self, opportunity: Opportunity) -> None:
         """The engine's handler: every fresh opportunity goes through validation and the queue."""
-        if self._state != "running" or self.pipeline is None:
+        if self._state != "running" or self.pipeline is None or not self.kill_switch.allows_new:
             return
+        if any(p.candidate.opportunity.cycle_id == opportunity.cycle_id for p in self.queue.pending()):
+            return  # the operator is already deciding on this cycle; it is re-checked on approval
         candidate = await self.pipeline.prepare(opportunity, self.mode)
         if candidate is None or self._state != "running":
             return
@@ -198,9 +226,31 @@ class Runtime:
         return await self.pipeline.recheck(candidate)
 
     async def _dispatch(self, candidate: Candidate) -> None:
-        if self._state != "running" or self.pipeline is None:
+        if self.pipeline is None:
+            return
+        if self._state != "running":
+            await self._release([candidate], "dropped", f"engine {self._state}")
             return
         await self.pipeline.dispatch(candidate, self.mode, self.modes.signer)
+
+    def _waiting(self) -> dict[int, Candidate]:
+        return {p.candidate.opportunity_id: p.candidate for p in self.queue.pending()}
+
+    async def _release(self, candidates: list[Candidate], state: str, reason: str) -> None:
+        """Close the rows of candidates the queue let go without dispatching them."""
+        closed = getattr(self.pipeline, "closed", None)
+        if closed is None:
+            return
+        for candidate in candidates:
+            try:
+                await closed(candidate, state, reason)
+            except Exception:
+                log.exception("closing attempt %s as %s failed", candidate.attempt_id, state)
+
+    async def _clear(self, reason: str) -> None:
+        waiting = list(self._waiting().values())
+        self.queue.clear(reason)
+        await self._release(waiting, "expired", reason)
 
     async def _follow(self) -> None:
         """Keep what a newly attached console needs, and expire approvals as slots pass."""
@@ -215,6 +265,10 @@ class Runtime:
                 self._regions[event.region] = event
             elif isinstance(event, AttemptUpdate):
                 self._recent_attempts.append(event)
+                if self.kill_switch.state == "killed" and self._state in ("running", "paused"):
+                    # A [risk] threshold tripped inside the submitter: the whole engine stops.
+                    await self._clear(f"kill switch: {self.kill_switch.reason}")
+                    self._set_state("killed", self.kill_switch.reason)
                 if event.state in FINAL_STATES or event.state == "landed":
                     self._in_flight.pop(event.attempt_id, None)
                 else:
@@ -223,7 +277,10 @@ class Runtime:
                 self._latest.pop(event.cycle_id, None)
             if isinstance(event, (SlotTick, FeedHealth)) and event.slot > self._slot:
                 self._slot = event.slot
-                self.queue.expire(self._slot)
+                waiting = self._waiting()
+                for outcome in self.queue.expire(self._slot):
+                    await self._release([waiting[outcome.opportunity_id]], "expired",
+                                        f"not decided within {self.config.mode.approval_ttl_slots} slots")
 
     def _engine_state(self) -> EngineState:
         return EngineState(
@@ -240,6 +297,11 @@ class Runtime:
 
     def _mode_changed(self, mode: Mode, reason: str) -> None:
         # Nothing approved under dry-run rules may be sent live, or the other way round.
+        waiting = list(self._waiting().values())
         self.queue.clear(f"mode switched to {mode}")
+        if waiting:
+            task = asyncio.create_task(self._release(waiting, "expired", f"mode switched to {mode}"))
+            self._tasks.append(task)
         self.queue.store = self.stores.writer(mode)
+        self.kill_switch.rebind(self.stores.writer(mode), mode)
         self.bus.publish(self._engine_state())

@@ -72,6 +72,10 @@ class KillSwitch:
         self._outcomes.clear()
         self._set("running", reason)
 
+    def rebind(self, writer: StoreWriter | None, mode: str) -> None:
+        """A mode switch: further state changes are persisted in the new mode's store."""
+        self._writer, self.mode = writer, mode
+
     def load(self, reader: StoreReader) -> None:
         """Come back in the last persisted state (a killed engine stays killed across restarts)."""
         events = reader.kill_switch_events()

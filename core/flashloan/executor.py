@@ -319,8 +319,14 @@ class FlashLoanExecutor:
         loan_ata = self.builder.token_account(mint)
         before = 0 if mint in missing else await self._token_balance(loan_ata)
         cu_limit = self.cu_limit_for(provider.name, [h.dex for h in opp.route])
-        tip = self.tip_for(opp)
         fee = provider.fee(mint, amount)
+        tip = self.tip_for(opp)
+        if self._tip is None and amount < opp.amount_in:
+            # The opportunity's tip was sized on its whole amount; a capped loan earns less, so its
+            # tip shrinks to the same share of what the capped quote leaves (never below the floor).
+            left = max(legs[-1].expected_out - amount - fee, 0)
+            share = int(prices.loan_to_lamports(left) * cfg.jito.tip_percent / 100)
+            tip = max(min(tip, share), cfg.jito.min_tip_lamports, JITO_MIN_TIP_LAMPORTS)
         plan = evaluate(
             amount=amount, expected_out=legs[-1].expected_out, provider_fee=fee, prices=prices,
             min_profit_usd=cfg.flash_loan.min_profit_usd, cu_limit=cu_limit,

@@ -1,0 +1,341 @@
+"""The engine's trading path behind the approval queue: validate → (approval) → re-check → send → settle.
+
+`FlashLoanPipeline` implements `core.runtime.Pipeline` with the flash-loan executor's own pieces
+(`FlashLoanExecutor.prepare`: size under the graduated caps, pick the provider, build, validate
+including a simulation) and the execution layer's `Submitter` (multi-region Jito, dynamic tips,
+retries, settlement from on-chain balances).
+
+One attempt is one row in the mode's store, moved through the lifecycle by `Lifecycle` (each state
+committed before it is published or acted on):
+
+    prepare   detected → validated → awaiting_approval      (or → rejected, naming the failing check)
+    recheck   awaiting_approval → rejected                   only when it no longer passes
+    dispatch  dry-run: → approved → simulated                (never sendTransaction / sendBundle)
+              live:    → approved → simulated → submitted → landed/failed/dropped → settled
+                       (the Submitter continues the same row; a retry is a further row)
+
+Dry-run holds no signing key: transactions are built for the wallet's public key with a
+placeholder signature and simulated with sigVerify off. Live signs with the ModeController's
+signer, handed in by the Runtime on each dispatch, and never loads a key itself. The kill switch
+is consulted before anything is sent, here and again by the Submitter before each send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from solana.rpc.async_api import AsyncClient
+from solders.pubkey import Pubkey
+
+from core.approvals import Candidate
+from core.config import AppConfig
+from core.events import EventBus, TipPolicy
+from core.execution.compute import route_shape
+from core.execution.flashloan_submit import flash_loan_submit
+from core.execution.jito_client import JitoClient
+from core.execution.kill_switch import KillSwitch
+from core.execution.lifecycle import Lifecycle
+from core.execution.rpc import JsonRpc
+from core.execution.submitter import Submitter
+from core.execution.tips import DynamicTip, TipHistory
+from core.flashloan.executor import FlashLoanExecutor, Prepared, Pricer, stored_opportunity
+from core.flashloan.provider import FlashLoanProvider
+from core.keypair import Signer
+from core.metrics import Metrics
+from core.mode import StoreSet
+from core.search.opportunities import Opportunity
+from core.store import BundleAttempt, Mode
+
+log = logging.getLogger(__name__)
+
+# Prepared candidates kept for the approval queue; the queue's TTL drops them long before this.
+MAX_REMEMBERED = 1_000
+
+# Row columns a re-check measures afresh (the approved row shows what was actually sent).
+_RECHECKED_FIELDS = (
+    "provider", "flash_amount", "flash_amount_usd", "expected_profit", "expected_profit_usd",
+    "tip_lamports", "fee_lamports", "cu_limit", "cu_price_micro_lamports", "validation_results",
+)
+
+
+class FlashLoanPipeline:
+    """`core.runtime.Pipeline` over the flash-loan executor and the Submitter.
+
+    owner: the wallet's public key (the transactions are built for it, signed only at dispatch);
+    stores: the Runtime's StoreSet (rows go to the file of the mode they were made in);
+    kill_switch: the Runtime's; jito_http: shared client for the block engines (created if None).
+    """
+
+    def __init__(
+        self,
+        *,
+        config: AppConfig,
+        client: AsyncClient,
+        owner: Pubkey,
+        providers: Sequence[FlashLoanProvider],
+        pricer: Pricer,
+        stores: StoreSet,
+        bus: EventBus,
+        kill_switch: KillSwitch | None = None,
+        metrics: Metrics | None = None,
+        rpc_url: str | None = None,
+        jito_http: httpx.AsyncClient | None = None,
+        poll_interval_s: float = 0.2,
+        owns_client: bool = False,
+    ) -> None:
+        self.config = config
+        self.client = client
+        self.owner = owner
+        self.stores = stores
+        self.bus = bus
+        self.kill_switch = kill_switch
+        self.metrics = metrics
+        self.rpc_url = rpc_url or config.cluster.rpc_url
+        self.poll_interval_s = poll_interval_s
+        self.executor = FlashLoanExecutor(
+            config=config, client=client, payer=owner, providers=providers, pricer=pricer,
+            store=stores.writer("dry-run"), store_dir=stores.store_dir, bus=bus, metrics=metrics,
+        )
+        self._owns_client = owns_client
+        self._http = jito_http
+        self._owns_http = jito_http is None
+        self._prepared: OrderedDict[str, Prepared] = OrderedDict()
+        self._rechecked: dict[str, Prepared] = {}
+        self._submitter: Submitter | None = None
+        self._tips: DynamicTip | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    # -- Pipeline ---------------------------------------------------------------------------------
+
+    async def prepare(self, opportunity: Opportunity, mode: Mode) -> Candidate | None:
+        if not self.config.flash_loan.enabled:
+            return None
+        if mode == "live":
+            # Reconciliation (at the Submitter's start) must run before this run's first live row
+            # exists, or it would take that row for a leftover of a crashed run.
+            await self._live_submitter()
+        writer = self.stores.writer(mode)
+        attempt = self.executor.new_attempt(opportunity, mode)
+        prepared = await self.executor.prepare(opportunity, attempt)
+        writer.add_opportunity(stored_opportunity(opportunity, attempt))
+        lifecycle = Lifecycle(writer, bus=self.bus)
+        if not prepared.passed:
+            assert prepared.refusal is not None
+            attempt.state = "rejected"
+            await lifecycle.create(attempt, detail={"reason": prepared.refusal.reason})
+            return None
+        assert prepared.profit is not None
+        attempt.state = "validated"
+        await lifecycle.create(attempt)
+        await lifecycle.transition(attempt, "awaiting_approval")
+        self._remember(prepared)
+        return Candidate(opportunity, attempt.id, amount_usd=attempt.flash_amount_usd or 0.0,
+                         net_usd=prepared.profit.net_usd, validation=prepared.validation)
+
+    async def recheck(self, candidate: Candidate) -> str | None:
+        prepared = self._prepared.get(candidate.attempt_id)
+        if prepared is None:
+            return "no longer known to the engine (restarted, or decided already)"
+        # Same opportunity, same row id: re-sized, re-quoted on current pool state, rebuilt with a
+        # fresh blockhash and simulated again.
+        fresh = dataclasses.replace(prepared.attempt, validation_results=None, error_class=None,
+                                    error_detail=None)
+        again = await self.executor.prepare(candidate.opportunity, fresh)
+        if again.passed:
+            self._rechecked[candidate.attempt_id] = again
+            return None
+        assert again.refusal is not None
+        reason = again.refusal.reason
+        self._prepared.pop(candidate.attempt_id, None)
+        await self._lifecycle(prepared.attempt).transition(
+            prepared.attempt, "rejected", reason=f"re-check refused: {reason}",
+            error_class=fresh.error_class or "recheck", error_detail=reason,
+            validation_results=fresh.validation_results,
+        )
+        return reason
+
+    async def dispatch(self, candidate: Candidate, mode: Mode, signer: Signer | None) -> None:
+        original = self._prepared.pop(candidate.attempt_id, None)
+        prepared = self._rechecked.pop(candidate.attempt_id, None) or original
+        if original is None or prepared is None or prepared.built is None:
+            log.warning("dispatch of unknown attempt %s ignored", candidate.attempt_id)
+            return
+        attempt = original.attempt
+        lifecycle = self._lifecycle(attempt)
+        fields = {name: getattr(prepared.attempt, name) for name in _RECHECKED_FIELDS}
+        if attempt.mode != mode:
+            await lifecycle.transition(attempt, "expired", reason=f"prepared in {attempt.mode}, now {mode}",
+                                       error_class="mode_switch")
+            return
+        if self.kill_switch is not None and not self.kill_switch.allows_new:
+            await lifecycle.transition(attempt, "dropped", reason=f"kill switch: {self.kill_switch.reason}",
+                                       error_class="kill_switch", error_detail=self.kill_switch.reason)
+            return
+        if mode == "dry-run":
+            await lifecycle.transition(attempt, "approved", **fields)
+            sim = prepared.simulation
+            await lifecycle.transition(
+                attempt, "simulated", reason="dry-run: simulated, not sent",
+                detail={"units": sim.units_consumed if sim else None, "err": sim.err if sim else None},
+            )
+            return
+        await self._dispatch_live(prepared, attempt, lifecycle, fields, signer)
+
+    # -- live -------------------------------------------------------------------------------------
+
+    async def _dispatch_live(self, prepared: Prepared, attempt: BundleAttempt, lifecycle: Lifecycle,
+                             fields: dict[str, Any], signer: Signer | None) -> None:
+        assert prepared.built is not None and prepared.prices is not None
+        if signer is None or signer.pubkey != self.owner:
+            why = "no signer" if signer is None else f"signer {signer.short} is not the wallet {self.owner}"
+            await lifecycle.transition(attempt, "dropped", reason=why, error_class="signer", error_detail=why)
+            return
+        keypair = signer.solders_keypair()
+        built = prepared.built.signed_by(keypair)
+        check = self.executor.validator().signers(built)
+        if not check.passed:
+            await lifecycle.transition(attempt, "dropped", reason=f"signers: {check.measured}",
+                                       error_class="validation:signers", error_detail=check.measured)
+            return
+        submitter = await self._live_submitter()
+        prices = prepared.prices
+        min_profit_units = prices.from_usd(self.config.flash_loan.min_profit_usd)
+        dexes = [h.dex for h in prepared.opportunity.route]
+        submit = flash_loan_submit(
+            submitter, keypair,
+            profit_lamports=lambda b: prices.loan_to_lamports(max(b.expected_gain, 0)),
+            min_profit_lamports=prices.loan_to_lamports(min_profit_units),
+            route_shape=lambda b: route_shape(b.provider, dexes),
+            pnl_usd_per_unit=float(prices.usd_per_unit),
+        )
+        # `approved` (with the signature) is durable before the submitter's first step.
+        await lifecycle.transition(attempt, "approved", signatures=[str(built.tx.signatures[0])], **fields)
+        self._publish_tip_policy(built.tip_lamports)
+
+        async def send() -> None:
+            try:
+                result = await submit(built.tx, built, attempt=attempt)  # type: ignore[call-arg]
+                if result.landed and self.metrics is not None:
+                    self.metrics.flash_loans_successful.inc()
+            except Exception:
+                log.exception("submission of attempt %s failed; reconciliation finishes its row", attempt.id)
+
+        # The operator's keypress returns once `approved` is written; landing is followed here.
+        task = asyncio.create_task(send(), name=f"submit-{attempt.id}")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _live_submitter(self) -> Submitter:
+        if self._submitter is not None:
+            return self._submitter
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        writer = self.stores.writer("live")
+        jito = JitoClient(dict(self.config.jito.regions), self._http, bus=self.bus, metrics=self.metrics)
+        history = TipHistory(self.config.jito.tip_history, writer)
+        self._tips = DynamicTip(self.config.jito, history, bus=self.bus)
+        kill = self.kill_switch or KillSwitch(self.config.risk, mode="live", writer=writer)
+        submitter = Submitter(
+            jito=jito, rpc=JsonRpc(self._http), rpc_url=self.rpc_url,
+            lifecycle=Lifecycle(writer, bus=self.bus),
+            kill_switch=kill, retry=self.config.retry, wallet=self.owner, tips=self._tips,
+            metrics=self.metrics, poll_interval_s=self.poll_interval_s,
+        )
+        await submitter.start()  # reconcile whatever a previous run left unsettled, first
+        for stats in jito.all_stats():
+            self.bus.publish(stats)
+        self._submitter = submitter
+        return submitter
+
+    def _publish_tip_policy(self, tip_lamports: int) -> None:
+        """The Jito pane's policy inputs beside the tip this bundle actually carries."""
+        if self._tips is None:
+            return
+        cfg = self.config.jito
+        hour = datetime.now(UTC).hour
+        live_floor = self._tips.tip_floor
+        floor = live_floor.percentile(cfg.tip_floor_percentile) if live_floor else 0
+        floor = max(cfg.min_tip_lamports, floor)
+        self.bus.publish(TipPolicy(cfg.tip_percent, self._tips.inclusion_multiplier(),
+                                   cfg.time_of_day_multiplier(hour), floor, tip_lamports))
+
+    # -- housekeeping -----------------------------------------------------------------------------
+
+    async def closed(self, candidate: Candidate, state: str, reason: str) -> None:
+        """The queue let a candidate go without dispatching it (rejected, expired, cleared)."""
+        prepared = self._prepared.pop(candidate.attempt_id, None)
+        self._rechecked.pop(candidate.attempt_id, None)
+        if prepared is None or prepared.attempt.state != "awaiting_approval":
+            return
+        await self._lifecycle(prepared.attempt).transition(
+            prepared.attempt, state, reason=reason, error_class=f"approval:{state}", error_detail=reason
+        )
+
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for every live submission in flight to reach a final state."""
+        if self._sending:
+            await asyncio.wait(list(self._sending), timeout=timeout)
+
+    async def close(self) -> None:
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*list(self._sending), return_exceptions=True)
+        if self._submitter is not None:
+            await self._submitter.close()
+        if self._http is not None and self._owns_http:
+            await self._http.aclose()
+        if self._owns_client:
+            await self.client.close()
+
+    def _remember(self, prepared: Prepared) -> None:
+        self._prepared[prepared.attempt.id] = prepared
+        while len(self._prepared) > MAX_REMEMBERED:
+            old_id, _ = self._prepared.popitem(last=False)
+            self._rechecked.pop(old_id, None)
+
+    def _lifecycle(self, attempt: BundleAttempt) -> Lifecycle:
+        return Lifecycle(self.stores.writer(attempt.mode), bus=self.bus)
+
+
+async def default_pipeline(
+    config: AppConfig, stores: StoreSet, bus: EventBus, kill_switch: KillSwitch | None
+) -> FlashLoanPipeline | None:
+    """The pipeline for the configured cluster, or None (logged) when it cannot trade there."""
+    if not config.flash_loan.enabled:
+        log.info("flash_loan.enabled is false: opportunities are shown, not traded")
+        return None
+    if config.cluster.name != "localnet":
+        # Mainnet reserves/banks and the wallet's public key are not configurable yet.
+        log.warning("no flash-loan providers configured for %s: opportunities are shown, not traded",
+                    config.cluster.name)
+        return None
+    from core.flashloan.localnet_setup import (
+        ScenarioUnavailable,
+        fetch_scenario,
+        pricer_from_scenario,
+        providers_from_scenario,
+    )
+
+    try:
+        scenario = await fetch_scenario(config.cluster.rpc_url)
+        providers = providers_from_scenario(scenario)
+        pricer = pricer_from_scenario(scenario)
+    except (ScenarioUnavailable, ValueError) as exc:
+        log.error("local cluster's scenario unavailable, nothing will be traded: %s", exc)
+        return None
+    client = AsyncClient(config.cluster.rpc_url, commitment="confirmed", timeout=10)
+    started = time.monotonic()
+    pipeline = FlashLoanPipeline(config=config, client=client, owner=scenario.wallet, providers=providers,
+                                 pricer=pricer, stores=stores, bus=bus, kill_switch=kill_switch,
+                                 owns_client=True)
+    log.info("flash-loan pipeline for localnet wallet %s ready in %.3fs", scenario.wallet,
+             time.monotonic() - started)
+    return pipeline
