@@ -52,7 +52,7 @@ from core.keypair import Signer
 from core.metrics import Metrics
 from core.mode import StoreSet
 from core.search.opportunities import Opportunity
-from core.store import BundleAttempt, Mode
+from core.store import BundleAttempt, Mode, StoreError, StoreReader
 
 log = logging.getLogger(__name__)
 
@@ -239,9 +239,19 @@ class FlashLoanPipeline:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=10.0)
         writer = self.stores.writer("live")
-        jito = JitoClient(dict(self.config.jito.regions), self._http, bus=self.bus, metrics=self.metrics)
-        history = TipHistory(self.config.jito.tip_history, writer)
-        self._tips = DynamicTip(self.config.jito, history, bus=self.bus)
+        cfg = self.config.jito
+        jito = JitoClient(dict(cfg.regions), self._http, rate_per_s=cfg.rate_limit_per_s,
+                          auth_uuid=cfg.auth_uuid.get_secret_value() or None, bus=self.bus,
+                          metrics=self.metrics)
+        history = TipHistory(cfg.tip_history, writer)
+        try:
+            reader = await asyncio.to_thread(StoreReader, writer.path.parent, "live")
+        except StoreError as exc:
+            log.warning("tip history not loaded: %s", exc)
+        else:
+            with reader:
+                history.load(reader)  # the inclusion multiplier remembers earlier runs
+        self._tips = DynamicTip(cfg, history, bus=self.bus)
         kill = self.kill_switch or KillSwitch(self.config.risk, mode="live", writer=writer)
         submitter = Submitter(
             jito=jito, rpc=JsonRpc(self._http), rpc_url=self.rpc_url,
