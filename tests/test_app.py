@@ -114,19 +114,28 @@ def free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-async def test_console_starts_the_embedded_cluster_and_stops_it_on_quit(tmp_path: Path) -> None:
+async def test_console_starts_the_background_engine_and_q_only_detaches(tmp_path: Path) -> None:
+    from core.daemon.client import EngineClient
+    from core.daemon.lock import holder
+    from core.daemon.process import stop_engine
+    from core.localnet.launcher import is_listening
+
     port = free_port_pair()
     config = config_for(tmp_path, **{"cluster.rpc_url": f"http://127.0.0.1:{port}"})
+    store = config.store.dir
     app = ArbConsole(config)
-    async with app.run_test(size=(80, 24)) as pilot:
-        header = app.query_one(StatusHeader)
-        for _ in range(600):  # wait for the child cluster; bounded by the test timeout, not asserted on
-            if header.cluster_state in ("up", "failed (see localnet.log)"):
-                break
-            await pilot.pause(0.05)
-        assert header.cluster_state == "up", header.plain
-        assert app.cluster is not None and app.cluster.owned and app.cluster.process is not None
-        process = app.cluster.process
-        assert process.poll() is None
-        await pilot.press("q")
-    assert process.poll() is not None
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            header = app.query_one(StatusHeader)
+            for _ in range(1200):  # engine + child cluster start; bounded by the test timeout, not asserted
+                if header.cluster_state == "up" or header.engine_state.startswith("unavailable"):
+                    break
+                await pilot.pause(0.05)
+            assert header.cluster_state == "up", header.plain
+            assert isinstance(app.link, EngineClient) and app.link.engine_pid == holder(store)
+            await pilot.press("q")
+        # The engine and its cluster outlive the console: quitting only detached.
+        assert holder(store) is not None and is_listening("127.0.0.1", port)
+    finally:
+        await stop_engine(store)
+    assert holder(store) is None and not is_listening("127.0.0.1", port)

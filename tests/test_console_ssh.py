@@ -5,6 +5,7 @@ The console starts the embedded local cluster itself, exactly as README's first 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shlex
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from core.daemon.process import stop_engine
 from core.store import StoreReader
 from tests.sshd import SshServer, Tmux, free_port, start_sshd, tools_missing
 
@@ -65,6 +67,10 @@ def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tm
         tmux.send("Tab")  # Cancel → the word
         tmux.send("l", "i", "v", "e", "Enter")
         screen = tmux.wait_for(" LIVE ")
+        deadline = time.monotonic() + 10  # the modal's title also says LIVE: wait for the header
+        while "DRY-RUN" in screen.splitlines()[0] and time.monotonic() < deadline:
+            time.sleep(0.3)
+            screen = tmux.capture()
         assert "DRY-RUN" not in screen.splitlines()[0]
         tmux.send("d")  # back to dry-run: one key
         tmux.wait_for("back to DRY-RUN")
@@ -77,6 +83,7 @@ def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tm
         assert not tmux.alive(), "q did not quit the console"
     finally:
         tmux.kill()
+        asyncio.run(stop_engine(store))  # q only detaches: the background engine outlives the console
     with StoreReader(store, "live") as reader:
         assert [(c.from_mode, c.to_mode) for c in reader.mode_changes()] == [
             ("dry-run", "live"),

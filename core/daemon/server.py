@@ -208,12 +208,13 @@ class EngineServer:
     async def _pump(self, console: _Console) -> None:
         while True:
             event = await console.sub.get()
-            await console.send(self._event_message(event))
-            # Mode, state and in-flight count are what a console reads synchronously; keep them exact.
+            # Mode, state and in-flight count are what a console reads synchronously: the status goes
+            # first, so a console that sees the event already reads the state it announces.
             if isinstance(event, (EngineState, AttemptUpdate)):
                 await console.send(
                     {"kind": "status", "status": self.status(with_preview=isinstance(event, EngineState))}
                 )
+            await console.send(self._event_message(event))
 
     async def _read_commands(self, reader: asyncio.StreamReader, console: _Console) -> None:
         while line := await reader.readline():
