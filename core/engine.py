@@ -8,10 +8,18 @@ removes it) and hands out the best net profit first. Nothing reaches the handler
 is stale (disconnected, resyncing, or its state older than `search.max_state_age_slots`): what
 waits is dropped, and what is taken while stale is counted in `stats.dropped_stale`.
 
-Quoting runs on one worker thread that alone owns the SearchEngine: one pool's re-quote can take tens
-of milliseconds (Whirlpool cycles sized across tick crossings), which the event loop must not wait
-on. Each pool's events are handed back to the loop as soon as they exist, and the GIL switch
-interval is lowered to 1 ms so the loop thread never waits long for the interpreter.
+Quoting runs on one worker thread that alone owns the SearchEngine: a pool whose update makes many
+cycles profitable takes a few milliseconds to re-size them all, which the event loop must not wait
+on. Each pool's events are handed back to the loop as soon as they exist, and the worker offers the
+GIL between pools, so the loop waits at most one pool's quoting or the interpreter's switch interval
+(the process-wide interval is left as it is).
+
+Fees: the flash fee is the configured provider's (`flash_loan.provider`; `auto` = the cheapest of
+them per amount). The schedules here are the genesis / mainnet main-market defaults; a deployment
+whose reserves charge otherwise passes `flash_fee=` schedules built from the reserves it read
+(core/search/fees.py). Lamport costs (network fee, tip) are converted with SOL prices read off the
+market, refreshed whenever a SOL-paired pool moves; opportunities of the loan mints whose price
+moved are then re-priced (SearchEngine.refresh_costs).
 """
 
 from __future__ import annotations
@@ -20,7 +28,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,9 +39,16 @@ from core.config import AppConfig
 from core.events import EngineState, EventBus, FeedHealth, SlotTick
 from core.feed.feed import FeedBatch, FeedEvent, MarketFeed
 from core.feed.prices import UNPRICED, MintPrices
-from core.protocols.ids import USDC_MINT
+from core.protocols.ids import NATIVE_MINT, USDC_MINT
 from core.search.engine import SearchEngine
-from core.search.fees import FeeModel, solend_flash_fee
+from core.search.fees import (
+    FeeModel,
+    FlashFeeSchedule,
+    cheapest_schedule,
+    free_schedule,
+    kamino_schedule,
+    solend_schedule,
+)
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
 from core.search.pools import Pool
 
@@ -45,9 +59,30 @@ Handler = Callable[[Opportunity], Awaitable[None]]
 # Solend main-pool reserves: 0.05 % flash fee (flash_loan_fee_wad 5e14), 20 % of it to the host.
 SOLEND_FLASH_LOAN_FEE_WAD = 500_000_000_000_000
 SOLEND_HOST_FEE_PERCENTAGE = 20
+# Kamino reserves of the genesis: 0.001 % (flash_loan_fee_sf = 1e-5 in U68F60).
+KAMINO_FLASH_LOAN_FEE_SF = 11_529_215_046_068
 USDC_DECIMALS = 6
-# While the search thread quotes, the loop thread waits at most this long for the GIL.
-GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def default_flash_schedules() -> dict[str, FlashFeeSchedule]:
+    """Each provider's flash fee as the genesis (and mainnet main markets) set it; MarginFi banks
+    carry no protocol_origination_fee there, so its flash loans are free."""
+    return {
+        "solend": solend_schedule(SOLEND_FLASH_LOAN_FEE_WAD, SOLEND_HOST_FEE_PERCENTAGE),
+        "marginfi": free_schedule("marginfi"),
+        "kamino": kamino_schedule(KAMINO_FLASH_LOAN_FEE_SF),
+    }
+
+
+def flash_schedule(provider: str, schedules: dict[str, FlashFeeSchedule] | None = None) -> FlashFeeSchedule:
+    """The schedule of `flash_loan.provider`; "auto" is the cheapest of all per amount (it assumes
+    the cheapest lender has the liquidity; the flash cap is what bounds the amount)."""
+    known = default_flash_schedules() if schedules is None else schedules
+    if provider == "auto":
+        return cheapest_schedule(list(known.values()))
+    if provider not in known:
+        raise ValueError(f"no flash fee schedule for provider {provider!r}")
+    return known[provider]
 
 
 class FreshestQueue:
@@ -93,17 +128,22 @@ class EngineStats:
     handler_errors: int = 0
     dropped_stale: int = 0
     longest_upsert_s: float = 0.0  # on the search thread, not the event loop
+    repriced: int = 0  # events from re-pricing after a SOL price move
 
 
-def default_fee_model(config: AppConfig, prices: MintPrices) -> FeeModel:
-    """Solend's flash fee, one signature, the configured tip share and floor, SOL-priced conversions."""
+def default_fee_model(
+    config: AppConfig, prices: MintPrices, flash_fee: dict[str, FlashFeeSchedule] | None = None
+) -> FeeModel:
+    """The configured provider's flash fee, one signature, the configured tip share and floor,
+    SOL-priced conversions. `flash_fee`: schedules by provider name (default: default_flash_schedules)."""
+    schedule = flash_schedule(config.flash_loan.provider, flash_fee)
     return FeeModel(
-        flash_fee=solend_flash_fee(SOLEND_FLASH_LOAN_FEE_WAD, SOLEND_HOST_FEE_PERCENTAGE),
+        flash_fee=schedule.fee,
         lamports_to_loan=lambda mint, lamports: prices.from_lamports(mint, lamports, round_up=True),
         loan_to_lamports=lambda mint, amount: prices.to_lamports(mint, amount, round_up=False),
         tip_share_bps=round(config.jito.tip_percent * 100),
         min_tip_lamports=config.jito.min_tip_lamports,
-        flash_rate_floor=SOLEND_FLASH_LOAN_FEE_WAD / 10**18,
+        flash_rate_floor=schedule.rate_floor,
     )
 
 
@@ -156,8 +196,6 @@ class Engine:
     async def start(self) -> None:
         if self._tasks:
             return
-        if sys.getswitchinterval() > GIL_SWITCH_INTERVAL_S:
-            sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         self.feed.add_listener(self._inbox.put_nowait)
         loop = asyncio.get_running_loop()
         self._tasks.append(loop.create_task(self._search_loop(), name="engine-search"))
@@ -232,7 +270,7 @@ class Engine:
                     self.bus.publish(item)
             if batch_pools or batch_removed:
                 try:
-                    await self._apply(list(batch_pools.values()), batch_removed)
+                    await self._apply(list(batch_pools.values()), batch_removed, batch_slot)
                 except Exception:
                     # The stage outlives any one batch; the pools come again with their next update.
                     log.exception("search stage failed on a batch of %d pools", len(batch_pools))
@@ -240,22 +278,44 @@ class Engine:
             if batch_slot:
                 self.processed_slot = max(self.processed_slot, batch_slot)
 
-    async def _apply(self, pools: list[Pool], removed: set[Pubkey]) -> None:
-        if not self._priced:
-            # Fee conversions and SOL flash caps use the prices of the first full load.
-            self.prices.refresh(self.feed.pools())
-            self._priced = True
+    async def _apply(self, pools: list[Pool], removed: set[Pubkey], slot: int) -> None:
+        repriced = self._refresh_prices(pools, removed)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, self._apply_in_worker, loop, pools, removed)
+        await loop.run_in_executor(
+            self._executor, self._apply_in_worker, loop, pools, removed, repriced, slot
+        )
+
+    def _refresh_prices(self, pools: list[Pool], removed: set[Pubkey]) -> set[Pubkey]:
+        """Re-read SOL prices when a SOL-paired pool moved; the loan mints whose price changed.
+
+        Runs on the loop between worker runs (the worker only reads prices, and never while this runs).
+        """
+        if self._priced and not removed and not any(NATIVE_MINT in (p.mint_a, p.mint_b) for p in pools):
+            return set()
+        before = {m: self.prices.lamports_per_unit(m) for m in self.loan_mints}
+        self.prices.refresh(self.feed.pools())
+        first = not self._priced
+        self._priced = True
+        if first:
+            return set()
+        changed = {m for m in self.loan_mints if self.prices.lamports_per_unit(m) != before[m]}
+        if USDC_MINT in changed:
+            # Flash caps are set in USDC: every other loan mint's cap moved with its USDC price.
+            changed.update(self.loan_mints)
+        return changed
 
     def _apply_in_worker(
-        self, loop: asyncio.AbstractEventLoop, pools: list[Pool], removed: set[Pubkey]
+        self, loop: asyncio.AbstractEventLoop, pools: list[Pool], removed: set[Pubkey],
+        repriced: set[Pubkey], slot: int,
     ) -> None:
         """The search's only thread: each pool's events go back to the loop as soon as they exist."""
         for key in removed:
             loop.call_soon_threadsafe(self._publish, self.search.remove_pool(key))
             self.stats.pools_removed += 1
         for pool in pools:
+            # Offer the GIL between pools: the loop thread takes it now rather than after the
+            # interpreter's switch interval.
+            time.sleep(0)
             started = time.perf_counter()
             try:
                 events = self.search.upsert_pool(pool)
@@ -265,6 +325,12 @@ class Engine:
                 continue
             self.stats.longest_upsert_s = max(self.stats.longest_upsert_s, time.perf_counter() - started)
             self.stats.pools_upserted += 1
+            if events:
+                loop.call_soon_threadsafe(self._publish, events)
+        if repriced:
+            # Lamport costs (and SOL flash caps) of these loan mints moved with the SOL price.
+            events = self.search.refresh_costs(repriced, slot)
+            self.stats.repriced += len(events)
             if events:
                 loop.call_soon_threadsafe(self._publish, events)
 

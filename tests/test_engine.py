@@ -12,9 +12,11 @@ from solana.rpc.commitment import Processed
 from solders.pubkey import Pubkey
 
 from core.config import AppConfig, load_config
-from core.engine import Engine, FreshestQueue
+from core.engine import Engine, FreshestQueue, default_fee_model, flash_schedule
 from core.events import EngineState, EventBus, FeedHealth, SlotTick
-from core.protocols import raydium_amm
+from core.feed.prices import MintPrices
+from core.protocols import kamino, raydium_amm
+from core.protocols.ids import USDC_MINT
 from core.protocols.spl_token import decode_token_account
 from core.protocols.whirlpool import decode_tick_array, decode_whirlpool
 from core.search.dex_raydium import RAYDIUM_AMM_V4, RaydiumState
@@ -84,8 +86,14 @@ async def test_engine_publishes_opportunities_equal_to_a_fresh_recomputation(liv
         landed = max(landed, second)
         await engine.wait_processed(landed + 1, WAIT)
         published = await engine.top(10_000)
+        pools_now = await _fresh_pools(live)
+        # The trades moved SOL/USDC: lamport costs are converted at the new price, not the first one.
+        now = MintPrices()
+        now.refresh(pools_now)
+        assert engine.prices.lamports_per_unit(USDC_MINT) == now.lamports_per_unit(USDC_MINT)
+        assert engine.stats.repriced > 0
         fresh = SearchEngine(engine.loan_mints, engine.flash_cap, engine.fee_model)
-        for pool in await _fresh_pools(live):
+        for pool in pools_now:
             fresh.upsert_pool(pool)
         expected = fresh.top(10_000)
         assert expected, "the trades above leave arbitrage on the table"
@@ -159,3 +167,16 @@ async def test_nothing_reaches_the_handler_while_the_feed_is_stale(live: Live) -
         assert engine.stats.handled == 1
     finally:
         await engine.stop()
+
+
+def test_the_flash_fee_is_the_configured_providers_and_auto_is_the_cheapest() -> None:
+    amount = 1_000 * 10**6
+    fees = {}
+    for provider in ("solend", "marginfi", "kamino", "auto"):
+        config = load_config(search_default_paths=False, overrides={"flash_loan.provider": provider})
+        fees[provider] = default_fee_model(config, MintPrices()).flash_fee(USDC_MINT, amount)
+    assert fees["solend"] == 500_000  # 0.05 %
+    assert fees["kamino"] == kamino.flash_loan_fee(amount, 11_529_215_046_068) == 10_000  # 0.001 %
+    assert fees["marginfi"] == 0
+    assert fees["auto"] == min(fees["solend"], fees["kamino"], fees["marginfi"])
+    assert flash_schedule("kamino").rate_floor == pytest.approx(1e-5)

@@ -171,6 +171,44 @@ class SearchEngine:
         self._free.append(p)
         return events
 
+    def refresh_costs(self, loan_mints: Iterable[Pubkey], slot: int) -> list[OpportunityEvent]:
+        """Re-price every cycle of these loan mints after their costs or flash cap moved (e.g. the
+        SOL price that converts lamport fees): opportunities re-sized with the new fees and cap,
+        withdrawn if no longer profitable, and cycles the new costs make profitable published.
+
+        Only cycles whose marginal rate product exceeds 1 can be profitable, so only those are
+        sized; the rest cost one float product each.
+        """
+        loans = set(loan_mints) & set(self.loan_mints)
+        if not loans:
+            return []
+        rate = self._rate
+        per_loan: dict[Pubkey, tuple[int, int]] = {}
+        events: list[OpportunityEvent] = []
+        for cid, rec in self._cycles.items():
+            if rec.loan not in loans:
+                continue
+            product = 1.0
+            for s in rec.slots:
+                product *= rate[s]
+            opp = self._price(rec, per_loan) if product > _RATE_MARGIN else None
+            old = self._active.get(cid)
+            if opp is None:
+                if old is not None:
+                    events.append(self._withdraw(cid, "no longer profitable", slot))
+                continue
+            if (
+                old is not None
+                and old.amount_in == opp.amount_in
+                and old.expected_out == opp.expected_out
+                and old.fees == opp.fees
+                and old.state_slots == opp.state_slots
+            ):
+                continue
+            self._publish(opp)
+            events.append(opp)
+        return events
+
     def warm(self) -> None:
         """Build every pool's hot arrays now (after a bulk load) instead of on its first update."""
         for p, pool in enumerate(self._pools):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from solders.pubkey import Pubkey
@@ -96,3 +96,56 @@ def solend_flash_fee(flash_loan_fee_wad: int, host_fee_percentage: int) -> Calla
         return (scaled + wad // 2) // wad
 
     return fee
+
+
+# A borrow the lender would refuse costs this much: no cycle can pay it, so it is never chosen.
+REFUSED_FLASH_FEE = 1 << 64
+
+
+@dataclass(frozen=True, slots=True)
+class FlashFeeSchedule:
+    """One lender's flash fee as the search uses it: `fee(mint, amount)` in loan base units and a
+    `rate_floor` r with fee(m, x) ≥ r·x − 1 for every x (what FeeModel.flash_rate_floor needs)."""
+
+    name: str
+    fee: Callable[[Pubkey, int], int]
+    rate_floor: float
+
+
+def solend_schedule(flash_loan_fee_wad: int, host_fee_percentage: int) -> FlashFeeSchedule:
+    return FlashFeeSchedule(
+        "solend", solend_flash_fee(flash_loan_fee_wad, host_fee_percentage), flash_loan_fee_wad / 10**18
+    )
+
+
+def kamino_schedule(flash_loan_fee_sf: int) -> FlashFeeSchedule:
+    """Kamino's `calculate_fees` (core/protocols/kamino.py): round_half(max(amount·sf, 1.0)) in U68F60,
+    so fee ≥ amount·sf/2^60 − 1/2. A borrow whose fee reaches the amount is refused (BorrowTooSmall)."""
+    from core.protocols.kamino import FRACTION_BITS, KaminoError, flash_loan_fee
+
+    def fee(_mint: Pubkey, amount: int) -> int:
+        try:
+            return flash_loan_fee(amount, flash_loan_fee_sf)
+        except (KaminoError, ValueError):
+            return REFUSED_FLASH_FEE
+
+    return FlashFeeSchedule("kamino", fee, flash_loan_fee_sf / (1 << FRACTION_BITS))
+
+
+def free_schedule(name: str) -> FlashFeeSchedule:
+    """A lender that charges nothing (MarginFi banks without a protocol_origination_fee)."""
+    return FlashFeeSchedule(name, lambda _mint, _amount: 0, 0.0)
+
+
+def cheapest_schedule(schedules: Sequence[FlashFeeSchedule]) -> FlashFeeSchedule:
+    """`provider = "auto"` as the search sees it: per amount, the cheapest of these lenders."""
+    if not schedules:
+        raise ValueError("at least one flash fee schedule is needed")
+    if len(schedules) == 1:
+        return schedules[0]
+    fees = tuple(s.fee for s in schedules)
+
+    def fee(mint: Pubkey, amount: int) -> int:
+        return min(f(mint, amount) for f in fees)
+
+    return FlashFeeSchedule("auto", fee, min(s.rate_floor for s in schedules))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import random
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from solders.pubkey import Pubkey
 
@@ -280,3 +280,48 @@ def test_raydium_bound_quote_equals_the_quoter() -> None:
 
 def test_mint_helper_gives_real_loan_mints() -> None:
     assert mint(0) == USDC_MINT and mint(1) == NATIVE_MINT
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32), st.sampled_from([60, 140, 260, 1000]))
+def test_refresh_costs_after_a_price_move_equals_a_fresh_engine_at_the_new_price(seed: int, new: int) -> None:
+    rng = random.Random(seed)
+    price = {"usdc_per_1000_lamports": 150}
+    usdc_cap = 10**12
+
+    def to_loan(m: Pubkey, lam: int) -> int:
+        return lam if m == NATIVE_MINT else -(-lam * price["usdc_per_1000_lamports"] // 1000)
+
+    def to_lamports(m: Pubkey, amt: int) -> int:
+        return amt if m == NATIVE_MINT else amt * 1000 // price["usdc_per_1000_lamports"]
+
+    def fees() -> FeeModel:
+        return FeeModel(
+            flash_fee=solend_flash_fee(500_000_000_000_000, 20), lamports_to_loan=to_loan,
+            loan_to_lamports=to_lamports, signatures=2, priority_fee_lamports=2_000_000, tip_share_bps=5000,
+            min_tip_lamports=1000, flash_rate_floor=0.0005,
+        )
+
+    def cap(mint: Pubkey) -> int:  # the SOL cap follows the price, as the engine's does
+        return usdc_cap if mint == USDC_MINT else to_lamports(USDC_MINT, usdc_cap)
+
+    pools = random_market(rng, 7, 30, 0.01)
+    live = SearchEngine(LOANS, cap, fees())
+    for pool in pools:
+        live.upsert_pool(pool)
+    before = {o.cycle_id: o for o in live.top(10**9)}
+    price["usdc_per_1000_lamports"] = new
+    events = live.refresh_costs(LOANS, 99)
+    fresh = SearchEngine(LOANS, cap, fees())
+    for pool in pools:
+        fresh.upsert_pool(pool)
+    assert [key(o) for o in live.top(10**9)] == [key(o) for o in fresh.top(10**9)]
+    assert [o.fees for o in live.top(10**9)] == [o.fees for o in fresh.top(10**9)]
+    # Only what changed is announced: withdrawals of what went, (re)publications of what moved.
+    after = {o.cycle_id: o for o in live.top(10**9)}
+    event(f"withdrawn: {bool(set(before) - set(after))}, new: {bool(set(after) - set(before))}")
+    withdrawn = {e.cycle_id for e in events if isinstance(e, OpportunityWithdrawn)}
+    assert withdrawn == set(before) - set(after)
+    changed = {c for c, o in after.items() if c not in before or before[c].fees != o.fees
+               or before[c].amount_in != o.amount_in}
+    assert {e.cycle_id for e in events if isinstance(e, Opportunity)} == changed

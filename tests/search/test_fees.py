@@ -1,13 +1,21 @@
-"""Fee model: Solend's flash fee rounding and the gross → net breakdown."""
+"""Fee model: the lenders' flash fee schedules (Solend, Kamino, free, cheapest) and gross → net."""
 
 from __future__ import annotations
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from core.protocols import kamino
 from core.protocols.ids import NATIVE_MINT, USDC_MINT
 from core.search import FeeModel
-from core.search.fees import solend_flash_fee
+from core.search.fees import (
+    REFUSED_FLASH_FEE,
+    cheapest_schedule,
+    free_schedule,
+    kamino_schedule,
+    solend_flash_fee,
+    solend_schedule,
+)
 
 
 def test_solend_flash_fee_matches_program_test_vector() -> None:
@@ -47,3 +55,27 @@ def test_breakdown_takes_network_fees_tip_and_flash_fee_from_gross() -> None:
     assert b.tip == (2_000_000 - 500_000 - 3_000) // 2
     assert b.total == b.flash_fee + b.network_fee + b.tip
     assert model.fixed_cost(USDC_MINT) == 3_000 + 150
+
+
+@given(st.integers(1, 10**16), st.sampled_from([11_529_215_046_068, 3 * 10**15, 10**12]))
+def test_kamino_schedule_is_the_programs_fee_and_never_below_its_rate_floor(amount: int, sf: int) -> None:
+    schedule = kamino_schedule(sf)
+    got = schedule.fee(USDC_MINT, amount)
+    try:
+        expected = kamino.flash_loan_fee(amount, sf)
+    except kamino.KaminoError:
+        assert got == REFUSED_FLASH_FEE  # BorrowTooSmall: a cost no cycle can pay
+        return
+    assert got == expected
+    assert got >= schedule.rate_floor * amount - 1
+
+
+@given(st.integers(1, 10**16))
+def test_cheapest_schedule_charges_the_lowest_fee_of_its_lenders(amount: int) -> None:
+    solend = solend_schedule(500_000_000_000_000, 20)
+    kamino_s = kamino_schedule(11_529_215_046_068)
+    auto = cheapest_schedule([solend, kamino_s])
+    got = auto.fee(USDC_MINT, amount)
+    assert got == min(solend.fee(USDC_MINT, amount), kamino_s.fee(USDC_MINT, amount))
+    assert got >= auto.rate_floor * amount - 1
+    assert cheapest_schedule([solend, free_schedule("marginfi")]).fee(USDC_MINT, amount) == 0

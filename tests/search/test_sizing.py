@@ -124,12 +124,13 @@ def test_deep_pools_amount_is_within_0_1_percent_or_the_noise_bound_of_fine_grid
     # 0.1 % or N, whichever is larger — N is a few base units, far below any executable profit.
     noise = math.ceil(rounding_noise(float_chain(hops)[2])) + 2
     assert got >= best - max(best // 1000, noise)
-    # Where the profit is not even 1000× the noise (a few thousand base units, under any fixed
-    # cost, so the engine never sizes it), a coarse grid can land on a luckier rounding.
-    slack = 0 if best >= 1000 * noise else noise
-    event("profit above 1000x noise" if slack == 0 else "profit within noise range")
-    assert got >= best_of(hops, grid(cap, 50)) - slack
-    assert got >= best_of(hops, ladder(cap)) - slack
+    # A grid point is never above the optimum, so the guarantee carries over: ours is at least
+    # the grid's and the ladder's best minus N. Less cannot be promised on this plateau: a grid
+    # point can land on a luckier rounding than the closed-form amount (found by hypothesis at
+    # 1,766× the noise: 14,133 vs a grid's 14,134), and only scanning the plateau would find it.
+    event("profit above 1000x noise" if best >= 1000 * noise else "profit within noise range")
+    assert got >= best_of(hops, grid(cap, 50)) - noise
+    assert got >= best_of(hops, ladder(cap)) - noise
 
 
 @settings(max_examples=80, deadline=None)
