@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 # Prepared candidates kept for the approval queue; the queue's TTL drops them long before this.
 MAX_REMEMBERED = 1_000
+CLOSE_GRACE_S = 5.0
 
 # Row columns a re-check measures afresh (the approved row shows what was actually sent).
 _RECHECKED_FIELDS = (
@@ -295,6 +296,9 @@ class FlashLoanPipeline:
             await asyncio.wait(list(self._sending), timeout=timeout)
 
     async def close(self) -> None:
+        # In-flight bundles get a moment to land and settle; what is still out after that stays
+        # `submitted` in the store, and the next start's reconciliation follows it (never re-sends).
+        await self.drain(timeout=CLOSE_GRACE_S)
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*list(self._sending), return_exceptions=True)
