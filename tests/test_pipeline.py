@@ -24,6 +24,7 @@ from solders.pubkey import Pubkey
 
 from core.approvals import Candidate
 from core.config import load_config
+from core.events import AttemptUpdate
 from core.keypair import localnet_keypair_path
 from core.localnet.genesis import operator_keypair
 from core.pipeline import FlashLoanPipeline
@@ -225,3 +226,24 @@ async def test_recheck_refuses_when_the_gap_closed_before_approval(stack: Stack)
     assert row.state == "rejected" and row.error_class.startswith("validation:")
     assert outcome.reason in row.error_detail
     assert SEND_METHODS.isdisjoint(stack.request_log())
+
+
+async def test_a_risk_trip_inside_the_engine_kills_the_runtime_and_is_persisted(tmp_path: Path) -> None:
+    config = load_config(None, {"store.dir": str(tmp_path)}, search_default_paths=False)
+    runtime = Runtime(config, with_engine=False)
+    await runtime.start()
+    try:
+        # What the Submitter does on the failure that crosses a [risk] threshold.
+        runtime.kill_switch.trip("3 consecutive failures ≥ max_consecutive_failures 3")
+        runtime.bus.publish(AttemptUpdate("att", 1, "failed"))
+        deadline = time.monotonic() + WAIT
+        while runtime.state != "killed":
+            assert time.monotonic() < deadline, f"runtime still {runtime.state}"
+            await asyncio.sleep(0.01)
+        refused = await runtime.approve(1)
+        assert refused.decision is None and "consecutive failures" in refused.reason
+    finally:
+        await runtime.close()
+    with StoreReader(tmp_path, "dry-run") as reader:
+        (event,) = reader.kill_switch_events()
+    assert event.state == "killed" and "consecutive failures" in event.reason
