@@ -644,7 +644,8 @@ class ArbConsole(App[int]):
 
     async def action_quit(self) -> None:
         in_flight = self.link.in_flight() if self.link is not None else 0
-        if in_flight:
+        # A background engine keeps its bundles when the console goes: quitting only detaches.
+        if in_flight and not getattr(self.link, "detach_only", False):
             self.push_screen(ConfirmQuit(in_flight), self._quit_answer)
             return
         self.exit(0)

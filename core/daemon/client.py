@@ -57,6 +57,8 @@ class CommandFailed(Exception):
 class EngineClient:
     """`await EngineClient.connect(store_dir)`; then use it as an `EngineLink`; `await close()` detaches."""
 
+    detach_only = True  # closing this link leaves the engine and its in-flight bundles running
+
     def __init__(self, store_dir: Path) -> None:
         self.store_dir = Path(store_dir)
         self.path = socket_path(store_dir)
