@@ -946,6 +946,29 @@ class ExactInQuoter:
     def _slow(self, amount_in: int) -> int:
         return quote_exact_in(self._pool, self._arrays, amount_in, self.a_to_b)
 
+    def piece(self, amount_in: int) -> tuple[int, float, float, float, float] | None:
+        """The swap's real curve around `amount_in`: (step, C, O, R, K) with
+        out ≈ O + R·(x − C) / (1 + K·(x − C)) for every x ending in the same step (the constant
+        product on that step's virtual reserves, fee folded into R and K); None where the table
+        does not describe the amount (the full swap would be needed, or it fails)."""
+        if not self._fast or not 0 < amount_in <= U64_MAX:
+            return None
+        k = bisect_right(self._thresholds, amount_in)
+        if k == len(self._price):
+            if self._end == _END_LIMIT:
+                return k, float(self._cost[k]), float(self._out[k]), 0.0, 0.0
+            return None
+        liquidity = self._liq[k]
+        if liquidity <= 0:
+            return None
+        gamma = self._g / FEE_RATE_MUL_VALUE
+        sp = self._price[k] / 18446744073709551616.0
+        if self.a_to_b:
+            rate, curv = gamma * sp * sp, gamma * sp / liquidity
+        else:
+            rate, curv = gamma / (sp * sp), gamma / (sp * liquidity)
+        return k, float(self._cost[k]), float(self._out[k]), rate, curv
+
 
 __all__ = [
     "ERROR_BY_CODE",

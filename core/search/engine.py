@@ -340,12 +340,14 @@ class SearchEngine:
         rate, curv, env = self._rate, self._curv, self._env
         a_acc, c_acc, e_acc = 1.0, 0.0, 0.0
         rates: list[float] = []
+        curvs: list[float] = []
         for s in rec.slots:
             r = rate[s]
             c_acc += curv[s] * a_acc
             e_acc += env[s] * a_acc
             a_acc *= r
             rates.append(r)
+            curvs.append(curv[s])
         if a_acc <= 1.0:
             return None
         loan = rec.loan
@@ -375,7 +377,7 @@ class SearchEngine:
         hops = [quotes[s] for s in rec.slots]
         self.stats["searches"] += 1
         sized = optimal_input(
-            hops, a_acc, c_acc, rates, rec.exact, cap, self._flash_fn[loan], self._phi[loan]
+            hops, a_acc, c_acc, rates, rec.exact, cap, self._flash_fn[loan], self._phi[loan], curvs
         )
         if sized is None:
             return None

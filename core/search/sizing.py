@@ -16,9 +16,15 @@ the bracket the integer profit is the real curve plus rounding noise, unimodal o
 - else, golden section down to where the real curve is flat to one unit, then the local scan:
   within N base units of the optimum (such profits are below any executable cost anyway).
 
-For concentrated-liquidity hops the model is the local linearisation; tick crossings can bend the
-curve either way, so the golden section runs on a bracket around x0 that widens toward whichever
-end the maximum keeps landing on, then the local scan.
+For concentrated-liquidity hops the real curve is piecewise Möbius: between two tick crossings a
+pool is a constant product on its virtual reserves, and the marginal rate is continuous across a
+crossing, so the chain's profit is concave and C¹. Given each hop's piece (`piece(amount)` on its
+bound quoter, see ExactInQuoter), the pieces an amount goes through compose into one Möbius map,
+whose closed-form optimum is the next amount (a Newton step on pieces); when that amount goes
+through the same pieces it is the real optimum, and the local scan takes it to the integers. A few
+chain quotes instead of a golden section. When it does not settle (the optimum sits on a crossing,
+or a hop has no pieces), the golden section runs on a bracket around x0 that widens toward
+whichever end the maximum keeps landing on, then the local scan.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ LOCAL_SCAN = 2
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 _REL = 1e-9  # float safety margin, far above double rounding on these few operations
 _NEG = -(1 << 200)
+PIECE_STEPS = 6  # Newton steps on pieces before falling back to the golden section
 
 
 
@@ -97,6 +104,15 @@ class _Objective:
         self.flash = flash
         self.cache: dict[int, int] = {}
         self.best: tuple[int, int, int] = (_NEG, 0, 0)  # (objective, amount_in, amount_out)
+
+    def record(self, x: int, out: int) -> None:
+        """Score x from a chain output computed elsewhere."""
+        if x in self.cache:
+            return
+        value = out - x - self.flash(x)
+        self.cache[x] = value
+        if value > self.best[0] or (value == self.best[0] and x < self.best[1]):
+            self.best = (value, x, out)
 
     def __call__(self, x: int) -> int:
         value = self.cache.get(x)
@@ -191,11 +207,13 @@ def optimal_input(
     cap: int,
     flash: Callable[[int], int],
     phi: float = 0.0,
+    curvs: Sequence[float] | None = None,
 ) -> Sized | None:
     """The amount in [1, cap] that maximises out − in − flash(in) on the integer quoter.
 
-    `a`, `c` are the composed float coefficients, `rates` the hops' marginal rates (trade order),
-    `phi` the flash fee rate used only for the closed-form start. None when nothing is feasible.
+    `a`, `c` are the composed float coefficients, `rates` / `curvs` the hops' marginal rates and
+    curvatures (trade order; curvs lets a non-Möbius chain be sized on pieces), `phi` the flash
+    fee rate used only for the closed-form start. None when nothing is feasible.
     """
     if cap < 1 or not (0.0 < a < math.inf and 0.0 < c < math.inf):
         return None
@@ -229,6 +247,11 @@ def optimal_input(
             curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
             _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0)
     else:
+        settled = _on_pieces(f, rates, curvs, x0, k1, cap) if curvs is not None else None
+        if settled is not None:
+            _scan(f, max(1, settled - LOCAL_SCAN), min(cap, settled + LOCAL_SCAN))
+            value, x, out = f.best
+            return None if value == _NEG else Sized(x, out, value, len(f.cache))
         # The linearisation holds until the next initialized tick; past it liquidity can thin or
         # deepen, so bracket around x0 and widen the side the best amount keeps landing on. The
         # golden section stops at a quarter of the width where the local curve is flat to a unit.
@@ -250,6 +273,72 @@ def optimal_input(
     if value == _NEG:
         return None
     return Sized(x, out, value, len(f.cache))
+
+
+def _on_pieces(
+    f: _Objective, rates: Sequence[float], curvs: Sequence[float], x: int, k1: float, cap: int
+) -> int | None:
+    """Newton steps on the chain's pieces from x; the amount where they settle, or None.
+
+    Each hop maps its input by `O + R·(u − C)/(1 + K·(u − C))` on the piece the current amount
+    reaches, i.e. the matrix [[R + O·K, O − C·(R + O·K)], [K, 1 − K·C]]; the chain is their
+    product [[a, b], [c, d]] and f − k1·x peaks where (c·x + d)² = (a·d − b·c)/k1.
+    """
+    pieces = [getattr(q, "piece", None) for q in f.hops]
+    walked = _walk(f, pieces, rates, curvs, x)
+    seen = {x}
+    for _ in range(PIECE_STEPS):
+        if walked is None:
+            return None
+        key, (ma, mb, mc, md) = walked
+        det = ma * md - mb * mc
+        if not (mc > 0.0 and det > 0.0 and math.isfinite(det)):
+            return None
+        target = (math.sqrt(det / k1) - md) / mc
+        if not math.isfinite(target):
+            return None
+        nxt = min(max(1, round(target)), cap)
+        if nxt == x:
+            return x
+        if nxt in seen:
+            return None  # bouncing between pieces: the optimum sits on a crossing
+        seen.add(nxt)
+        after = _walk(f, pieces, rates, curvs, nxt)
+        if after is not None and after[0] == key:
+            return nxt
+        x, walked = nxt, after
+    return None
+
+
+def _walk(
+    f: _Objective, pieces: list, rates: Sequence[float], curvs: Sequence[float], x: int
+) -> tuple[list[int], tuple[float, float, float, float]] | None:
+    """Quote x through the chain (scored in f) and compose the pieces it goes through."""
+    ma, mb, mc, md = 1.0, 0.0, 0.0, 1.0
+    amount = x
+    key: list[int] = []
+    try:
+        for i, quote in enumerate(f.hops):
+            piece = pieces[i]
+            if piece is None:
+                cc, oo, rr, kk = 0.0, 0.0, rates[i], curvs[i]
+            else:
+                got = piece(amount)
+                if got is None:
+                    f(x)
+                    return None
+                step, cc, oo, rr, kk = got
+                key.append(step)
+            ha = rr + oo * kk
+            hb = oo - cc * ha
+            hd = 1.0 - kk * cc
+            ma, mb, mc, md = ha * ma + hb * mc, ha * mb + hb * md, kk * ma + hd * mc, kk * mb + hd * md
+            amount = quote(amount)
+    except Exception:
+        f.cache[x] = _NEG
+        return None
+    f.record(x, amount)
+    return key, (ma, mb, mc, md)
 
 
 def _exact_bracket(a: float, c: float, k1: float, noise: float, g_c: float) -> tuple[int, int]:

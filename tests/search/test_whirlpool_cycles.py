@@ -59,7 +59,8 @@ def run(hops, x: int) -> int | None:
     return out - x
 
 
-def size(hops, cap: int):
+def size(hops, cap: int, on_pieces: bool = True):
+    """The engine's sizing; on_pieces=False forces the golden-section fallback."""
     rates, curvs = [], []
     for model, state, d in hops:
         line = model.linearize(state)
@@ -67,7 +68,8 @@ def size(hops, cap: int):
         curvs.append(line.curv_ab if d else line.curv_ba)
     a, c = compose(rates, curvs)
     bound = [model.bound(state, d) for model, state, d in hops]
-    return optimal_input(bound, a, c, rates, False, cap, lambda _x: 0), a
+    pieces = curvs if on_pieces else None
+    return optimal_input(bound, a, c, rates, False, cap, lambda _x: 0, 0.0, pieces), a
 
 
 def best_of(hops, xs) -> int:
@@ -82,13 +84,14 @@ def best_of(hops, xs) -> int:
     st.integers(10**12, 10**14),
     st.sampled_from([500, 3000, 10_000]),
     st.sampled_from([0, 0, 10**13, 10**14]),
+    st.booleans(),
 )
 def test_mixed_cycle_amount_is_within_0_1_percent_of_brute_force_and_beats_grid_and_ladder(
-    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int
+    edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int, on_pieces: bool
 ) -> None:
     hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate, wall)
     cap = 10**13
-    sized, _ = size(hops, cap)
+    sized, _ = size(hops, cap, on_pieces)
     fine = [max(1, cap * k // 4000) for k in range(1, 4001)]
     # Refine the grid where the profit lives: it is concave, so the best grid cell brackets it.
     top = max(fine, key=lambda x: run(hops, x) or -(10**30))
