@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from core.config import AppConfig
@@ -28,6 +29,7 @@ events_log = logging.getLogger("arbtui.events")
 
 # Builds the engine host for a config; the default is core.runtime.Runtime(config).
 RuntimeFactory = Callable[[AppConfig], Any]
+SOCKET_WATCH_S = 2.0
 
 
 def load_factory(spec: str) -> RuntimeFactory:
@@ -64,6 +66,15 @@ class _EventLog:
             self(await sub.get())
 
 
+async def _watch_socket(path: Path, stop: asyncio.Event) -> None:
+    """An engine whose socket file was removed (store dir deleted) can never be reached again: stop it."""
+    while not stop.is_set():
+        await asyncio.sleep(SOCKET_WATCH_S)
+        if not path.exists():
+            log.warning("engine socket %s is gone (store dir removed?): stopping", path)
+            stop.set()
+
+
 async def host_engine(
     config: AppConfig,
     *,
@@ -91,6 +102,7 @@ async def host_engine(
     printer: asyncio.Task[None] | None = None
     sub: Subscription | None = None
     event_log = _EventLog(on_event)
+    watch: asyncio.Task[None] | None = None
     try:
         if start_cluster:
             from core.localnet.launcher import ensure_cluster_async
@@ -102,11 +114,14 @@ async def host_engine(
         await runtime.start()
         server = EngineServer(runtime, store_dir, on_stop_request=stop.set, cluster=config.cluster.name)
         await server.start()
+        watch = asyncio.create_task(_watch_socket(server.path, stop), name="engine-socket-watch")
         log.info("engine ready: cluster=%s mode=%s store=%s", config.cluster.name, runtime.mode, store_dir)
         await stop.wait()
         log.info("engine stopping")
         return 0
     finally:
+        if watch is not None:
+            watch.cancel()
         if runtime is not None:
             try:
                 await runtime.close()  # settles or reconciles in-flight bundles before anything else goes

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,3 +75,27 @@ async def test_sigkilled_engine_leaves_a_stale_lock_and_socket_that_the_next_sta
     log = (store / "arbtui.log").read_text()
     assert f"took over the store dir from engine pid {crashed}" in log
     assert "removed a stale engine socket" in log
+
+
+async def test_engine_whose_store_dir_is_deleted_stops_itself(config: AppConfig) -> None:
+    client = await ensure_engine(config, factory=SCRIPTED, start_cluster=False, timeout=30)
+    pid = client.engine_pid
+    assert pid is not None
+    await client.close()
+    shutil.rmtree(config.store.dir)
+    async with asyncio.timeout(15):  # nothing could ever attach to it again
+        while _alive(pid):
+            await asyncio.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie until its parent (this test's process tree) reaps it: finished all the same.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
