@@ -5,9 +5,13 @@ SOL as loan tokens and hubs, several pools per pair), then a stream of pool upda
 price jitters around its token reference prices, liquidity drifts). Measures update → re-ranked
 opportunities latency of `SearchEngine.upsert_pool` + `top(10)`; then the same stream through the
 usual Python approach (a networkx DiGraph of −log(best rate) per direction, negative-cycle search
-from each loan token per update) on a prefix of the stream. Last line: one JSON object.
+from each loan token per update) on a prefix of the stream. A third, Whirlpool-heavy stream replaces a
+share of the pools by Orca Whirlpools (tick spacing 8, a wide position plus narrow ones and walls a
+few dozen ticks away, so 1 % moves cross initialized ticks); their updates are real swaps from the
+reference state on the exact quoter, shocks undone by the next update as above. Last line: one
+JSON object.
 
-    .venv/bin/python bench/search.py [--updates N] [--seed S] [--sigma 0.003]
+    .venv/bin/python bench/search.py [--updates N] [--seed S] [--sigma 0.003] [--whirlpool-share 0.4]
 """
 
 from __future__ import annotations
@@ -30,10 +34,17 @@ import contextlib
 import networkx as nx
 from solders.pubkey import Pubkey
 
+from core.localnet.genesis_whirlpool import Position, build_whirlpool_state
 from core.protocols.ids import NATIVE_MINT, USDC_MINT
+from core.protocols.whirlpool import MAX_TICK_INDEX, MIN_TICK_INDEX
+from core.quote.whirlpool import WhirlpoolSwapError, swap, tick_index_from_sqrt_price
 from core.search import FeeModel, Pool, SearchEngine
 from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
+from core.search.dex_whirlpool import WHIRLPOOL, WHIRLPOOL_MODEL, WhirlpoolState
 from core.search.fees import solend_flash_fee
+
+MODELS = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
+WHIRLPOOL_TICK_SPACING = 8
 
 SOL_USD = 150.0
 
@@ -67,8 +78,55 @@ def reserves(tokens, a: int, b: int, tvl_usd: float, jitter: float) -> tuple[int
     return max(1000, int(ra)), max(1000, int(rb))
 
 
+class WhirlpoolRef:
+    """A Whirlpool at its reference price; `moved(jitter)` is the state after a real swap that moves
+    its price by about `jitter` (relative), computed by the exact quoter."""
+
+    def __init__(self, rng: random.Random, tokens, a: int, b: int, tvl_usd: float, pool_id: Pubkey) -> None:
+        if bytes(tokens[a][0]) > bytes(tokens[b][0]):
+            a, b = b, a
+        self.id, self.mint_a, self.mint_b = pool_id, tokens[a][0], tokens[b][0]
+        ra, rb = reserves(tokens, a, b, tvl_usd, 0.0)
+        sqrt_price = int(math.sqrt(rb / ra) * 2**64)
+        liquidity = int(math.sqrt(ra * rb))
+        ts = WHIRLPOOL_TICK_SPACING
+        base = tick_index_from_sqrt_price(sqrt_price) // ts * ts
+        lo, hi = MIN_TICK_INDEX // ts * ts + ts, MAX_TICK_INDEX // ts * ts
+
+        def span(low: int, high: int, share: float) -> Position:
+            amount = max(1, int(liquidity * share))
+            return Position(max(lo, base - low * ts), min(hi, base + high * ts), amount)
+
+        positions = [span(300, 300, 0.4), span(rng.randint(3, 20), rng.randint(3, 20), 0.6)]
+        positions += [span(rng.randint(30, 60), rng.randint(30, 60), 0.3)]  # walls past 1–2 % moves
+        built = build_whirlpool_state(
+            token_mint_a=self.mint_a, token_mint_b=self.mint_b, token_vault_a=Pubkey.new_unique(),
+            token_vault_b=Pubkey.new_unique(), tick_spacing=ts, fee_rate=rng.choice((500, 3000, 3000, 1000)),
+            sqrt_price=sqrt_price, positions=positions,
+        )
+        self.pool = built.pool
+        self.arrays = tuple(built.tick_arrays.values())
+
+    def moved(self, jitter: float) -> WhirlpoolState:
+        pool = self.pool
+        sp = pool.sqrt_price / 2**64
+        a_to_b = jitter < 0
+        # A move of the price by j is one of j/2 in its square root: that much of the virtual reserve.
+        virtual = pool.liquidity / sp if a_to_b else pool.liquidity * sp
+        amount = int(virtual * abs(jitter) / 2)
+        if amount <= 0:
+            return WhirlpoolState(pool, self.arrays)
+        try:
+            result = swap(pool, self.arrays, amount, a_to_b=a_to_b)
+        except WhirlpoolSwapError:
+            return WhirlpoolState(pool, self.arrays)
+        arrays = tuple(result.apply_to_tick_array(t) for t in self.arrays)
+        return WhirlpoolState(result.apply(pool), arrays)
+
+
 def build_market(
-    seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates: int, shock_p: float, shock: float
+    seed: int, n_tokens: int, n_pools: int, sigma: float, n_updates: int, shock_p: float, shock: float,
+    whirlpool_share: float = 0.0,
 ):
     rng = random.Random(seed)
     tokens = make_tokens(rng, n_tokens)
@@ -76,8 +134,18 @@ def build_market(
     tvls = [math.exp(rng.uniform(math.log(5e4), math.log(5e6))) for _ in pairs]
     fees = [rng.choice(((25, 10_000), (25, 10_000), (30, 10_000), (20, 10_000))) for _ in pairs]
     ids = [Pubkey(bytes([9]) + i.to_bytes(4, "little") + bytes(27)) for i in range(len(pairs))]
+    # Its own random stream: the Raydium market of a seed stays what it was.
+    wrng = random.Random(f"{seed}:whirlpool")
+    whirlpools = {
+        i: WhirlpoolRef(wrng, tokens, *pairs[i], tvls[i], ids[i])
+        for i in range(len(pairs))
+        if whirlpool_share > 0 and wrng.random() < whirlpool_share
+    }
 
     def pool(i: int, slot: int, jitter: float, tvl_scale: float) -> Pool:
+        ref = whirlpools.get(i)
+        if ref is not None:
+            return Pool(ref.id, WHIRLPOOL, ref.mint_a, ref.mint_b, ref.moved(jitter), slot)
         a, b = pairs[i]
         ra, rb = reserves(tokens, a, b, tvls[i] * tvl_scale, jitter)
         return Pool(ids[i], RAYDIUM_AMM_V4, tokens[a][0], tokens[b][0], RaydiumState(ra, rb, *fees[i]), slot)
@@ -117,9 +185,7 @@ def make_engine(tokens) -> SearchEngine:
         flash_rate_floor=0.0005,
     )
     caps = {USDC_MINT: 5_000_000 * 10**6, NATIVE_MINT: 30_000 * 10**9}
-    return SearchEngine(
-        (USDC_MINT, NATIVE_MINT), caps.__getitem__, fee_model, {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL}
-    )
+    return SearchEngine((USDC_MINT, NATIVE_MINT), caps.__getitem__, fee_model, MODELS)
 
 
 class NetworkxSearch:
@@ -131,9 +197,9 @@ class NetworkxSearch:
         self.loans = loan_mints
 
     def _rate(self, pool: Pool, a_to_b: bool) -> float:
-        s = pool.state
-        gamma = 1 - s.swap_fee_numerator / s.swap_fee_denominator
-        return gamma * (s.pc_reserve / s.coin_reserve if a_to_b else s.coin_reserve / s.pc_reserve)
+        # The marginal rate at zero size, fee included (γ·y/x for a constant product, γ·P for a CLMM).
+        line = MODELS[pool.dex].linearize(pool.state)
+        return max(line.rate_ab if a_to_b else line.rate_ba, 1e-300)
 
     def upsert(self, pool: Pool) -> list[list]:
         for src, dst, a_to_b in ((pool.mint_a, pool.mint_b, True), (pool.mint_b, pool.mint_a, False)):
@@ -185,6 +251,7 @@ def run_engine(tokens, initial: list[Pool], stream: list[Pool]) -> dict:
         "searches": st["searches"] / n,
         "quotes_per_search": st["evaluations"] / max(1, st["searches"]),
         "events": changed / n,
+        "whirlpool_updates": sum(p.dex == WHIRLPOOL for p in stream),
     }
 
 
@@ -227,6 +294,8 @@ def main() -> None:
     parser.add_argument("--shock-p", type=float, default=0.05, help="share of updates that are large trades")
     parser.add_argument("--shock", type=float, default=0.01, help="price move of a large trade (sd)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--whirlpool-share", type=float, default=0.4, help="Whirlpool share, third stream")
+    parser.add_argument("--whirlpool-updates", type=int, default=20_000)
     args = parser.parse_args()
 
     tokens, initial, stream = build_market(
@@ -250,6 +319,21 @@ def main() -> None:
     calm_nx_ups, calm_found = run_networkx(initial, calm[: args.nx_updates])
     report(f"calm (jitter {args.sigma:.1%} only)", calm_run, calm_nx_ups, calm_found, args.nx_updates)
 
+    w_tokens, w_initial, w_stream = build_market(
+        args.seed, args.tokens, args.pools, args.sigma, args.whirlpool_updates, args.shock_p, args.shock,
+        args.whirlpool_share,
+    )
+    w_run = run_engine(w_tokens, w_initial, w_stream)
+    w_engine = w_run["engine"]
+    w_pools = sum(p.dex == WHIRLPOOL for p in w_initial)
+    w_nx_ups, w_found = run_networkx(w_initial, w_stream[: args.nx_updates])
+    print(
+        f"whirlpool-heavy market: {w_pools} of {w_engine.pool_count} pools are Whirlpools, "
+        f"{w_engine.cycle_count} cycles, built in {w_run['build_s']:.2f} s, {w_run['standing']} standing; "
+        f"{len(w_stream)} updates ({w_run['whirlpool_updates']} Whirlpool swaps), same shocks"
+    )
+    report("whirlpool-heavy with shocks", w_run, w_nx_ups, w_found, args.nx_updates)
+
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({
         "updates_per_s": round(main_run["updates_per_s"], 1),
@@ -264,6 +348,14 @@ def main() -> None:
         "calm_p99_us": round(calm_run["p99_us"], 2),
         "calm_networkx_updates_per_s": round(calm_nx_ups, 2),
         "calm_speedup_x": round(calm_run["updates_per_s"] / calm_nx_ups, 1),
+        "whirlpool_pools": w_pools,
+        "whirlpool_cycles": w_engine.cycle_count,
+        "whirlpool_updates_per_s": round(w_run["updates_per_s"], 1),
+        "whirlpool_p50_us": round(w_run["p50_us"], 2),
+        "whirlpool_p99_us": round(w_run["p99_us"], 2),
+        "whirlpool_max_us": round(w_run["max_us"], 2),
+        "whirlpool_networkx_updates_per_s": round(w_nx_ups, 2),
+        "whirlpool_speedup_x": round(w_run["updates_per_s"] / w_nx_ups, 1),
     }))
 
 

@@ -804,8 +804,8 @@ class ExactInQuoter:
     """
 
     __slots__ = (
-        "_arrays", "_cost", "_end", "_fast", "_fee_rate", "_g", "_liq", "_out", "_pool", "_price",
-        "_target", "_thresholds", "a_to_b", "max_liquidity",
+        "_arrays", "_built", "_cost", "_end", "_fast", "_fee_rate", "_g", "_liq", "_max_liquidity", "_out",
+        "_pool", "_price", "_target", "_thresholds", "a_to_b",
     )
 
     def __init__(self, pool: Whirlpool, tick_arrays: Iterable[TickArray], a_to_b: bool) -> None:
@@ -814,6 +814,11 @@ class ExactInQuoter:
         self.a_to_b = a_to_b
         self._fee_rate = pool.fee_rate
         self._g = FEE_RATE_MUL_VALUE - pool.fee_rate
+        # The table is built on first use: most pool states are never quoted in this direction.
+        self._built = False
+
+    def _ensure_built(self) -> None:
+        self._built = True
         self._thresholds: list[int] = []  # smallest amount completing step i
         self._cost: list[int] = [0]  # input (fees included) used by the first i full steps
         self._out: list[int] = [0]  # output of the first i full steps
@@ -822,13 +827,23 @@ class ExactInQuoter:
         self._liq: list[int] = []  # ... on liquidity _liq[i]
         self._end = _END_SLOW
         self._fast = False
-        self.max_liquidity = pool.liquidity
         try:
             self._build()
         except WhirlpoolSwapError:
             self._fast = False
-        if self._liq:
-            self.max_liquidity = max(self._liq)
+        self._max_liquidity = max(self._liq) if self._liq else self._pool.liquidity
+
+    def step_ends(self) -> tuple[list[int], list[int]]:
+        """(smallest amount completing each full step, input used by the first i full steps)."""
+        if not self._built:
+            self._ensure_built()
+        return list(self._thresholds), list(self._cost)
+
+    @property
+    def max_liquidity(self) -> int:
+        if not self._built:
+            self._ensure_built()
+        return self._max_liquidity
 
     def _build(self) -> None:
         pool, a_to_b = self._pool, self.a_to_b
@@ -904,6 +919,8 @@ class ExactInQuoter:
         self._end = _END_LIMIT
 
     def __call__(self, amount_in: int) -> int:
+        if not self._built:
+            self._ensure_built()
         if not self._fast or not 0 < amount_in <= U64_MAX:
             return self._slow(amount_in)
         thresholds = self._thresholds
@@ -951,6 +968,8 @@ class ExactInQuoter:
         out ≈ O + R·(x − C) / (1 + K·(x − C)) for every x ending in the same step (the constant
         product on that step's virtual reserves, fee folded into R and K); None where the table
         does not describe the amount (the full swap would be needed, or it fails)."""
+        if not self._built:
+            self._ensure_built()
         if not self._fast or not 0 < amount_in <= U64_MAX:
             return None
         k = bisect_right(self._thresholds, amount_in)

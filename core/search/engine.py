@@ -23,7 +23,7 @@ from operator import itemgetter, mul
 from solders.pubkey import Pubkey
 
 from core.search.cycles import CycleIndex
-from core.search.dex_models import BoundQuote, DexModel, default_models
+from core.search.dex_models import BoundQuote, DexModel, HopLine, default_models
 from core.search.fees import FeeModel
 from core.search.opportunities import Hop, Opportunity, OpportunityEvent, OpportunityWithdrawn
 from core.search.pools import Pool
@@ -32,6 +32,7 @@ from core.search.sizing import gross_upper_bound, optimal_input
 _RATE_MARGIN = 1.0 - 1e-9
 _BOUND_MARGIN = 1.0 + 1e-9
 _FLASH_PROBE = 10**12
+_UNKNOWN = -1.0
 
 
 class UnknownDexError(ValueError):
@@ -102,7 +103,8 @@ class SearchEngine:
         # slot 0 is a neutral hop (rate 1, curvature 0) padding 2-hop cycles to 3 slots.
         self._rate: list[float] = [1.0]
         self._curv: list[float] = [0.0]
-        self._env: list[float] = [0.0]  # envelope curvature (≤ the true one; 0 = no bound known)
+        # Envelope curvature (≤ the true one; 0 = no bound known, _UNKNOWN = not computed yet).
+        self._env: list[float] = [0.0]
         self._quote: list[BoundQuote | None] = [None]
         self._cycles: dict[int, _CycleRec] = {}
         self._hot: list[tuple[_Group, _Group] | None] = []
@@ -140,10 +142,13 @@ class SearchEngine:
         line = model.linearize(pool.state)
         s = 2 * p + 1
         self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
-        quote_ab = self._quote[s] = model.bound(pool.state, True)
-        quote_ba = self._quote[s + 1] = model.bound(pool.state, False)
-        env = model.envelope_line(pool.state, line, quote_ab, quote_ba)
-        self._env[s], self._env[s + 1] = env.curv_ab, env.curv_ba
+        self._quote[s] = model.bound(pool.state, True)
+        self._quote[s + 1] = model.bound(pool.state, False)
+        if model.mobius_exact:
+            self._env[s], self._env[s + 1] = line.curv_ab, line.curv_ba
+        else:
+            # Found on first need: it may walk the pool's ticks, and most updates size nothing.
+            self._env[s] = self._env[s + 1] = _UNKNOWN
         events.extend(self._requote(p, pool.slot))
         return events
 
@@ -337,14 +342,13 @@ class SearchEngine:
         return events
 
     def _price(self, rec: _CycleRec, per_loan: dict[Pubkey, tuple[int, int]]) -> Opportunity | None:
-        rate, curv, env = self._rate, self._curv, self._env
-        a_acc, c_acc, e_acc = 1.0, 0.0, 0.0
+        rate, curv = self._rate, self._curv
+        a_acc, c_acc = 1.0, 0.0
         rates: list[float] = []
         curvs: list[float] = []
         for s in rec.slots:
             r = rate[s]
             c_acc += curv[s] * a_acc
-            e_acc += env[s] * a_acc
             a_acc *= r
             rates.append(r)
             curvs.append(curv[s])
@@ -369,6 +373,13 @@ class SearchEngine:
             # Every hop's envelope lies above its integer quote and is increasing, so the chained
             # envelope bounds the chain; with no envelope curvature only the slope bound is left.
             bound = (a_acc - 1.0 - phi) * cap
+            env, e_acc, prefix = self._env, 0.0, 1.0
+            for s in rec.slots:
+                e = env[s]
+                if e == _UNKNOWN:
+                    e = self._fill_envelope(s)
+                e_acc += e * prefix
+                prefix *= rate[s]
             if e_acc > 0.0:
                 bound = min(bound, gross_upper_bound(a_acc, e_acc, phi))
         if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
@@ -405,6 +416,19 @@ class SearchEngine:
             state_slots=state_slots,
             detected_at_ns=time.monotonic_ns(),
         )
+
+    def _fill_envelope(self, s: int) -> float:
+        """The envelope curvatures of slot s's pool (both directions), now that they are needed."""
+        p = (s - 1) // 2
+        pool, model = self._pools[p], self._model[p]
+        assert pool is not None and model is not None
+        a, b = 2 * p + 1, 2 * p + 2
+        line = HopLine(self._rate[a], self._curv[a], self._rate[b], self._curv[b])
+        quote_ab, quote_ba = self._quote[a], self._quote[b]
+        assert quote_ab is not None and quote_ba is not None
+        env = model.envelope_line(pool.state, line, quote_ab, quote_ba)
+        self._env[a], self._env[b] = env.curv_ab, env.curv_ba
+        return self._env[s]
 
     def _publish(self, opp: Opportunity) -> None:
         cid = opp.cycle_id

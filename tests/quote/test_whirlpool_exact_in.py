@@ -60,8 +60,9 @@ def test_quotes_equal_the_full_swap_across_tick_crossings_and_errors(
     arrays = list(state.tick_arrays.values())
     # Amounts right at and around every step boundary are where an off-by-one would show.
     quoter = ExactInQuoter(pool, arrays, a_to_b)
-    edges = [t + d for t in quoter._thresholds for d in (-1, 0, 1)]
-    edges += [c + d for c in quoter._cost for d in (0, 1)]
+    thresholds, costs = quoter.step_ends()
+    edges = [t + d for t in thresholds for d in (-1, 0, 1)]
+    edges += [c + d for c in costs for d in (0, 1)]
     same_as_swap(pool, arrays, a_to_b, [*amounts, *edges])
 
 

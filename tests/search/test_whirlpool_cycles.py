@@ -169,7 +169,7 @@ def test_whirlpool_envelope_lies_above_the_exact_quote_at_every_amount(
     rate, curv = (env.rate_ab, env.curv_ab) if a_to_b else (env.rate_ba, env.curv_ba)
     quote = quote_ab if a_to_b else quote_ba
     # Amounts at every step end of the swap too: where liquidity changes, a bad bound would show.
-    steps = getattr(quote, "_thresholds", [])
+    steps, _ = quote.step_ends()
     for x in [*amounts, *steps, *(t - 1 for t in steps if t > 1)]:
         try:
             out = quote(x)
