@@ -58,3 +58,32 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     return path
+
+
+EVENT_LOG_NAME = "events.jsonl"
+EVENT_LOGGER = "arbtui.events"
+
+
+def configure_event_log(
+    store_dir: Path, *, max_bytes: int = 50_000_000, backups: int = 3
+) -> logging.Logger:
+    """The engine's event stream as JSON lines in `<store_dir>/events.jsonl` (rotated).
+
+    Its own file: the market reprices many times a second, and those lines would otherwise push the
+    operator's warnings out of `arbtui.log` within minutes. Lines are exactly the socket's and
+    `run --headless --json`'s objects, one per line, for jq.
+    """
+    store_dir = Path(store_dir).expanduser()
+    store_dir.mkdir(parents=True, exist_ok=True)
+    path = store_dir / EVENT_LOG_NAME
+    logger = logging.getLogger(EVENT_LOGGER)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    if not any(
+        isinstance(h, RotatingFileHandler) and Path(h.baseFilename) == path for h in logger.handlers
+    ):
+        handler = RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.addFilter(RedactingFilter())
+        logger.addHandler(handler)
+    return logger

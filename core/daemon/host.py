@@ -2,9 +2,10 @@
 
 Used by the background engine (`python -m core.daemon`) and by `arbtui run --headless`, which is
 the same engine in the foreground with its event stream printed. Every event (slot ticks aside)
-also goes to the store's log as the same JSON object the socket carries, so log, socket and
-headless output cannot disagree. SIGTERM / SIGINT / a console's `stop` command end it cleanly:
-the runtime settles or reconciles what is in flight (`Runtime.close`) before anything else goes.
+also goes to the store's event log (`events.jsonl`) as the same JSON object the socket carries,
+so log, socket and headless output cannot disagree. SIGTERM / SIGINT / SIGHUP / a console's
+`stop` command end it cleanly: the runtime settles or reconciles what is in flight
+(`Runtime.close`) before anything else goes.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from core.config import AppConfig
 from core.daemon.lock import EngineLock
 from core.daemon.server import EngineServer
 from core.events import EngineState, Event, SlotTick, Subscription, to_json_dict
+from core.logs import configure_event_log
 
 log = logging.getLogger(__name__)
-events_log = logging.getLogger("arbtui.events")
 
 # Builds the engine host for a config; the default is core.runtime.Runtime(config).
 RuntimeFactory = Callable[[AppConfig], Any]
@@ -48,9 +49,10 @@ def default_factory(config: AppConfig) -> Any:
 
 
 class _EventLog:
-    """Every event to the store's log (and to `on_event`), remembering the last one."""
+    """Every event but slot ticks to `<store>/events.jsonl` (and all to `on_event`), keeping the last."""
 
-    def __init__(self, on_event: Callable[[Event], None] | None) -> None:
+    def __init__(self, store_dir: Path, on_event: Callable[[Event], None] | None) -> None:
+        self.log = configure_event_log(store_dir)
         self.on_event = on_event
         self.last: Event | None = None
 
@@ -59,7 +61,7 @@ class _EventLog:
         if self.on_event is not None:
             self.on_event(event)
         if not isinstance(event, SlotTick):
-            events_log.info("%s", json.dumps(to_json_dict(event), separators=(",", ":")))
+            self.log.info("%s", json.dumps(to_json_dict(event), separators=(",", ":")))
 
     async def follow(self, sub: Subscription) -> None:
         while True:
@@ -101,7 +103,7 @@ async def host_engine(
     server: EngineServer | None = None
     printer: asyncio.Task[None] | None = None
     sub: Subscription | None = None
-    event_log = _EventLog(on_event)
+    event_log = _EventLog(store_dir, on_event)
     watch: asyncio.Task[None] | None = None
     try:
         if start_cluster:

@@ -275,7 +275,8 @@ class EngineServer:
         elif name == "kill":
             await link.kill(str(args.get("reason", "kill switch (remote console)")))
         elif name == "status":
-            return self.status(with_preview=False)
+            # Who asks is attached too; "consoles" counts the others.
+            return {**self.status(with_preview=False), "consoles": max(0, self.consoles - 1)}
         return None
 
 

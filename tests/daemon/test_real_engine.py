@@ -43,6 +43,6 @@ async def test_real_engine_on_localnet_reaches_attached_consoles_and_its_log(tmp
     finally:
         await reap(store)
     assert not is_listening("127.0.0.1", port), "the cluster the engine started stops with it"
-    # The log carries the very event the consoles got, in the same JSON.
+    # The event log carries the very event the consoles got, in the same JSON, one per line.
     line = json.dumps(to_json_dict(opp), separators=(",", ":"))
-    assert line in (store / "arbtui.log").read_text()
+    assert line in (store / "events.jsonl").read_text().splitlines()
