@@ -298,6 +298,9 @@ class ArbConsole(App[int]):
             header.cluster_state = "up"
         self._owns_link = True
         self.attach(client)
+        running_on = client.status.get("cluster")
+        if running_on and running_on != self.config.cluster.name:
+            self.say(f"attached to the engine already running on {running_on}: `arbtui stop` to change it")
 
     # ------------------------------------------------------------------ rendering
 

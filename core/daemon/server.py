@@ -38,6 +38,7 @@ from core.mode import ModeSwitchRefused
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0
+PUMP_BATCH = 500  # events per write to one console
 
 
 class _Console:
@@ -49,9 +50,9 @@ class _Console:
         self.lock = asyncio.Lock()
         self.tasks: set[asyncio.Task[None]] = set()
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, *messages: dict[str, Any]) -> None:
         async with self.lock:
-            self.writer.write(encode(message))
+            self.writer.write(b"".join(encode(m) for m in messages))
             await self.writer.drain()
 
 
@@ -207,14 +208,19 @@ class EngineServer:
 
     async def _pump(self, console: _Console) -> None:
         while True:
-            event = await console.sub.get()
-            # Mode, state and in-flight count are what a console reads synchronously: the status goes
-            # first, so a console that sees the event already reads the state it announces.
-            if isinstance(event, (EngineState, AttemptUpdate)):
-                await console.send(
-                    {"kind": "status", "status": self.status(with_preview=isinstance(event, EngineState))}
-                )
-            await console.send(self._event_message(event))
+            # Whatever piled up while the last batch was written goes out in one write.
+            events = [await console.sub.get()]
+            while len(events) < PUMP_BATCH and not console.sub.queue.empty():
+                events.append(console.sub.queue.get_nowait())
+            messages: list[dict[str, Any]] = []
+            for event in events:
+                # Mode, state and in-flight count are what a console reads synchronously: the status
+                # goes first, so a console that sees the event already reads the state it announces.
+                if isinstance(event, (EngineState, AttemptUpdate)):
+                    preview = isinstance(event, EngineState)
+                    messages.append({"kind": "status", "status": self.status(with_preview=preview)})
+                messages.append(self._event_message(event))
+            await console.send(*messages)
 
     async def _read_commands(self, reader: asyncio.StreamReader, console: _Console) -> None:
         while line := await reader.readline():
