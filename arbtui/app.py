@@ -525,6 +525,10 @@ class ArbConsole(App[int]):
             self.sync_header()
             return
         preview = self.link.preview_live()
+        refresh = getattr(self.link, "refresh_preview", None)
+        if refresh is not None:  # over the socket: ask the engine now, the keypair may have changed
+            with contextlib.suppress(Exception):
+                preview = await refresh()
         self.push_screen(LiveModal(preview), self._live_answer)
 
     async def _live_answer(self, typed: str | None) -> None:

@@ -183,3 +183,16 @@ async def test_a_console_of_another_user_cannot_attach() -> None:
     finally:
         await reap(config.store.dir)
         shutil.rmtree(base, ignore_errors=True)
+
+
+async def test_live_preview_is_asked_afresh_so_a_fixed_keypair_is_seen(config: AppConfig) -> None:
+    client = await attach(config)
+    try:
+        keypair = generate_localnet_keypair(config.store.dir)
+        os.chmod(keypair, 0o644)
+        assert "chmod 600" in (await client.refresh_preview()).problem
+        os.chmod(keypair, 0o600)
+        fresh = await client.refresh_preview()
+        assert fresh.problem == "" and fresh.word == "live" and client.preview_live() == fresh
+    finally:
+        await client.close()
