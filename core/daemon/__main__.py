@@ -1,7 +1,7 @@
 """`python -m core.daemon`: the background engine for one store dir (started by `core.daemon.process`).
 
-The effective configuration arrives as JSON in the environment (ENGINE_CONFIG_ENV), so the
-engine runs exactly the configuration of the command that started it, with no file to leave behind.
+The effective configuration arrives as JSON on stdin (secrets included, so never in argv, the
+environment or a file), so the engine runs exactly the configuration of the command that started it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from core.daemon.host import host_engine, load_factory
 from core.daemon.lock import EngineLock, EngineLocked
 from core.logs import configure_logging
 
-ENGINE_CONFIG_ENV = "ARBTUI_ENGINE_CONFIG"
 EXIT_LOCKED = 3
 
 
@@ -27,11 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--factory", help="module:callable building the engine host (tests)")
     parser.add_argument("--no-cluster", action="store_true", help="do not start the local cluster")
     args = parser.parse_args(argv)
-    raw = os.environ.pop(ENGINE_CONFIG_ENV, None)
-    if raw is None:
-        print(f"core.daemon: {ENGINE_CONFIG_ENV} is not set", file=sys.stderr)
+    raw = sys.stdin.read()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)  # nothing else will come from the starter
+    os.close(devnull)
+    try:
+        config = AppConfig.model_validate(json.loads(raw))
+    except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError both
+        print(f"core.daemon: no valid configuration on stdin: {exc}", file=sys.stderr)
         return 2
-    config = AppConfig.model_validate(json.loads(raw))
     configure_logging(config.store.dir)
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(logging.WARNING)

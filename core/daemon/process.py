@@ -1,7 +1,8 @@
 """Start the engine in the background, detached from the terminal, and wait until it answers.
 
 The child gets a new session (no controlling terminal: closing the SSH session that started it
-sends it no SIGHUP), stdin from /dev/null and stdout/stderr appended to `<store>/engine.log`.
+sends it no SIGHUP), its configuration as JSON on stdin (then nothing) and stdout/stderr appended
+to `<store>/engine.log`.
 Two consoles starting at once both spawn an engine; the lock lets one win, the other exits, and
 both consoles attach to the winner.
 """
@@ -17,9 +18,11 @@ import sys
 import time
 from pathlib import Path
 
-from core.config import AppConfig
+from pydantic import SecretStr
+
+from core.config import AppConfig, secret_keys
 from core.daemon import STDIO_LOG_NAME, socket_path
-from core.daemon.__main__ import ENGINE_CONFIG_ENV, EXIT_LOCKED
+from core.daemon.__main__ import EXIT_LOCKED
 from core.daemon.client import EngineClient, EngineRefused, EngineUnavailable
 from core.daemon.lock import holder
 
@@ -48,14 +51,32 @@ def spawn_engine(
     if not start_cluster:
         cmd.append("--no-cluster")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env[ENGINE_CONFIG_ENV] = json.dumps(config.model_dump(mode="json"))
     root = _project_root()
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     with open(store_dir / STDIO_LOG_NAME, "ab") as out:
-        return subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT,
             cwd=root, env=env, start_new_session=True, close_fds=True,
         )
+    # Over a pipe, not argv or the environment: the configuration may hold secrets (jito.auth_uuid).
+    assert process.stdin is not None
+    try:
+        process.stdin.write(engine_config_json(config).encode())
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # it died at once; ensure_engine reports its exit code and log
+    return process
+
+
+def engine_config_json(config: AppConfig) -> str:
+    """The effective configuration, secrets included, for the engine process to validate again."""
+    data = config.model_dump(mode="json")
+    for dotted in secret_keys():
+        section, _, name = dotted.partition(".")
+        value = getattr(getattr(config, section), name)
+        if isinstance(value, SecretStr):
+            data[section][name] = value.get_secret_value()
+    return json.dumps(data)
 
 
 async def ensure_engine(
