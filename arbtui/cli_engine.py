@@ -41,6 +41,10 @@ def _stop(parser: argparse.ArgumentParser) -> Handler:
     def run(args: argparse.Namespace, config: AppConfig) -> int:
         from core.daemon.process import EngineStartError, stop_engine
 
+        before = asyncio.run(engine_status(config.store.dir))
+        if before.get("in_flight"):
+            count = before["in_flight"]
+            print(f"engine pid {before['pid']}: settling {count} in-flight bundle(s) first…", flush=True)
         try:
             pid = asyncio.run(stop_engine(config.store.dir))
         except EngineStartError as exc:

@@ -27,7 +27,7 @@ from core.daemon.client import EngineClient, EngineRefused, EngineUnavailable
 from core.daemon.lock import holder
 
 START_TIMEOUT_S = 60.0  # a first localnet start builds its genesis
-STOP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 120.0  # settling in-flight bundles may wait out a blockhash's validity
 LOCK_GRACE_S = 5.0  # an engine that lost the lock race exits; the winner holds it by then
 
 
