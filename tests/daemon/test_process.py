@@ -28,3 +28,14 @@ async def test_background_engine_starts_with_a_secret_in_its_configuration(tmp_p
         assert AUTH not in (config.store.dir / "engine.log").read_text()
     finally:
         await reap(config.store.dir)
+
+
+async def test_store_dir_deeper_than_a_unix_socket_path_allows_still_serves(tmp_path: Path) -> None:
+    config = config_for(tmp_path / ("d" * 60) / ("e" * 60))
+    assert len(str(config.store.dir / "engine.sock").encode()) > 108
+    try:
+        client = await ensure_engine(config, factory=SCRIPTED, start_cluster=False, timeout=30)
+        assert client.state == "running"
+        await client.close()
+    finally:
+        await reap(config.store.dir)
