@@ -69,11 +69,20 @@ class FeeModel:
             loan_mint, self.min_tip_lamports
         )
 
-    def breakdown(self, loan_mint: Pubkey, amount_in: int, gross: int) -> FeeBreakdown:
+    def fixed_parts(self, loan_mint: Pubkey) -> tuple[int, int]:
+        """(network fee, tip floor) in loan base units: what `breakdown` converts on every call."""
+        return (
+            self.lamports_to_loan(loan_mint, self.network_fee_lamports),
+            self.lamports_to_loan(loan_mint, self.min_tip_lamports),
+        )
+
+    def breakdown(
+        self, loan_mint: Pubkey, amount_in: int, gross: int, parts: tuple[int, int] | None = None
+    ) -> FeeBreakdown:
+        """`parts`: `fixed_parts(loan_mint)` when the caller already has them (same prices)."""
         flash = self.flash_fee(loan_mint, amount_in)
         network_lamports = self.network_fee_lamports
-        network = self.lamports_to_loan(loan_mint, network_lamports)
-        min_tip = self.lamports_to_loan(loan_mint, self.min_tip_lamports)
+        network, min_tip = self.fixed_parts(loan_mint) if parts is None else parts
         left = gross - flash - network
         tip = max(min_tip, left * self.tip_share_bps // 10_000)
         tip_lamports = max(self.min_tip_lamports, self.loan_to_lamports(loan_mint, tip))

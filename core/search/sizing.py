@@ -11,10 +11,10 @@ each carried through the later hops, whose slopes are at most their rates at zer
 integer maximiser lies where g ≥ g* − N − 2; the two roots of that quadratic bracket it. Inside
 the bracket the integer profit is the real curve plus rounding noise, unimodal only up to N, so:
 - N ≤ 0.1 % of g*: the closed-form amount x0 already has f(x0) ≥ g* − N ≥ optimum − N, i.e. it is
-  within 0.1 % of the optimum; a ±LOCAL_SCAN scan around it is all that runs (5 quotes);
+  within 0.1 % of the optimum; x0 and its NEAR_SCAN neighbours are all that is quoted (3 quotes);
 - else, a bracket of at most EXHAUSTIVE_SMALL_PROFIT amounts is scanned whole: the exact optimum;
-- else, golden section down to where the real curve is flat to one unit, then the local scan:
-  within N base units of the optimum (such profits are below any executable cost anyway).
+- else the same x0 ± NEAR_SCAN: within N base units of the optimum. (A golden section there
+  only chased the rounding noise: it promised no more than N either, for ~16 quotes.)
 
 For concentrated-liquidity hops the real curve is piecewise Möbius: between two tick crossings a
 pool is a constant product on its virtual reserves, and the marginal rate is continuous across a
@@ -47,6 +47,7 @@ LOCAL_SCAN = 2
 _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 _REL = 1e-9  # float safety margin, far above double rounding on these few operations
 _NEG = -(1 << 200)
+NEAR_SCAN = 1  # either side of a closed-form amount already within the noise of the optimum
 PIECE_STEPS = 6  # Newton steps on pieces before falling back to the golden section
 
 
@@ -179,6 +180,24 @@ def _scan(f: _Objective, lo: int, hi: int) -> None:
     f.best = best
 
 
+def _near(hops: Sequence[BoundQuote], flash: Callable[[int], int], lo: int, hi: int) -> Sized | None:
+    """The best of the few amounts in [lo, hi] (the hot path of constant-product cycles)."""
+    best: tuple[int, int, int] | None = None
+    for x in range(lo, hi + 1):
+        try:
+            out = x
+            for quote in hops:
+                out = quote(out)
+        except Exception:
+            continue
+        value = out - x - flash(x)
+        if best is None or value > best[0]:
+            best = (value, x, out)
+    if best is None:
+        return None
+    return Sized(best[1], best[2], best[0], hi - lo + 1)
+
+
 def _search(f: _Objective, lo: int, hi: int, flat: int = 0) -> None:
     """Golden section on [lo, hi], then a local scan around the best amount seen.
 
@@ -217,7 +236,6 @@ def optimal_input(
     """
     if cap < 1 or not (0.0 < a < math.inf and 0.0 < c < math.inf):
         return None
-    f = _Objective(hops, flash)
     k1 = 1.0 + phi
     x_star = (math.sqrt(a / k1) - 1.0) / c if a > k1 else 0.0
     x0 = min(max(1, round(x_star)), cap)
@@ -228,25 +246,22 @@ def optimal_input(
         if noise <= NOISE_SHARE * g_c:
             # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
             # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
-            # so a golden section would only chase it. The local scan takes what is cheap to take.
-            _scan(f, max(1, x0 - LOCAL_SCAN), min(cap, x0 + LOCAL_SCAN))
-            value, x, out = f.best
-            return None if value == _NEG else Sized(x, out, value, len(f.cache))
+            # so a golden section would only chase it. x0 and its neighbours are all that is taken.
+            return _near(hops, flash, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
+        f = _Objective(hops, flash)
         lo, hi = _exact_bracket(a, c, k1, noise, g_c)
         lo, hi = max(1, lo), min(cap, hi)
         if not lo <= x0 <= hi:
             f(x0)
         if lo > hi:
             lo = hi = x0
-        if hi - lo + 1 <= EXHAUSTIVE_SMALL_PROFIT:
-            _scan(f, lo, hi)
-        else:
-            # Too wide to scan: golden section down to where the real curve is flat to one unit,
-            # then the local scan; the answer is within the noise bound of the optimum.
-            f(x0)
-            curvature = 2.0 * a * c / (1.0 + c * x_c) ** 3
-            _search(f, lo, hi, int(2.0 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0)
+        if hi - lo + 1 > EXHAUSTIVE_SMALL_PROFIT:
+            # Too wide to scan: x0 is within N of the optimum, as anything narrowing the bracket
+            # on the noisy integer curve would be.
+            return _near(hops, flash, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
+        _scan(f, lo, hi)
     else:
+        f = _Objective(hops, flash)
         settled = _on_pieces(f, rates, curvs, x0, k1, cap) if curvs is not None else None
         if settled is not None:
             _scan(f, max(1, settled - LOCAL_SCAN), min(cap, settled + LOCAL_SCAN))
