@@ -142,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = config_from_args(args)
         return handler(args, config)
     except ConfigError as exc:
+        # A command that reports a bad configuration its own way (doctor: a ✗ line) says so.
+        own_report = getattr(handler, "config_error", None)
+        if own_report is not None:
+            return int(own_report(args, exc))
         for line in exc.lines():
             print(f"arbtui: config: {line}", file=sys.stderr)
         return EXIT_CONFIG

@@ -92,3 +92,10 @@ def test_doctor_exits_1_when_a_check_fails(
     args = ["doctor", "--store-dir", str(settings["store.dir"]), "--set", 'cluster.rpc_url="http://127.0.0.1:9"']
     assert main(args) == 1
     assert "✗ rpc" in capsys.readouterr().out
+
+
+def test_a_broken_configuration_is_a_failed_check_with_its_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["doctor", "--set", "cluster.rpc_url=notaurl"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✗ config: cluster.rpc_url: must be an http:// or https:// URL")
+    assert out[1].strip().startswith("fix: correct the value")
