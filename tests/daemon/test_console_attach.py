@@ -51,3 +51,23 @@ async def test_console_approves_over_the_socket_detaches_on_q_and_reattaches_to_
     with StoreReader(config.store.dir, "dry-run") as reader:
         operator = [(a.opportunity_id, a.decision, a.key) for a in reader.approvals() if a.key != "engine"]
     assert operator == [("3", "approved", "a")]
+
+
+async def test_console_header_says_stopped_when_the_engine_is_stopped_under_it(config: AppConfig) -> None:
+    from arbtui.app import StatusHeader
+
+    client = await ensure_engine(config, factory=SCRIPTED, start_cluster=False, timeout=30)
+    app = ArbConsole(config, link=client)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await console_until_pending(app, pilot, 3)
+            await stop_engine(config.store.dir)  # `arbtui stop` from another terminal
+            header = app.query_one(StatusHeader)
+            async with asyncio.timeout(10):
+                while not header.engine_state.startswith("stopped"):
+                    await pilot.pause(0.05)
+            assert "engine stopped" in header.engine_state
+            assert client.state == "stopped" and not client.connected
+            await pilot.press("q")
+    finally:
+        await client.close()
