@@ -45,32 +45,31 @@ class UnknownDexError(ValueError):
 
 
 _RatesGetter = Callable[[list[float]], tuple[float, ...]]
-# Per direction of a pool: the cycles through it, getters of their other hops' rates, and the
-# same cycles grouped by the directed pairs of their other hops (None when grouping saves nothing).
-_Group = tuple[list[int], _RatesGetter | None, _RatesGetter | None, list[tuple[list[int], list[int]]] | None]
-# Grouped, the filter costs a few Python steps per group instead of C steps per cycle: worth it
-# only when the groups are this many times fewer than the cycles.
-_GROUPING_GAIN = 8
+# Per direction of a pool: the cycles through it, getters of their other hops' rates, and
+# getters of the best rates of the directed pairs those hops trade (None when no fewer).
+_Group = tuple[
+    list[int], _RatesGetter | None, _RatesGetter | None, tuple[_RatesGetter, _RatesGetter] | None
+]
 
 
-def _group(cids: list[int], o1: list[int], o2: list[int], edge: Callable[[int], object]) -> _Group:
+def _getters(i1: list[int], i2: list[int]) -> tuple[_RatesGetter, _RatesGetter]:
+    # itemgetter of one index returns a bare item, not a tuple: pad with index 0 (the neutral
+    # slot, rate 1 / the neutral pair, best rate 1). A padded product is never a candidate: compress
+    # stops at the end of the shorter cids, and the pair filter only needs an upper bound.
+    if len(i1) == 1:
+        i1, i2 = [*i1, 0], [*i2, 0]
+    return itemgetter(*i1), itemgetter(*i2)
+
+
+def _group(cids: list[int], o1: list[int], o2: list[int], edge_of: Callable[[int], int]) -> _Group:
     if not cids:
         return cids, None, None, None
-    # Parallel pools (same directed pair) make every combination a cycle, so the largest product
-    # of a group is the product of its largest rates: max(A)·max(B) bounds every a·b (rounding is
-    # monotone), and is one of them when the group is a full product.
-    by_pairs: dict[tuple[object, object], tuple[set[int], set[int]]] = {}
-    for s1, s2 in zip(o1, o2, strict=True):
-        a, b = by_pairs.setdefault((edge(s1), edge(s2)), (set(), set()))
-        a.add(s1)
-        b.add(s2)
-    pairs = [(sorted(a), sorted(b)) for a, b in by_pairs.values()]
-    grouped = pairs if len(pairs) * _GROUPING_GAIN <= len(cids) else None
-    # itemgetter of one index returns a bare item, not a tuple: pad with the neutral slot 0. The
-    # padded product is never a candidate, since compress stops at the end of the shorter cids.
-    if len(cids) == 1:
-        o1, o2 = [*o1, 0], [*o2, 0]
-    return cids, itemgetter(*o1), itemgetter(*o2), grouped
+    # Every cycle's other hops trade two directed pairs; the product of the pairs' best rates
+    # (over all their parallel pools) bounds the product of the hops' rates, rounding being
+    # monotone. Many cycles share their pairs, so the pairs are fewer to check than the cycles.
+    pairs = sorted({(edge_of(s1), edge_of(s2)) for s1, s2 in zip(o1, o2, strict=True)})
+    grouped = _getters([e for e, _ in pairs], [e for _, e in pairs]) if len(pairs) < len(cids) else None
+    return (cids, *_getters(o1, o2), grouped)
 
 
 class _CycleRec:
@@ -124,6 +123,12 @@ class SearchEngine:
         self._env: list[float] = [0.0]
         self._quote: list[BoundQuote | None] = [None]
         self._max_in: list[int] = [0]  # largest input per slot (the pool's own bound)
+        # Directed pairs (mint in, mint out): their slots and the best rate among them; pair 0 is
+        # the neutral one of slot 0.
+        self._edge_ids: dict[tuple[Pubkey, Pubkey], int] = {}
+        self._edge_slots: list[list[int]] = [[0]]
+        self._edge_best: list[float] = [1.0]
+        self._slot_edge: list[int] = [0]
         self._cycles: dict[int, _CycleRec] = {}
         self._hot: list[tuple[_Group, _Group] | None] = []
         self._active: dict[int, Opportunity] = {}
@@ -164,6 +169,9 @@ class SearchEngine:
         self._quote[s + 1] = model.bound(pool.state, False)
         self._max_in[s] = model.max_input(pool.state, True)
         self._max_in[s + 1] = model.max_input(pool.state, False)
+        at, edge_slots, edge_best = self._rate.__getitem__, self._edge_slots, self._edge_best
+        for e in (self._slot_edge[s], self._slot_edge[s + 1]):
+            edge_best[e] = max(map(at, edge_slots[e]))
         if model.mobius_exact:
             self._env[s], self._env[s + 1] = line.curv_ab, line.curv_ba
         else:
@@ -193,6 +201,8 @@ class SearchEngine:
         self._env[2 * p + 1] = self._env[2 * p + 2] = 0.0
         self._quote[2 * p + 1] = self._quote[2 * p + 2] = None
         self._max_in[2 * p + 1] = self._max_in[2 * p + 2] = 0
+        self._edge_leave(2 * p + 1)
+        self._edge_leave(2 * p + 2)
         self._active_by_pool[p].clear()
         self._free.append(p)
         return events
@@ -279,7 +289,10 @@ class SearchEngine:
             self._env.extend((0.0, 0.0))
             self._quote.extend((None, None))
             self._max_in.extend((0, 0))
+            self._slot_edge.extend((0, 0))
         self._pidx[pool.id] = p
+        self._edge_join(2 * p + 1, pool.mint_a, pool.mint_b)
+        self._edge_join(2 * p + 2, pool.mint_b, pool.mint_a)
         for cid in self.index.add_pool(p, pool.mint_a, pool.mint_b):
             cycle = self.index.cycle(cid)
             pidx = tuple(q for q, _ in cycle.hops)
@@ -318,23 +331,34 @@ class SearchEngine:
                     col[1].append(others[0])
                     col[2].append(others[1])
                     break
-        groups = (_group(*cols[0], self._edge), _group(*cols[1], self._edge))
+        edge_of = self._slot_edge.__getitem__
+        groups = (_group(*cols[0], edge_of), _group(*cols[1], edge_of))
         self._hot[p] = groups
         return groups
 
-    def _edge(self, s: int) -> object:
-        """The directed pair slot s trades (None for the neutral slot 0)."""
-        if s == 0:
-            return None
-        pool = self._pools[(s - 1) // 2]
-        assert pool is not None
-        return (pool.mint_a, pool.mint_b) if s % 2 else (pool.mint_b, pool.mint_a)
+    def _edge_join(self, s: int, mint_in: Pubkey, mint_out: Pubkey) -> None:
+        """Slot s now trades mint_in → mint_out (a directed pair, numbered on first sight)."""
+        e = self._edge_ids.get((mint_in, mint_out))
+        if e is None:
+            e = self._edge_ids[(mint_in, mint_out)] = len(self._edge_slots)
+            self._edge_slots.append([])
+            self._edge_best.append(0.0)
+        self._edge_slots[e].append(s)
+        self._slot_edge[s] = e
+
+    def _edge_leave(self, s: int) -> None:
+        e = self._slot_edge[s]
+        slots = self._edge_slots[e]
+        slots.remove(s)
+        self._edge_best[e] = max(map(self._rate.__getitem__, slots), default=0.0)
+        self._slot_edge[s] = 0
 
     # ----------------------------------------------------------------- quoting
 
     def _requote(self, p: int, slot: int) -> list[OpportunityEvent]:
         groups = self._hot[p] or self._hot_arrays(p)
         rate = self._rate
+        edge_best = self._edge_best
         candidates: list[int] = []
         for d in (0, 1):
             own = rate[2 * p + 1 + d]
@@ -343,8 +367,8 @@ class SearchEngine:
                 continue
             threshold = _RATE_MARGIN / own
             if grouped is not None:
-                at = rate.__getitem__
-                if max(max(map(at, a)) * max(map(at, b)) for a, b in grouped) <= threshold:
+                best1, best2 = grouped
+                if max(map(mul, best1(edge_best), best2(edge_best))) <= threshold:  # type: ignore[misc]
                     continue
             # Most updates leave every cycle unprofitable: one C-level max answers that, and only
             # then are the products recomputed to pick the cycles out.
