@@ -456,7 +456,7 @@ class SearchEngine:
         net = gross - fees.total
         if net <= 0:
             return None
-        state_slots = tuple(pools[q].slot for q in rec.pidx)  # type: ignore[union-attr]
+        state_slots = tuple([pools[q].slot for q in rec.pidx])  # type: ignore[union-attr]
         self._event_id += 1
         return Opportunity(
             id=self._event_id,
@@ -503,10 +503,15 @@ class SearchEngine:
         old = self._active.pop(cid)
         ranked = self._ranked
         del ranked[bisect.bisect_left(ranked, (-old.net, cid))]
-        for q in old.route:
-            p = self._pidx.get(q.pool)
-            if p is not None:
+        rec = self._cycles.get(cid)
+        if rec is not None:
+            for p in rec.pidx:
                 self._active_by_pool[p].discard(cid)
+        else:  # the cycle went with a removed pool: what is left of its pools
+            for q in old.route:
+                p = self._pidx.get(q.pool)
+                if p is not None:
+                    self._active_by_pool[p].discard(cid)
         self._event_id += 1
         return OpportunityWithdrawn(
             id=self._event_id,

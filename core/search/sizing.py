@@ -11,9 +11,10 @@ each carried through the later hops, whose slopes are at most their rates at zer
 integer maximiser lies where g ≥ g* − N − 2; the two roots of that quadratic bracket it. Inside
 the bracket the integer profit is the real curve plus rounding noise, unimodal only up to N, so:
 - N ≤ 0.1 % of g*: the closed-form amount x0 already has f(x0) ≥ g* − N ≥ optimum − N, i.e. it is
-  within 0.1 % of the optimum; x0 and its NEAR_SCAN neighbours are all that is quoted (3 quotes);
+  within 0.1 % of the optimum, and it is all that is quoted (its NEAR_SCAN neighbours only if
+  the quoter refuses it);
 - else, a bracket of at most EXHAUSTIVE_SMALL_PROFIT amounts is scanned whole: the exact optimum;
-- else the same x0 ± NEAR_SCAN: within N base units of the optimum. (A golden section there
+- else the same x0: within N base units of the optimum. (A golden section there
   only chased the rounding noise: it promised no more than N either, for ~16 quotes.)
 
 For concentrated-liquidity hops the real curve is piecewise Möbius: between two tick crossings a
@@ -180,8 +181,17 @@ def _scan(f: _Objective, lo: int, hi: int) -> None:
     f.best = best
 
 
-def _near(hops: Sequence[BoundQuote], flash: Callable[[int], int], lo: int, hi: int) -> Sized | None:
-    """The best of the few amounts in [lo, hi] (the hot path of constant-product cycles)."""
+def _near(hops: Sequence[BoundQuote], flash: Callable[[int], int], x0: int, lo: int, hi: int) -> Sized | None:
+    """x0, or the best of the few amounts in [lo, hi] if the quoter refuses x0 (the hot path of
+    constant-product cycles: x0 is already within the noise bound of the optimum)."""
+    try:
+        out = x0
+        for quote in hops:
+            out = quote(out)
+    except Exception:
+        pass
+    else:
+        return Sized(x0, out, out - x0 - flash(x0), 1)
     best: tuple[int, int, int] | None = None
     for x in range(lo, hi + 1):
         try:
@@ -247,7 +257,7 @@ def optimal_input(
             # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
             # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
             # so a golden section would only chase it. x0 and its neighbours are all that is taken.
-            return _near(hops, flash, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
+            return _near(hops, flash, x0, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
         f = _Objective(hops, flash)
         lo, hi = _exact_bracket(a, c, k1, noise, g_c)
         lo, hi = max(1, lo), min(cap, hi)
@@ -258,7 +268,7 @@ def optimal_input(
         if hi - lo + 1 > EXHAUSTIVE_SMALL_PROFIT:
             # Too wide to scan: x0 is within N of the optimum, as anything narrowing the bracket
             # on the noisy integer curve would be.
-            return _near(hops, flash, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
+            return _near(hops, flash, x0, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
         _scan(f, lo, hi)
     else:
         f = _Objective(hops, flash)
