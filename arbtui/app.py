@@ -26,9 +26,7 @@ from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
 from arbtui.state import (
     SORT_KEYS,
     ConsoleState,
-    fmt_amount,
     opp_cells,
-    route_label,
     sorted_rows,
     sparkline,
 )
@@ -351,7 +349,7 @@ class ArbConsole(App[int]):
         rows = sorted_rows(self.view, self.sort, self.text_filter)[:OPPORTUNITIES_SHOWN]
         table.clear()
         for row in rows:
-            cells = opp_cells(row, self.view.slot)
+            cells = opp_cells(row, self.view.slot, self.view.tokens)
             style = "bold yellow" if row.pending_until is not None else ""
             table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.id))
         if selected is not None:
@@ -598,14 +596,15 @@ class ArbConsole(App[int]):
             return
         opp = row.opp
         mint = opp.loan_mint
+        book = self.view.tokens
         lines = [
-            f"route      {route_label(opp)}",
+            f"route      {book.route(opp)}",
             *(
                 f"  hop {i + 1}  {h.dex} {h.pool}  {'a→b' if h.a_to_b else 'b→a'}"
                 for i, h in enumerate(opp.route)
             ),
-            f"amount in  {fmt_amount(mint, opp.amount_in)}  ({opp.amount_in:,} units)",
-            f"expected   {fmt_amount(mint, opp.expected_out)}  ({opp.expected_out:,} units)",
+            f"amount in  {book.amount(mint, opp.amount_in)}  ({opp.amount_in:,} units)",
+            f"expected   {book.amount(mint, opp.expected_out)}  ({opp.expected_out:,} units)",
             f"gross      {opp.gross:,}  flash fee {opp.fees.flash_fee:,}  network {opp.fees.network_fee:,}"
             f"  tip {opp.fees.tip:,} ({opp.fees.tip_lamports:,} lamports)",
             f"net        {opp.net:,} units  state slots {list(opp.state_slots)}",

@@ -15,10 +15,12 @@ from core.events import (
     EngineState,
     Event,
     FeedHealth,
+    MarketPrices,
     PendingApproval,
     RegionStats,
     SlotTick,
     TipPolicy,
+    TokenList,
     ValidationResult,
 )
 from core.protocols import ids
@@ -33,41 +35,44 @@ KNOWN_TOKENS: dict[str, tuple[str, int]] = {
     str(ids.USDT_MINT): ("USDT", 6),
     str(ids.NATIVE_MINT): ("SOL", 9),
 }
+DEX_SHORT = {"raydium": "ray", "whirlpool": "orca"}
+STABLE = {str(ids.USDC_MINT): 1e-6, str(ids.USDT_MINT): 1e-6}
 
 
-def token_label(mint: object) -> str:
-    known = KNOWN_TOKENS.get(str(mint))
-    return known[0] if known else str(mint)[:4] + "…"
+@dataclass
+class TokenBook:
+    """Symbols, decimals and USD prices as the engine reported them; known mainnet mints built in."""
 
+    names: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(KNOWN_TOKENS))
+    usd: dict[str, float] = field(default_factory=lambda: dict(STABLE))
 
-def fmt_amount(mint: object, units: int) -> str:
-    """Base units → human amount; integer math so the last digit is the chain's."""
-    known = KNOWN_TOKENS.get(str(mint))
-    if known is None:
-        return f"{units:,}"
-    decimals = known[1]
-    sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(units), 10**decimals)
-    shown = min(decimals, 4)
-    return f"{sign}{whole:,}.{str(frac).zfill(decimals)[:shown]}"
+    def label(self, mint: object) -> str:
+        known = self.names.get(str(mint))
+        return known[0] if known else str(mint)[:4] + "…"
 
+    def amount(self, mint: object, units: int) -> str:
+        """Base units → human amount; integer math so the shown digits are the chain's."""
+        known = self.names.get(str(mint))
+        if known is None:
+            return f"{units:,}"
+        decimals = known[1]
+        sign = "-" if units < 0 else ""
+        whole, frac = divmod(abs(units), 10**decimals)
+        shown = min(decimals, 4)
+        if shown == 0:
+            return f"{sign}{whole:,}"
+        return f"{sign}{whole:,}.{str(frac).zfill(decimals)[:shown]}"
 
-def usd_value(mint: object, units: int) -> float | None:
-    """Only stablecoins are priced here; display only (the engine decides in base units)."""
-    known = KNOWN_TOKENS.get(str(mint))
-    if known is None or known[0] not in ("USDC", "USDT"):
-        return None
-    return units / 10 ** known[1]
+    def usd_value(self, mint: object, units: int) -> float | None:
+        price = self.usd.get(str(mint))
+        return None if price is None else units * price
 
-
-def route_label(opp: Opportunity) -> str:
-    parts = [token_label(opp.loan_mint)]
-    for hop in opp.route:
-        dex = (
-            "ray" if hop.dex.startswith("raydium") else "orca" if hop.dex.startswith("whirl") else hop.dex[:4]
-        )
-        parts.append(f"-{dex}→{token_label(hop.mint_out)}")
-    return "".join(parts)
+    def route(self, opp: Opportunity) -> str:
+        parts = [self.label(opp.loan_mint)]
+        for hop in opp.route:
+            dex = DEX_SHORT.get(hop.dex.split("_")[0], hop.dex[:4])
+            parts.append(f"-{dex}→{self.label(hop.mint_out)}")
+        return "".join(parts)
 
 
 @dataclass
@@ -93,6 +98,7 @@ class ConsoleState:
     attempts_by_opportunity: dict[int, list[AttemptUpdate]] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=lambda: set(PANES))
     applied: int = 0
+    tokens: TokenBook = field(default_factory=TokenBook)
 
     def apply(self, event: Event) -> None:
         self.applied += 1
@@ -157,6 +163,13 @@ class ConsoleState:
         elif isinstance(event, EngineState):
             self.engine = event
             self.dirty.add("header")
+        elif isinstance(event, TokenList):
+            for t in event.tokens:
+                self.tokens.names[t.mint] = (t.symbol, t.decimals)
+            self.dirty.add("opportunities")
+        elif isinstance(event, MarketPrices):
+            self.tokens.usd.update((p.mint, p.usd_per_unit) for p in event.prices)
+            self.dirty.add("opportunities")
 
     def row_for(self, opportunity_id: int) -> OppRow | None:
         cycle = self.by_opportunity.get(opportunity_id)
@@ -186,35 +199,40 @@ SORT_KEYS = ("net", "size", "age", "route")
 
 
 def sorted_rows(state: ConsoleState, sort: str, text_filter: str) -> list[OppRow]:
+    book = state.tokens
     rows = list(state.opportunities.values())
     if text_filter:
         needle = text_filter.lower()
-        rows = [r for r in rows if needle in route_label(r.opp).lower()]
+        rows = [r for r in rows if needle in book.route(r.opp).lower()]
     if sort == "size":
-        rows.sort(key=lambda r: r.opp.amount_in, reverse=True)
+        rows.sort(key=lambda r: book.usd_value(r.opp.loan_mint, r.opp.amount_in) or 0.0, reverse=True)
     elif sort == "age":
         rows.sort(key=lambda r: r.opp.slot, reverse=True)
     elif sort == "route":
-        rows.sort(key=lambda r: route_label(r.opp))
+        rows.sort(key=lambda r: book.route(r.opp))
     else:
-        rows.sort(key=lambda r: (r.pending_until is None, -r.opp.net))
+        # Pending first, then by net in USD: base units of different tokens do not compare.
+        def rank(r: OppRow) -> tuple[bool, float]:
+            return (r.pending_until is None, -(book.usd_value(r.opp.loan_mint, r.opp.net) or 0.0))
+
+        rows.sort(key=rank)
     return rows
 
 
-def opp_cells(row: OppRow, slot: int) -> tuple[str, ...]:
+def opp_cells(row: OppRow, slot: int, book: TokenBook) -> tuple[str, ...]:
     opp = row.opp
     mint = opp.loan_mint
     if row.pending_until is not None:
         state = f"wait {max(0, row.pending_until - slot)}"
     else:
         state = row.decision or "seen"
-    net_usd = usd_value(mint, opp.net)
+    net_usd = book.usd_value(mint, opp.net)
     return (
-        route_label(opp),
-        fmt_amount(mint, opp.amount_in),
-        fmt_amount(mint, opp.gross),
-        fmt_amount(mint, opp.fees.total),
-        fmt_amount(mint, opp.net),
+        book.route(opp),
+        book.amount(mint, opp.amount_in),
+        book.amount(mint, opp.gross),
+        book.amount(mint, opp.fees.total),
+        book.amount(mint, opp.net),
         f"{net_usd:,.2f}" if net_usd is not None else "—",
         str(max(0, slot - opp.slot)),
         state,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from solders.pubkey import Pubkey
 
 from core.config import AppConfig
-from core.events import EngineState, EventBus, FeedHealth, SlotTick
+from core.events import EngineState, EventBus, FeedHealth, MarketPrices, MintPrice, SlotTick
 from core.feed.feed import FeedBatch, FeedEvent, MarketFeed
 from core.feed.prices import UNPRICED, MintPrices
 from core.protocols.ids import NATIVE_MINT, USDC_MINT
@@ -294,6 +294,8 @@ class Engine:
             return set()
         before = {m: self.prices.lamports_per_unit(m) for m in self.loan_mints}
         self.prices.refresh(self.feed.pools())
+        usd = self.prices.usd_per_unit(USDC_MINT)
+        self.bus.publish(MarketPrices(tuple(MintPrice(str(m), p) for m, p in usd.items())))
         first = not self._priced
         self._priced = True
         if first:

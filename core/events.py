@@ -135,6 +135,35 @@ class PendingApproval:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenMeta:
+    mint: str
+    symbol: str
+    decimals: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenList:
+    """Names and decimals of the tokens the engine trades (display only; amounts stay base units)."""
+
+    tokens: tuple[TokenMeta, ...]
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
+class MintPrice:
+    mint: str
+    usd_per_unit: float  # USD per base unit: display and ranking only, never a trading decision
+
+
+@dataclass(frozen=True, slots=True)
+class MarketPrices:
+    """Prices read off the pools, so front ends can show and rank amounts of different tokens in USD."""
+
+    prices: tuple[MintPrice, ...]
+    at_ns: int = field(default_factory=_now_ns)
+
+
+@dataclass(frozen=True, slots=True)
 class ApprovalDecision:
     """An approve / reject / expiry, already persisted; `key` is the keypress or policy that made it."""
 
@@ -157,6 +186,8 @@ Event = (
     | EngineState
     | PendingApproval
     | ApprovalDecision
+    | TokenList
+    | MarketPrices
 )
 
 

@@ -37,7 +37,7 @@ from solders.pubkey import Pubkey
 
 from core.approvals import Candidate
 from core.config import AppConfig
-from core.events import EventBus, TipPolicy
+from core.events import EventBus, TipPolicy, TokenList, TokenMeta
 from core.execution.compute import route_shape
 from core.execution.flashloan_submit import flash_loan_submit
 from core.execution.jito_client import JitoClient
@@ -340,6 +340,7 @@ async def default_pipeline(
 
     try:
         scenario = await fetch_scenario(config.cluster.rpc_url)
+        bus.publish(TokenList(tuple(TokenMeta(str(m), sym, dec) for m, sym, dec in scenario.tokens)))
         providers = providers_from_scenario(scenario)
         pricer = pricer_from_scenario(scenario)
     except (ScenarioUnavailable, ValueError) as exc:

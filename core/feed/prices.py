@@ -59,6 +59,14 @@ class MintPrices:
             rates[mint] = rate
         self._rates = rates
 
+    def usd_per_unit(self, usdc_mint: Pubkey, usdc_decimals: int = 6) -> dict[Pubkey, float]:
+        """USD per base unit of every priced mint, via USDC's rate (floats: display only)."""
+        usdc = self._rates.get(usdc_mint)
+        if not usdc:
+            return {}
+        scale = 10**usdc_decimals
+        return {mint: float(rate / usdc) / scale for mint, rate in self._rates.items()}
+
     def from_lamports(self, mint: Pubkey, lamports: int, *, round_up: bool) -> int:
         """`lamports` expressed in `mint` base units."""
         rate = self._rates.get(mint)

@@ -73,6 +73,7 @@ class ScenarioView:
     raydium_pools: tuple[RaydiumPool, ...]
     solend_reserves: tuple[SolendReserve, ...]
     extra: Mapping[str, Any] = field(default_factory=dict)
+    tokens: tuple[tuple[Pubkey, str, int], ...] = ()  # (mint, symbol, decimals)
 
 
 def _record(cls: Any, row: Mapping[str, Any]) -> Any:
@@ -91,6 +92,10 @@ def scenario_from_dict(data: Mapping[str, Any]) -> ScenarioView:
             raydium_pools=tuple(_record(RaydiumPool, p) for p in data["raydium_pools"]),
             solend_reserves=tuple(_record(SolendReserve, r) for r in data["solend_reserves"]),
             extra=data.get("extra") or {},
+            tokens=tuple(
+                (Pubkey.from_string(t["mint"]), str(t["symbol"]), int(t["decimals"]))
+                for t in data.get("tokens", ())
+            ),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ScenarioUnavailable(f"scenario description incomplete: {type(exc).__name__}: {exc}") from exc
