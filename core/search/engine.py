@@ -402,14 +402,10 @@ class SearchEngine:
     def _price(self, rec: _CycleRec, per_loan: dict[Pubkey, _LoanCosts]) -> Opportunity | None:
         rate, curv = self._rate, self._curv
         a_acc, c_acc = 1.0, 0.0
-        rates: list[float] = []
-        curvs: list[float] = []
-        for s in rec.slots:
-            r = rate[s]
+        slots = rec.slots
+        for s in slots:
             c_acc += curv[s] * a_acc
-            a_acc *= r
-            rates.append(r)
-            curvs.append(curv[s])
+            a_acc *= rate[s]
         if a_acc <= 1.0:
             return None
         loan = rec.loan
@@ -441,7 +437,9 @@ class SearchEngine:
         if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
             return None
         quotes = self._quote
-        hops = [quotes[s] for s in rec.slots]
+        hops = [quotes[s] for s in slots]
+        rates = [rate[s] for s in slots]
+        curvs = None if rec.exact else [curv[s] for s in slots]
         self.stats["searches"] += 1
         sized = optimal_input(
             hops, a_acc, c_acc, rates, rec.exact, cap, self._flash_fn[loan], self._phi[loan], curvs
@@ -458,19 +456,9 @@ class SearchEngine:
             return None
         state_slots = tuple([pools[q].slot for q in rec.pidx])  # type: ignore[union-attr]
         self._event_id += 1
-        return Opportunity(
-            id=self._event_id,
-            cycle_id=rec.cid,
-            loan_mint=loan,
-            route=rec.route,
-            amount_in=sized.amount_in,
-            expected_out=sized.amount_out,
-            gross=gross,
-            fees=fees,
-            net=net,
-            slot=max(state_slots),
-            state_slots=state_slots,
-            detected_at_ns=time.monotonic_ns(),
+        return Opportunity(  # positional: the hot path (fields in declaration order)
+            self._event_id, rec.cid, loan, rec.route, sized.amount_in, sized.amount_out, gross, fees,
+            net, max(state_slots), state_slots, time.monotonic_ns(),
         )
 
     def _fill_envelope(self, s: int) -> float:
