@@ -165,10 +165,9 @@ class SearchEngine:
         line = model.linearize(pool.state)
         s = 2 * p + 1
         self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
-        self._quote[s] = model.bound(pool.state, True)
-        self._quote[s + 1] = model.bound(pool.state, False)
-        self._max_in[s] = model.max_input(pool.state, True)
-        self._max_in[s + 1] = model.max_input(pool.state, False)
+        # Bound quoters and input bounds are made when a cycle through the pool is sized.
+        self._quote[s] = self._quote[s + 1] = None
+        self._max_in[s] = self._max_in[s + 1] = -1
         at, edge_slots, edge_best = self._rate.__getitem__, self._edge_slots, self._edge_best
         for e in (self._slot_edge[s], self._slot_edge[s + 1]):
             edge_best[e] = max(map(at, edge_slots[e]))
@@ -415,7 +414,10 @@ class SearchEngine:
             parts = self.fee_model.fixed_parts(loan)
             known = per_loan[loan] = (self.flash_cap_fn(loan), sum(parts), parts)
         flash_cap, fixed, parts = known
-        cap = min(flash_cap, self._max_in[rec.slots[0]])
+        max_in = self._max_in[slots[0]]
+        if max_in < 0:
+            max_in = self._input_bound(slots[0])
+        cap = min(flash_cap, max_in)
         # Upper bound of gross − flash fee; the "+ 1" is the flash fee's allowed shortfall below
         # flash_rate_floor·x. A cycle at or under the fixed costs can never be net positive.
         phi = self.fee_model.flash_rate_floor
@@ -437,7 +439,7 @@ class SearchEngine:
         if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
             return None
         quotes = self._quote
-        hops = [quotes[s] for s in slots]
+        hops = [quotes[s] or self._bind(s) for s in slots]
         rates = [rate[s] for s in slots]
         curvs = None if rec.exact else [curv[s] for s in slots]
         self.stats["searches"] += 1
@@ -461,6 +463,21 @@ class SearchEngine:
             net, max(state_slots), state_slots, time.monotonic_ns(),
         )
 
+    def _bind(self, s: int) -> BoundQuote:
+        """Slot s's exact quoter with its pool state bound (kept until the pool's next update)."""
+        p = (s - 1) // 2
+        pool, model = self._pools[p], self._model[p]
+        assert pool is not None and model is not None
+        quote = self._quote[s] = model.bound(pool.state, s % 2 == 1)
+        return quote
+
+    def _input_bound(self, s: int) -> int:
+        p = (s - 1) // 2
+        pool, model = self._pools[p], self._model[p]
+        assert pool is not None and model is not None
+        bound = self._max_in[s] = model.max_input(pool.state, s % 2 == 1)
+        return bound
+
     def _fill_envelope(self, s: int) -> float:
         """The envelope curvatures of slot s's pool (both directions), now that they are needed."""
         p = (s - 1) // 2
@@ -468,8 +485,7 @@ class SearchEngine:
         assert pool is not None and model is not None
         a, b = 2 * p + 1, 2 * p + 2
         line = HopLine(self._rate[a], self._curv[a], self._rate[b], self._curv[b])
-        quote_ab, quote_ba = self._quote[a], self._quote[b]
-        assert quote_ab is not None and quote_ba is not None
+        quote_ab, quote_ba = self._quote[a] or self._bind(a), self._quote[b] or self._bind(b)
         env = model.envelope_line(pool.state, line, quote_ab, quote_ba)
         self._env[a], self._env[b] = env.curv_ab, env.curv_ba
         return self._env[s]
