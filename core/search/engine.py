@@ -75,11 +75,11 @@ def _group(cids: list[int], o1: list[int], o2: list[int], edge_of: Callable[[int
 class _CycleRec:
     """Per-cycle data precomputed once, so re-quoting touches no dictionaries of pools."""
 
-    __slots__ = ("cid", "exact", "loan", "pidx", "route", "slots")
+    __slots__ = ("cid", "exact", "flash", "loan", "phi", "pidx", "route", "slots")
 
     def __init__(
         self, cid: int, loan: Pubkey, pidx: tuple[int, ...], slots: tuple[int, ...], exact: bool,
-        route: tuple[Hop, ...],
+        route: tuple[Hop, ...], flash: Callable[[int], int], phi: float,
     ) -> None:
         self.cid = cid
         self.loan = loan
@@ -87,6 +87,8 @@ class _CycleRec:
         self.slots = slots
         self.exact = exact
         self.route = route
+        self.flash = flash  # the loan mint's flash fee and its rate, looked up once
+        self.phi = phi
 
 
 class SearchEngine:
@@ -298,7 +300,10 @@ class SearchEngine:
             slots = tuple(2 * q + (1 if a_to_b else 2) for q, a_to_b in cycle.hops)
             exact = all(self._model[q].mobius_exact for q in pidx)  # type: ignore[union-attr]
             route = tuple(self._hop(q, a_to_b) for q, a_to_b in cycle.hops)
-            self._cycles[cid] = _CycleRec(cid, cycle.loan, pidx, slots, exact, route)  # type: ignore[arg-type]
+            loan = cycle.loan
+            self._cycles[cid] = _CycleRec(
+                cid, loan, pidx, slots, exact, route, self._flash_fn[loan], self._phi[loan]  # type: ignore[index, arg-type]
+            )
             for q in pidx:
                 self._hot[q] = None
         return p
@@ -444,7 +449,7 @@ class SearchEngine:
         curvs = None if rec.exact else [curv[s] for s in slots]
         self.stats["searches"] += 1
         sized = optimal_input(
-            hops, a_acc, c_acc, rates, rec.exact, cap, self._flash_fn[loan], self._phi[loan], curvs
+            hops, a_acc, c_acc, rates, rec.exact, cap, rec.flash, rec.phi, curvs
         )
         if sized is None:
             return None
