@@ -1,16 +1,22 @@
 """The search engine: pool updates in, re-priced opportunities out, only for the cycles touched.
 
 Hot path of `upsert_pool` for a known pool:
-1. re-linearise the pool (two float Möbius hops) into the flat `_rate` / `_curv` arrays;
-2. for each direction, the product of the other hops' rates for every cycle through the pool is
-   computed by C-level `map`s over precomputed slot arrays, and `compress` keeps only cycles whose
-   marginal rate at zero exceeds 1 (no cycle with a product ≤ 1 can be profitable: its profit curve
-   is concave and starts with slope ∏r − 1 ≤ 0);
-3. each survivor gets the closed-form bound (constant product) or the (A − 1)·cap bound (any
-   concave chain); only if that bound beats the fixed costs does the exact integer search run;
+1. re-linearise the pool (two float Möbius hops) into the flat `_rate` / `_curv` arrays and refresh
+   the best rate of the two directed pairs it trades; its bound quoters, input bounds and envelope
+   are made later, only if a cycle through it gets sized;
+2. for each direction, first the products of the best rates of the pairs the other hops trade (a
+   bound on every cycle's product, one entry per pair combination instead of per cycle); only if
+   one exceeds the threshold, the product of the other hops' rates for every cycle through the pool
+   is computed by C-level `map`s over precomputed slot arrays, and `compress` keeps only cycles
+   whose marginal rate at zero exceeds 1 (no cycle with a product ≤ 1 can be profitable: its
+   profit curve is concave and starts with slope ∏r − 1 ≤ 0);
+3. each survivor gets the closed-form bound (constant product) or the chained envelope bound
+   (Whirlpool hops: deepest reachable liquidity; else (A − 1)·cap); only if that bound beats the
+   fixed costs does the exact integer search run (sizing.optimal_input);
 4. opportunities are replaced, withdrawn and re-ranked (a sorted list keyed by −net).
-"""
 
+`refresh_costs` re-prices a loan mint's cycles after its fee conversion or flash cap moved.
+"""
 from __future__ import annotations
 
 import bisect
