@@ -185,6 +185,7 @@ class Engine:
         self._inbox: asyncio.Queue[FeedEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._priced = False
+        self._sol_pools: dict[Pubkey, Pool] = {}  # the market's SOL pairs, what prices are read from
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="engine-search")
 
     # ------------------------------------------------------------------ lifecycle
@@ -289,11 +290,26 @@ class Engine:
         """Re-read SOL prices when a SOL-paired pool moved; the loan mints whose price changed.
 
         Runs on the loop between worker runs (the worker only reads prices, and never while this runs).
+        Prices come from SOL-paired pools only, so those are kept here: a batch never rebuilds the
+        feed's whole market.
         """
-        if self._priced and not removed and not any(NATIVE_MINT in (p.mint_a, p.mint_b) for p in pools):
-            return set()
+        sol_pools = self._sol_pools
+        if not self._priced:
+            sol_pools.update((p.id, p) for p in self.feed.pools() if NATIVE_MINT in (p.mint_a, p.mint_b))
+        else:
+            moved = False
+            for pool in pools:
+                if NATIVE_MINT in (pool.mint_a, pool.mint_b):
+                    sol_pools[pool.id] = pool
+                    moved = True
+                elif sol_pools.pop(pool.id, None) is not None:
+                    moved = True
+            for key in removed:
+                moved |= sol_pools.pop(key, None) is not None
+            if not moved:
+                return set()
         before = {m: self.prices.lamports_per_unit(m) for m in self.loan_mints}
-        self.prices.refresh(self.feed.pools())
+        self.prices.refresh(sol_pools.values())
         usd = self.prices.usd_per_unit(USDC_MINT)
         self.bus.publish(MarketPrices(tuple(MintPrice(str(m), p) for m, p in usd.items())))
         first = not self._priced
