@@ -463,7 +463,8 @@ class SearchEngine:
         gross = sized.amount_out - sized.amount_in
         if gross <= fixed:
             return None
-        fees = self.fee_model.breakdown(loan, sized.amount_in, gross, parts)
+        # The sizing's objective is gross − flash fee: the fee is already known.
+        fees = self.fee_model.breakdown(loan, sized.amount_in, gross, parts, gross - sized.objective)
         net = gross - fees.total
         if net <= 0:
             return None

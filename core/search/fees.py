@@ -77,10 +77,13 @@ class FeeModel:
         )
 
     def breakdown(
-        self, loan_mint: Pubkey, amount_in: int, gross: int, parts: tuple[int, int] | None = None
+        self, loan_mint: Pubkey, amount_in: int, gross: int, parts: tuple[int, int] | None = None,
+        flash: int | None = None,
     ) -> FeeBreakdown:
-        """`parts`: `fixed_parts(loan_mint)` when the caller already has them (same prices)."""
-        flash = self.flash_fee(loan_mint, amount_in)
+        """`parts`: `fixed_parts(loan_mint)`, `flash`: `flash_fee(loan_mint, amount_in)`, when the
+        caller already has them (same prices)."""
+        if flash is None:
+            flash = self.flash_fee(loan_mint, amount_in)
         network_lamports = self.network_fee_lamports
         network, min_tip = self.fixed_parts(loan_mint) if parts is None else parts
         left = gross - flash - network
