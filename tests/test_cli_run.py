@@ -87,7 +87,8 @@ def test_run_headless_json_prints_parseable_events_until_sigint(tmp_path: Path) 
     lines += rest.splitlines()
     events = [json.loads(line) for line in lines if line.strip()]
     assert all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events)
-    assert events[0]["type"] == "EngineState" and events[0]["state"] == "running"
+    first_state = next(e for e in events if e["type"] == "EngineState")
+    assert first_state["state"] == "running"
     assert events[-1] == {**events[-1], "type": "EngineState", "state": "stopped"}
     opportunity = next(e for e in events if e["type"] == "Opportunity")
     assert isinstance(opportunity["net"], int) and opportunity["net"] > 0
