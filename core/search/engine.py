@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from itertools import compress
@@ -433,7 +434,9 @@ class SearchEngine:
         # flash_rate_floor·x. A cycle at or under the fixed costs can never be net positive.
         phi = self.fee_model.flash_rate_floor
         if rec.exact:
-            bound = gross_upper_bound(a_acc, c_acc, phi)
+            # gross_upper_bound(a_acc, c_acc, phi), inlined: this is the hot path.
+            root = math.sqrt(a_acc) - math.sqrt(1.0 + phi) if a_acc > 1.0 + phi and c_acc > 0.0 else 0.0
+            bound = root * root / c_acc if root > 0.0 else 0.0
         else:
             # Every hop's envelope lies above its integer quote and is increasing, so the chained
             # envelope bounds the chain; with no envelope curvature only the slope bound is left.

@@ -252,7 +252,10 @@ def optimal_input(
     if mobius_exact:
         x_c = min(x_star, float(cap))
         g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
-        noise = rounding_noise(rates) + 2.0
+        noise, suffix = 2.0, 1.0  # rounding_noise(rates) + 2, inlined: this is the hot path
+        for r in reversed(rates):
+            noise += (r + 1.0) * suffix
+            suffix *= r
         if noise <= NOISE_SHARE * g_c:
             # f(x0) ≥ g* − noise ≥ best − noise already, and inside the bracket the integer profit
             # is the real curve plus rounding noise: narrowing it cannot gain more than the noise,
