@@ -5,7 +5,8 @@ SOL as loan tokens and hubs, several pools per pair), then a stream of pool upda
 price jitters around its token reference prices, liquidity drifts). Measures update → re-ranked
 opportunities latency of `SearchEngine.upsert_pool` + `top(10)`; then the same stream through the
 usual Python approach (a networkx DiGraph of −log(best rate) per direction, negative-cycle search
-from each loan token per update) on a prefix of the stream. A third, Whirlpool-heavy stream replaces a
+from each loan token per update) on a prefix of the stream, in rounds alternating with the engine's
+so that a load elsewhere on the machine weighs on both alike. A third, Whirlpool-heavy stream replaces a
 share of the pools by Orca Whirlpools (tick spacing 8, a wide position plus narrow ones and walls a
 few dozen ticks away, so 1 % moves cross initialized ticks); their updates are real swaps from the
 reference state on the exact quoter, shocks undone by the next update as above. Last line: one
@@ -213,8 +214,20 @@ class NetworkxSearch:
         return found
 
 
-def run_engine(tokens, initial: list[Pool], stream: list[Pool]) -> dict:
-    """Load the market, then time update → re-ranked opportunities (`upsert_pool` + `top(10)`)."""
+def load_networkx(initial: list[Pool]) -> NetworkxSearch:
+    nxs = NetworkxSearch((USDC_MINT, NATIVE_MINT))
+    for p in initial:
+        for src, dst, a_to_b in ((p.mint_a, p.mint_b, True), (p.mint_b, p.mint_a, False)):
+            per_pool = nxs.pools.setdefault((src, dst), {})
+            per_pool[p.id] = nxs._rate(p, a_to_b)
+            nxs.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
+    return nxs
+
+
+def run_engine(tokens, initial: list[Pool], stream: list[Pool], nx_updates: int, rounds: int = 10) -> dict:
+    """Load the market, then time update → re-ranked opportunities (`upsert_pool` + `top(10)`), and
+    networkx on the stream's first `nx_updates`, in alternating rounds: a load elsewhere on the
+    machine then weighs on both alike, and the ratio stays what the code makes it."""
     engine = make_engine(tokens)
     t0 = time.perf_counter()
     for p in initial:
@@ -223,17 +236,25 @@ def run_engine(tokens, initial: list[Pool], stream: list[Pool]) -> dict:
     build_s = time.perf_counter() - t0
     standing = len(engine.top(10**9))
     engine.stats.update(updates=0, candidates=0, searches=0, evaluations=0)
+    nxs = load_networkx(initial)
+    nx_stream = stream[:nx_updates]
     gc.collect()
     gc.freeze()  # the market's objects are long-lived; keep the collector off them
     latencies = []
     changed = 0
+    nx_s, nx_found = 0.0, 0
     perf = time.perf_counter_ns
     upsert, top = engine.upsert_pool, engine.top
-    for p in stream:
+    for r in range(rounds):
+        for p in stream[r * len(stream) // rounds : (r + 1) * len(stream) // rounds]:
+            t = perf()
+            changed += len(upsert(p))
+            top(10)
+            latencies.append(perf() - t)
         t = perf()
-        changed += len(upsert(p))
-        top(10)
-        latencies.append(perf() - t)
+        for p in nx_stream[r * len(nx_stream) // rounds : (r + 1) * len(nx_stream) // rounds]:
+            nx_found += len(nxs.upsert(p))
+        nx_s += (perf() - t) / 1e9
     gc.unfreeze()
     n = len(stream)
     lat_us = sorted(x / 1000 for x in latencies)
@@ -252,21 +273,9 @@ def run_engine(tokens, initial: list[Pool], stream: list[Pool]) -> dict:
         "quotes_per_search": st["evaluations"] / max(1, st["searches"]),
         "events": changed / n,
         "whirlpool_updates": sum(p.dex == WHIRLPOOL for p in stream),
+        "nx_updates_per_s": len(nx_stream) / nx_s,
+        "nx_found": nx_found,
     }
-
-
-def run_networkx(initial: list[Pool], stream: list[Pool]) -> tuple[float, int]:
-    nxs = NetworkxSearch((USDC_MINT, NATIVE_MINT))
-    for p in initial:
-        for src, dst, a_to_b in ((p.mint_a, p.mint_b, True), (p.mint_b, p.mint_a, False)):
-            per_pool = nxs.pools.setdefault((src, dst), {})
-            per_pool[p.id] = nxs._rate(p, a_to_b)
-            nxs.graph.add_edge(src, dst, weight=-math.log(max(per_pool.values())))
-    found = 0
-    t = time.perf_counter()
-    for p in stream:
-        found += len(nxs.upsert(p))
-    return len(stream) / (time.perf_counter() - t), found
 
 
 def report(label: str, r: dict, nx_ups: float, nx_found: int, nx_n: int) -> None:
@@ -302,7 +311,7 @@ def main() -> None:
         args.seed, args.tokens, args.pools, args.sigma, args.updates, args.shock_p, args.shock
     )
     _, _, calm = build_market(args.seed, args.tokens, args.pools, args.sigma, args.updates, 0.0, 0.0)
-    main_run = run_engine(tokens, initial, stream)
+    main_run = run_engine(tokens, initial, stream, args.nx_updates)
     engine = main_run["engine"]
     print(
         f"market: {engine.pool_count} pools, {args.tokens} tokens, {engine.cycle_count} cycles, "
@@ -310,23 +319,23 @@ def main() -> None:
         f"{len(stream)} updates, {args.shock_p:.0%} of them {args.shock:.1%} price shocks undone by the next"
     )
     best = engine.top(1)
-    nx_ups, nx_found = run_networkx(initial, stream[: args.nx_updates])
+    nx_ups, nx_found = main_run["nx_updates_per_s"], main_run["nx_found"]
     report("with shocks", main_run, nx_ups, nx_found, args.nx_updates)
     if best:
         o = best[0]
         print(f"    best at the end: net {o.net}, gross {o.gross}, in {o.amount_in}, {len(o.route)} hops")
-    calm_run = run_engine(tokens, initial, calm)
-    calm_nx_ups, calm_found = run_networkx(initial, calm[: args.nx_updates])
+    calm_run = run_engine(tokens, initial, calm, args.nx_updates)
+    calm_nx_ups, calm_found = calm_run["nx_updates_per_s"], calm_run["nx_found"]
     report(f"calm (jitter {args.sigma:.1%} only)", calm_run, calm_nx_ups, calm_found, args.nx_updates)
 
     w_tokens, w_initial, w_stream = build_market(
         args.seed, args.tokens, args.pools, args.sigma, args.whirlpool_updates, args.shock_p, args.shock,
         args.whirlpool_share,
     )
-    w_run = run_engine(w_tokens, w_initial, w_stream)
+    w_run = run_engine(w_tokens, w_initial, w_stream, args.nx_updates)
     w_engine = w_run["engine"]
     w_pools = sum(p.dex == WHIRLPOOL for p in w_initial)
-    w_nx_ups, w_found = run_networkx(w_initial, w_stream[: args.nx_updates])
+    w_nx_ups, w_found = w_run["nx_updates_per_s"], w_run["nx_found"]
     print(
         f"whirlpool-heavy market: {w_pools} of {w_engine.pool_count} pools are Whirlpools, "
         f"{w_engine.cycle_count} cycles, built in {w_run['build_s']:.2f} s, {w_run['standing']} standing; "
