@@ -16,7 +16,7 @@ the oracle's volatility state and raise `UnsupportedAdaptiveFee`.
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -779,6 +779,63 @@ def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_ou
 
 # -- exact-in quotes from a step table -----------------------------------------------------------------
 
+class _IndexedArray:
+    """A tick array for the step table: `_SequenceArray`'s searches by bisection over the offsets
+    of its initialized ticks (the table never writes ticks back)."""
+
+    __slots__ = ("inits", "start", "ticks")
+
+    def __init__(self, start: int, ticks: tuple[Tick, ...] | None, inits: list[int]) -> None:
+        self.start = start
+        self.ticks = ticks
+        self.inits = inits
+
+    def offset(self, tick_index: int, tick_spacing: int) -> int:
+        return (tick_index - self.start) // tick_spacing
+
+    def next_init_tick_index(self, tick_index: int, tick_spacing: int, a_to_b: bool) -> int | None:
+        lower = self.start
+        upper = self.start + TICK_ARRAY_SIZE * tick_spacing
+        if not a_to_b:
+            lower -= tick_spacing
+            upper -= tick_spacing
+        if not lower <= tick_index < upper:
+            raise InvalidTickArraySequence(f"tick {tick_index} outside the array at {self.start}")
+        offset = self.offset(tick_index, tick_spacing)
+        inits = self.inits
+        if a_to_b:
+            i = bisect_right(inits, offset) - 1
+            return inits[i] * tick_spacing + self.start if i >= 0 else None
+        i = bisect_left(inits, offset + 1)
+        return inits[i] * tick_spacing + self.start if i < len(inits) else None
+
+    def get_tick(self, tick_index: int, tick_spacing: int) -> tuple[int, Tick] | None:
+        in_bounds = self.start <= tick_index < self.start + TICK_ARRAY_SIZE * tick_spacing
+        usable = MIN_TICK_INDEX <= tick_index <= MAX_TICK_INDEX and tick_index % tick_spacing == 0
+        if not in_bounds or not usable:
+            return None
+        offset = self.offset(tick_index, tick_spacing)
+        return offset, self.ticks[offset] if self.ticks is not None else EMPTY_TICK
+
+
+# Initialized offsets per tick array object: arrays are immutable and shared by the pool states
+# built from them, so a pool update that leaves an array alone reuses its index.
+_INDEXED: dict[int, tuple[TickArray, list[int]]] = {}
+_INDEXED_MAX = 2048  # arrays kept alive by the index: bounded, cleared when full
+
+
+def _indexed(array: TickArray | None, start: int) -> _IndexedArray:
+    if array is None:
+        return _IndexedArray(start, None, [])
+    hit = _INDEXED.get(id(array))
+    if hit is None or hit[0] is not array:
+        if len(_INDEXED) >= _INDEXED_MAX:
+            _INDEXED.clear()
+        hit = (array, [i for i, t in enumerate(array.ticks) if t.initialized])
+        _INDEXED[id(array)] = hit
+    return _IndexedArray(array.start_tick_index, array.ticks, hit[1])
+
+
 # How a step table ends: the price limit (the swap stops, partial fills allowed), the tick arrays
 # (the swap fails if input is left), or something only the full swap can tell (an error on a
 # crossing, an overflow): amounts that get there are quoted by `swap` itself.
@@ -854,10 +911,7 @@ class ExactInQuoter:
             return
         sequence = build_tick_sequence(pool, self._arrays, a_to_b)
         starts = get_start_tick_indexes(pool.tick_current_index, pool.tick_spacing, a_to_b)
-        arrays = [
-            _SequenceArray(a.start_tick_index, a.ticks) if a is not None else _SequenceArray(s, None)
-            for a, s in zip(sequence, starts, strict=False)
-        ]
+        arrays = [_indexed(a, s) for a, s in zip(sequence, starts, strict=False)]
         self._fast = True
         tick_spacing, fee_rate, g = pool.tick_spacing, self._fee_rate, self._g
         unfixed = get_amount_delta_b if a_to_b else get_amount_delta_a
@@ -869,7 +923,7 @@ class ExactInQuoter:
         while price != limit:
             try:
                 next_array_index, next_tick_index = _next_initialized_tick_index(
-                    arrays, tick_index, tick_spacing, a_to_b, array_index
+                    arrays, tick_index, tick_spacing, a_to_b, array_index  # type: ignore[arg-type]
                 )
             except TickArraySequenceInvalidIndex:
                 self._end = _END_ARRAYS
