@@ -861,7 +861,7 @@ class ExactInQuoter:
     """
 
     __slots__ = (
-        "_arrays", "_built", "_cost", "_end", "_fast", "_fee_rate", "_g", "_liq", "_max_liquidity", "_out",
+        "_arrays", "_built", "_cost", "_end", "_fast", "_fee_rate", "_g", "_liq", "_out",
         "_pool", "_price", "_target", "_thresholds", "a_to_b",
     )
 
@@ -888,7 +888,6 @@ class ExactInQuoter:
             self._build()
         except WhirlpoolSwapError:
             self._fast = False
-        self._max_liquidity = max(self._liq) if self._liq else self._pool.liquidity
 
     def step_ends(self) -> tuple[list[int], list[int]]:
         """(smallest amount completing each full step, input used by the first i full steps)."""
@@ -898,9 +897,29 @@ class ExactInQuoter:
 
     @property
     def max_liquidity(self) -> int:
-        if not self._built:
-            self._ensure_built()
-        return self._max_liquidity
+        """At least the largest liquidity the swap can trade against: the running liquidity over
+        every initialized tick of the arrays the swap walks, in its direction, from the price on
+        (a superset of the crossings any amount reaches). No step math: the table is not built."""
+        pool, a_to_b = self._pool, self.a_to_b
+        liquidity = deepest = pool.liquidity
+        try:
+            sequence = build_tick_sequence(pool, self._arrays, a_to_b)
+        except WhirlpoolSwapError:
+            return deepest
+        current, spacing = pool.tick_current_index, pool.tick_spacing
+        for array in sequence:
+            if array is None:
+                continue
+            start, ticks = array.start_tick_index, array.ticks
+            offsets = _indexed(array, start).inits
+            for offset in reversed(offsets) if a_to_b else offsets:
+                tick = start + offset * spacing
+                if (a_to_b and tick > current) or (not a_to_b and tick <= current):
+                    continue
+                net = ticks[offset].liquidity_net
+                liquidity += -net if a_to_b else net
+                deepest = max(deepest, liquidity)
+        return deepest
 
     def _build(self) -> None:
         pool, a_to_b = self._pool, self.a_to_b
