@@ -277,7 +277,7 @@ def optimal_input(
         f = _Objective(hops, flash)
         settled = _on_pieces(f, rates, curvs, x0, k1, cap) if curvs is not None else None
         if settled is not None:
-            _scan(f, max(1, settled - LOCAL_SCAN), min(cap, settled + LOCAL_SCAN))
+            _scan(f, max(1, settled - NEAR_SCAN), min(cap, settled + NEAR_SCAN))
             value, x, out = f.best
             return None if value == _NEG else Sized(x, out, value, len(f.cache))
         # The linearisation holds until the next initialized tick; past it liquidity can thin or
