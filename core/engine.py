@@ -160,6 +160,7 @@ class Engine:
         ws_url: str | None = None,
         dexes: Iterable[str] | None = None,
         fee_model: FeeModel | None = None,
+        flash_fee: dict[str, FlashFeeSchedule] | None = None,
         flash_cap_fn: Callable[[Pubkey], int] | None = None,
         watchdog_s: float = 1.0,
     ) -> None:
@@ -174,7 +175,9 @@ class Engine:
             reconnect_max_s=max(s.reconnect_min_ms, s.reconnect_max_ms) / 1000, watchdog_s=watchdog_s,
         )
         self.prices = MintPrices()
-        self.fee_model = fee_model or default_fee_model(config, self.prices)
+        # flash_fee: schedules by provider built from the reserves a deployment read (default: the
+        # genesis / main-market ones); ignored when a whole fee_model is given.
+        self.fee_model = fee_model or default_fee_model(config, self.prices, flash_fee)
         self.loan_mints = s.loan_mint_keys()
         self.flash_cap = flash_cap_fn or self._flash_cap
         self.search = SearchEngine(self.loan_mints, self.flash_cap, self.fee_model)

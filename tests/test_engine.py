@@ -22,7 +22,7 @@ from core.protocols.whirlpool import decode_tick_array, decode_whirlpool
 from core.search.dex_raydium import RAYDIUM_AMM_V4, RaydiumState
 from core.search.dex_whirlpool import WHIRLPOOL, WhirlpoolState
 from core.search.engine import SearchEngine
-from core.search.fees import FeeBreakdown
+from core.search.fees import FeeBreakdown, kamino_schedule
 from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
 from core.search.pools import Pool
 from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, units
@@ -180,3 +180,12 @@ def test_the_flash_fee_is_the_configured_providers_and_auto_is_the_cheapest() ->
     assert fees["marginfi"] == 0
     assert fees["auto"] == min(fees["solend"], fees["kamino"], fees["marginfi"])
     assert flash_schedule("kamino").rate_floor == pytest.approx(1e-5)
+
+
+def test_an_engine_takes_flash_fee_schedules_read_from_reserves() -> None:
+    config = load_config(search_default_paths=False, overrides={"flash_loan.provider": "kamino"})
+    sf = 3 * 11_529_215_046_068  # a reserve charging 0.003 %
+    read = {"kamino": kamino_schedule(sf)}
+    engine = Engine(config, EventBus(), rpc_url="http://127.0.0.1:9", ws_url="ws://127.0.0.1:9",
+                    flash_fee=read)
+    assert engine.fee_model.flash_fee(USDC_MINT, 10**9) == kamino.flash_loan_fee(10**9, sf) == 30_000
