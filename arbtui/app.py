@@ -26,6 +26,7 @@ from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
 from arbtui.state import (
     SORT_KEYS,
     ConsoleState,
+    OppRow,
     opp_cells,
     sorted_rows,
     sparkline,
@@ -178,6 +179,7 @@ class ArbConsole(App[int]):
         Binding("s", "sort", "sort", tooltip="Sort opportunities: net, size, age, route"),
         Binding("slash", "filter", "filter", key_display="/", tooltip="Filter opportunities by route text"),
         Binding("tab", "focus_next", "next pane", show=False, tooltip="Move between panes"),
+        Binding("g", "first_row", "top", show=False, tooltip="First opportunity (pending sort first)"),
         Binding("escape", "clear_filter", "clear", show=False, tooltip="Clear the filter"),
     ]
 
@@ -350,8 +352,8 @@ class ArbConsole(App[int]):
         table.clear()
         for row in rows:
             cells = opp_cells(row, self.view.slot, self.view.tokens)
-            style = "bold yellow" if row.pending_until is not None else ""
-            table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.id))
+            style = "bold yellow" if row.pending_id is not None else ""
+            table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.cycle_id))
         if selected is not None:
             with contextlib.suppress(RowDoesNotExist):  # the row left: the cursor stays where it is
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
@@ -465,16 +467,13 @@ class ArbConsole(App[int]):
             return None
         return None if key.value is None else str(key.value)
 
-    def selected_opportunity_id(self) -> int | None:
-        key = self.selected_key()
-        return int(key) if key is not None else None
+    def selected_row(self) -> OppRow | None:
+        key = self.selected_key()  # rows are keyed by cycle: the cursor stays put across re-quotes
+        return self.view.opportunities.get(int(key)) if key is not None else None
 
     def selected_pending(self) -> int | None:
-        oid = self.selected_opportunity_id()
-        if oid is None:
-            return None
-        row = self.view.row_for(oid)
-        return oid if row is not None and row.pending_until is not None else None
+        row = self.selected_row()
+        return row.pending_id if row is not None else None
 
     # ------------------------------------------------------------------ keys
 
@@ -559,6 +558,12 @@ class ArbConsole(App[int]):
         await self.link.kill("operator kill switch (K)")
         self.say("KILL SWITCH: engine stopped submitting")
 
+    def action_first_row(self) -> None:
+        table = self.query_one("#opportunities", Pane).table
+        if table.row_count:
+            table.move_cursor(row=0, animate=False)
+            table.focus()
+
     def action_sort(self) -> None:
         self.sort = SORT_KEYS[(SORT_KEYS.index(self.sort) + 1) % len(SORT_KEYS)]
         self.draw_opportunities()
@@ -590,10 +595,11 @@ class ArbConsole(App[int]):
             self.action_detail()
 
     def action_detail(self) -> None:
-        oid = self.selected_opportunity_id()
-        row = self.view.row_for(oid) if oid is not None else None
-        if row is None or oid is None:
+        row = self.selected_row()
+        if row is None:
             return
+        oid = row.opp.id
+        ids = {oid, row.pending_id}
         opp = row.opp
         mint = opp.loan_mint
         book = self.view.tokens
@@ -610,13 +616,13 @@ class ArbConsole(App[int]):
             f"net        {opp.net:,} units  state slots {list(opp.state_slots)}",
         ]
         for v in self.view.validations:
-            if v.opportunity_id == oid:
+            if v.opportunity_id in ids:
                 lines.append(f"validation {v.attempt_id} via {v.provider}: {'PASS' if v.passed else 'FAIL'}")
                 lines += [
                     f"  {'✓' if c.passed else '✗'} {c.name}: {c.measured} (limit {c.threshold}) {c.detail}"
                     for c in v.checks
                 ]
-        for update in self.view.attempts_by_opportunity.get(oid, []):
+        for update in [u for i in ids if i is not None for u in self.view.attempts_by_opportunity.get(i, [])]:
             lines.append(
                 f"attempt {update.attempt_id} #{update.attempt} {update.state} {update.region}"
                 f" tip {update.tip_lamports:,} {update.reason}"

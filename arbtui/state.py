@@ -27,6 +27,8 @@ from core.protocols import ids
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
 from core.store import FINAL_STATES
 
+# After approval and before an outcome: what the Retries pane and the quit prompt count.
+IN_FLIGHT_STATES = frozenset({"approved", "simulated", "submitted"})
 PANES = ("opportunities", "validations", "inclusion", "retries", "trades", "header")
 HISTORY = 60
 
@@ -77,9 +79,16 @@ class TokenBook:
 
 @dataclass
 class OppRow:
+    """One cycle's newest quote; `pending_id` is the (possibly older) quote the approval queue holds."""
+
     opp: Opportunity
+    pending_id: int | None = None
     pending_until: int | None = None
     decision: str = ""
+
+    def forget(self, index: dict[int, int], opportunity_id: int) -> None:
+        if opportunity_id not in (self.opp.id, self.pending_id):
+            index.pop(opportunity_id, None)
 
 
 @dataclass
@@ -105,40 +114,42 @@ class ConsoleState:
         if isinstance(event, Opportunity):
             row = self.opportunities.get(event.cycle_id)
             if row is not None:
-                self.by_opportunity.pop(row.opp.id, None)
+                old = row.opp.id
                 row.opp = event
+                row.forget(self.by_opportunity, old)
             else:
                 self.opportunities[event.cycle_id] = OppRow(event)
             self.by_opportunity[event.id] = event.cycle_id
             self.dirty.add("opportunities")
         elif isinstance(event, OpportunityWithdrawn):
             row = self.opportunities.get(event.cycle_id)
-            if row is not None and row.pending_until is None:
+            if row is not None and row.pending_id is None:
                 del self.opportunities[event.cycle_id]
                 self.by_opportunity.pop(row.opp.id, None)
             self.dirty.add("opportunities")
         elif isinstance(event, PendingApproval):
             row = self.row_for(event.opportunity_id)
             if row is not None:
+                row.pending_id = event.opportunity_id
                 row.pending_until = event.expires_slot
                 row.decision = ""
             self.dirty.add("opportunities")
         elif isinstance(event, ApprovalDecision):
             row = self.row_for(event.opportunity_id)
-            if row is not None:
-                row.pending_until = None
-                row.decision = event.decision
+            if row is not None and row.pending_id == event.opportunity_id:
+                self._settle(row, event.decision)
             self.dirty.add("opportunities")
         elif isinstance(event, ValidationResult):
             self.validations.appendleft(event)
             self.dirty.add("validations")
         elif isinstance(event, AttemptUpdate):
             self.attempts_by_opportunity.setdefault(event.opportunity_id, []).append(event)
-            if event.state in FINAL_STATES or event.state == "landed":
-                self.in_flight.pop(event.attempt_id, None)
-                self.dirty.add("trades")
-            else:
+            if event.state in IN_FLIGHT_STATES:
                 self.in_flight[event.attempt_id] = event
+            else:
+                self.in_flight.pop(event.attempt_id, None)
+            if event.state in FINAL_STATES or event.state == "landed":
+                self.dirty.add("trades")
             if event.tip_lamports:
                 self.tip_history.append(event.tip_lamports)
             self.dirty.update(("retries", "inclusion"))
@@ -176,7 +187,14 @@ class ConsoleState:
         return None if cycle is None else self.opportunities.get(cycle)
 
     def pending_ids(self) -> list[int]:
-        return [r.opp.id for r in self.opportunities.values() if r.pending_until is not None]
+        return [r.pending_id for r in self.opportunities.values() if r.pending_id is not None]
+
+    def _settle(self, row: OppRow, decision: str) -> None:
+        pending, row.pending_id, row.pending_until = row.pending_id, None, None
+        row.decision = decision
+        if pending is not None:
+            row.forget(self.by_opportunity, pending)
+        self.dirty.add("opportunities")
 
     def take_dirty(self) -> set[str]:
         dirty, self.dirty = self.dirty, set()
@@ -186,9 +204,7 @@ class ConsoleState:
         """Decided rows linger one refresh so the operator sees the outcome; withdrawn ones go."""
         for cycle, row in list(self.opportunities.items()):
             if row.pending_until is not None and row.pending_until < self.slot:
-                row.pending_until = None
-                row.decision = "expired"
-                self.dirty.add("opportunities")
+                self._settle(row, "expired")
             elif row.decision and self.slot - row.opp.slot > 150:
                 del self.opportunities[cycle]
                 self.by_opportunity.pop(row.opp.id, None)

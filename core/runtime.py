@@ -29,11 +29,13 @@ from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
 from core.mode import LivePreview, ModeController, StoreSet
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
-from core.store import FINAL_STATES, Mode
+from core.store import Mode
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_OPPORTUNITIES = 200
+# Approved and not yet decided by the chain: what quitting or stopping must wait for.
+IN_FLIGHT_STATES = frozenset({"approved", "simulated", "submitted"})
 
 
 class Pipeline(Protocol):
@@ -269,10 +271,10 @@ class Runtime:
                     # A [risk] threshold tripped inside the submitter: the whole engine stops.
                     await self._clear(f"kill switch: {self.kill_switch.reason}")
                     self._set_state("killed", self.kill_switch.reason)
-                if event.state in FINAL_STATES or event.state == "landed":
-                    self._in_flight.pop(event.attempt_id, None)
-                else:
+                if event.state in IN_FLIGHT_STATES:
                     self._in_flight[event.attempt_id] = event
+                else:
+                    self._in_flight.pop(event.attempt_id, None)
             elif isinstance(event, OpportunityWithdrawn):
                 self._latest.pop(event.cycle_id, None)
             if isinstance(event, (SlotTick, FeedHealth)) and event.slot > self._slot:

@@ -46,7 +46,9 @@ def arbtui_command(store: Path, rpc_port: int) -> str:
     return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {sets}"
 
 
-def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tmp_path: Path) -> None:
+def test_operator_approves_and_flips_to_live_over_ssh_with_the_typed_word(
+    sshd: SshServer, tmp_path: Path
+) -> None:
     store = tmp_path / "store"
     rpc_port = free_port()
     while rpc_port + 2 > 65535:
@@ -57,6 +59,10 @@ def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tm
         tmux.wait_for("DRY-RUN", timeout=60)
         tmux.wait_for("running", timeout=90)  # cluster up, engine started
         assert (store / "localnet-operator.json").exists()
+        tmux.wait_for("wait ", timeout=90)  # a validated trade pending approval, sorted first
+        tmux.send("g")  # first row: pending rows sort first; the cursor then stays on that row as others move
+        tmux.send("a")
+        screen = tmux.wait_for("approved ", timeout=30)  # "approved N" or "not approved N: reason"
         tmux.send("d")
         tmux.wait_for("SWITCH TO LIVE")
         tmux.send("Enter")  # focus starts on Cancel: Enter alone never confirms
@@ -84,6 +90,12 @@ def test_operator_flips_to_live_over_ssh_with_the_typed_word(sshd: SshServer, tm
     finally:
         tmux.kill()
         asyncio.run(stop_engine(store))  # q only detaches: the background engine outlives the console
+    with StoreReader(store, "dry-run") as reader:
+        decisions = [a for a in reader.approvals() if a.key == "a"]
+        assert len(decisions) == 1 and decisions[0].decision in ("approved", "rejected")
+        if decisions[0].decision == "approved":  # dry-run: simulated and recorded, never sent
+            attempts = reader.attempts_for(decisions[0].opportunity_id)
+            assert attempts and attempts[-1].state in ("simulated", "settled", "failed")
     with StoreReader(store, "live") as reader:
         assert [(c.from_mode, c.to_mode) for c in reader.mode_changes()] == [
             ("dry-run", "live"),

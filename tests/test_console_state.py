@@ -42,3 +42,21 @@ def test_token_list_names_the_route_and_sets_decimals() -> None:
     assert state.tokens.route(state.opportunities[1].opp) == "USDC-ray→BONK-orca→USDC"
     assert state.tokens.amount(BONK, 123_456_789) == "1,234.5678"
     assert sorted_rows(state, "net", "bonk")
+
+
+def test_a_requoted_cycle_keeps_the_pending_quote_the_queue_holds() -> None:
+    from core.events import ApprovalDecision, PendingApproval
+
+    state = ConsoleState()
+    first = opp(1, ids.USDC_MINT, 1_000_000)
+    state.apply(first)
+    state.apply(PendingApproval(1, expires_slot=30))
+    requote = Opportunity(
+        2, first.cycle_id, first.loan_mint, first.route, 1, 2, 1, first.fees, 1, 5, (5, 5), 0
+    )
+    state.apply(requote)
+    row = state.opportunities[first.cycle_id]
+    assert row.opp.id == 2 and row.pending_id == 1 and state.pending_ids() == [1]
+    state.apply(ApprovalDecision(1, "approved", "a"))
+    assert row.pending_id is None and row.decision == "approved"
+    assert state.row_for(1) is None and state.row_for(2) is row
