@@ -1,6 +1,8 @@
-"""The one error every account decoder raises."""
+"""The errors protocol code raises: bad account data, and what a program would refuse."""
 
 from __future__ import annotations
+
+from enum import IntEnum
 
 
 class DecodeError(ValueError):
@@ -14,3 +16,11 @@ class DecodeError(ValueError):
         self.kind = kind
         self.reason = reason
         super().__init__(f"{kind} {self.account}: {reason}")
+
+
+class ProgramRefusal(Exception):
+    """What a program would refuse with (its custom error number), found while computing off-chain."""
+
+    def __init__(self, error: IntEnum, reason: str) -> None:
+        self.error = error
+        super().__init__(f"{error.name} ({int(error)}): {reason}")

@@ -26,7 +26,6 @@ What remains uncertain (no source read settles it):
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import struct
 from dataclasses import dataclass, field, replace
@@ -37,7 +36,10 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from core.protocols import ids
-from core.protocols.errors import DecodeError
+from core.protocols.anchor import AnchorError as AnchorError
+from core.protocols.anchor import anchor_discriminator, check_discriminator
+from core.protocols.errors import DecodeError, ProgramRefusal
+from core.protocols.layout import U64_MAX, check_length, check_u64
 
 PROGRAM_VERSION = 1
 RESERVE_LEN = 8624
@@ -45,16 +47,10 @@ LENDING_MARKET_LEN = 4664
 FRACTION_BITS = 60
 FRACTION_ONE = 1 << FRACTION_BITS
 _FRACTION_HALF = 1 << (FRACTION_BITS - 1)
-U64_MAX = 2**64 - 1
 # A reserve whose flash_loan_fee_sf is u64::MAX has flash loans switched off.
 FLASH_LOANS_DISABLED_FEE_SF = U64_MAX
 LENDING_MARKET_AUTH_SEED = b"lma"
 BORROW_RATE_CURVE_POINTS = 11
-
-
-def anchor_discriminator(namespace: str, name: str) -> bytes:
-    """Anchor's 8-byte tag: sha256("<namespace>:<name>")[:8] ("account" or "global")."""
-    return hashlib.sha256(f"{namespace}:{name}".encode()).digest()[:8]
 
 
 RESERVE_DISCRIMINATOR = anchor_discriminator("account", "Reserve")
@@ -111,33 +107,10 @@ class LendingError(IntEnum):
     RESERVE_ACCOUNTING_MISMATCH = 6097
 
 
-class AnchorError(IntEnum):
-    """Anchor framework errors the account validation of the flash instructions can raise."""
-
-    INSTRUCTION_MISSING = 100
-    INSTRUCTION_FALLBACK_NOT_FOUND = 101
-    INSTRUCTION_DID_NOT_DESERIALIZE = 102
-    CONSTRAINT_MUT = 2000
-    CONSTRAINT_HAS_ONE = 2001
-    CONSTRAINT_SEEDS = 2006
-    CONSTRAINT_ADDRESS = 2012
-    CONSTRAINT_MINT_TOKEN_PROGRAM = 2022
-    ACCOUNT_DISCRIMINATOR_NOT_FOUND = 3001
-    ACCOUNT_DISCRIMINATOR_MISMATCH = 3002
-    ACCOUNT_DID_NOT_DESERIALIZE = 3003
-    ACCOUNT_NOT_ENOUGH_KEYS = 3005
-    ACCOUNT_OWNED_BY_WRONG_PROGRAM = 3007
-    INVALID_PROGRAM_ID = 3008
-    INVALID_PROGRAM_EXECUTABLE = 3009
-    ACCOUNT_NOT_SIGNER = 3010
-
-
-class KaminoError(Exception):
+class KaminoError(ProgramRefusal):
     """What the program would refuse with, found while computing off-chain."""
 
-    def __init__(self, error: LendingError, reason: str) -> None:
-        self.error = error
-        super().__init__(f"{error.name} ({int(error)}): {reason}")
+    error: LendingError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,11 +166,9 @@ def _encode(obj: Any, table: tuple[tuple[str, int, str], ...], length: int, disc
 def _decode_fields(
     data: bytes, table: tuple[tuple[str, int, str], ...], length: int, disc: bytes, account: object, kind: str
 ) -> tuple[dict[str, Any], bytes]:
-    if len(data) != length:
-        raise DecodeError(account, kind, f"expected {length} bytes, got {len(data)}")
+    check_length(data, length, account, kind)
     data = bytes(data)
-    if data[:8] != disc:
-        raise DecodeError(account, kind, f"discriminator {data[:8].hex()} is not {disc.hex()}")
+    check_discriminator(data, disc, account, kind)
     values = {name: _read(data, offset, k) for name, offset, k in table}
     extra = bytearray(data)
     extra[:8] = bytes(8)
@@ -405,11 +376,6 @@ def lending_market_authority(market: Pubkey, program_id: Pubkey = ids.KAMINO_LEN
 # Instructions
 
 
-def _check_u64(value: int, name: str) -> None:
-    if not 0 <= value <= U64_MAX:
-        raise ValueError(f"{name} {value} is not a u64")
-
-
 def _flash_accounts(
     *,
     user_transfer_authority: Pubkey,
@@ -466,7 +432,7 @@ def flash_borrow_reserve_liquidity(
     program_id: Pubkey = ids.KAMINO_LEND,
 ) -> Instruction:
     """flash_borrow_reserve_liquidity: `reserve_source_liquidity` is the reserve's supply vault."""
-    _check_u64(liquidity_amount, "liquidity_amount")
+    check_u64(liquidity_amount, "liquidity_amount")
     accounts = _flash_accounts(
         user_transfer_authority=user_transfer_authority, lending_market=lending_market, reserve=reserve,
         reserve_liquidity_mint=reserve_liquidity_mint, reserve_liquidity=reserve_source_liquidity,
@@ -499,7 +465,7 @@ def flash_repay_reserve_liquidity(
     """flash_repay_reserve_liquidity. `borrow_instruction_index` is the absolute top-level index of
     the borrow in the final transaction (ComputeBudget instructions count). The borrow checks that
     this repay lists exactly the same 12 pubkeys in the same order."""
-    _check_u64(liquidity_amount, "liquidity_amount")
+    check_u64(liquidity_amount, "liquidity_amount")
     if not 0 <= borrow_instruction_index <= 255:
         raise ValueError(f"borrow_instruction_index {borrow_instruction_index} is not a u8")
     accounts = _flash_accounts(
@@ -573,8 +539,8 @@ def flash_loan_fees(
     rounded half away from zero. The protocol fee goes to the fee vault, the referral fee (only with a
     referrer and a market `referral_fee_bps`) back into the supply vault for the referrer.
     """
-    _check_u64(amount, "amount")
-    _check_u64(flash_loan_fee_sf, "flash_loan_fee_sf")
+    check_u64(amount, "amount")
+    check_u64(flash_loan_fee_sf, "flash_loan_fee_sf")
     if not 0 <= referral_fee_bps <= 0xFFFF:
         raise ValueError(f"referral_fee_bps {referral_fee_bps} is not a u16")
     if flash_loan_fee_sf == 0 or amount == 0:

@@ -33,7 +33,6 @@ Remaining uncertainty (not confirmed against the source):
 
 from __future__ import annotations
 
-import hashlib
 import struct
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
@@ -42,9 +41,13 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from core.protocols import ids
-from core.protocols.errors import DecodeError
+from core.protocols.anchor import AnchorError as AnchorError
+from core.protocols.anchor import anchor_discriminator as anchor_discriminator
+from core.protocols.anchor import check_discriminator
+from core.protocols.errors import DecodeError, ProgramRefusal
+from core.protocols.layout import U64_MAX as U64_MAX
+from core.protocols.layout import check_length, check_u64
 
-U64_MAX = 2**64 - 1
 I80F48_ONE = 1 << 48
 I128_MIN = -(2**127)
 I128_MAX = 2**127 - 1
@@ -72,10 +75,6 @@ ACCOUNT_IN_DELEVERAGE = 1 << 5
 
 # Pyth solana receiver (owner of PriceUpdateV2 accounts).
 PYTH_RECEIVER_PROGRAM = Pubkey.from_string("rec5EKMGg6MxZYaMdyBfgwp4d5rB9T1VQH5pJv5LtFJ")
-
-
-def anchor_discriminator(namespace: str, name: str) -> bytes:
-    return hashlib.sha256(f"{namespace}:{name}".encode()).digest()[:8]
 
 
 # Checked against protocols.md §3.1 by the tests.
@@ -140,26 +139,6 @@ class MarginfiError(IntEnum):
     INVALID_LIQUIDITY_VAULT = 6094
 
 
-class AnchorError(IntEnum):
-    """anchor-lang ErrorCode numbers the account validation of these instructions can return."""
-
-    INSTRUCTION_MISSING = 100
-    INSTRUCTION_FALLBACK_NOT_FOUND = 101
-    INSTRUCTION_DID_NOT_DESERIALIZE = 102
-    CONSTRAINT_MUT = 2000
-    CONSTRAINT_HAS_ONE = 2001
-    CONSTRAINT_SEEDS = 2006
-    CONSTRAINT_ADDRESS = 2012
-    ACCOUNT_DISCRIMINATOR_NOT_FOUND = 3001
-    ACCOUNT_DISCRIMINATOR_MISMATCH = 3002
-    ACCOUNT_DID_NOT_DESERIALIZE = 3003
-    ACCOUNT_NOT_ENOUGH_KEYS = 3005
-    ACCOUNT_OWNED_BY_WRONG_PROGRAM = 3007
-    INVALID_PROGRAM_ID = 3008
-    ACCOUNT_NOT_SIGNER = 3010
-    ACCOUNT_NOT_INITIALIZED = 3012
-
-
 class OperationalState(IntEnum):
     PAUSED = 0
     OPERATIONAL = 1
@@ -178,12 +157,10 @@ class OracleSetup(IntEnum):
     FIXED = 8
 
 
-class MarginfiFeeError(Exception):
+class MarginfiFeeError(ProgramRefusal):
     """What the program would refuse with, found while computing off-chain."""
 
-    def __init__(self, error: MarginfiError, reason: str) -> None:
-        self.error = error
-        super().__init__(f"{error.name} ({int(error)}): {reason}")
+    error: MarginfiError
 
 
 _ZERO = Pubkey.default()
@@ -376,16 +353,6 @@ class Bank:
         return i80f48_mul(self.total_liability_shares, self.liability_share_value)
 
 
-def _check_len(data: bytes, expected: int, account: object, kind: str) -> None:
-    if len(data) != expected:
-        raise DecodeError(account, kind, f"expected {expected} bytes, got {len(data)}")
-
-
-def _check_disc(data: bytes, disc: bytes, account: object, kind: str) -> None:
-    if bytes(data[:8]) != disc:
-        raise DecodeError(account, kind, f"discriminator {bytes(data[:8]).hex()} is not {disc.hex()}")
-
-
 def _decode_bank_config(raw: bytes, account: object, kind: str) -> BankConfig:
     f = _BANK_CONFIG.unpack(raw)
     operational_state = f[14]
@@ -452,8 +419,8 @@ def _encode_bank_config(c: BankConfig) -> bytes:
 
 def decode_bank(data: bytes, account: object = None) -> Bank:
     kind = "marginfi_bank"
-    _check_len(data, BANK_LEN, account, kind)
-    _check_disc(data, BANK_DISCRIMINATOR, account, kind)
+    check_length(data, BANK_LEN, account, kind)
+    check_discriminator(data, BANK_DISCRIMINATOR, account, kind)
     f = _BANK.unpack(bytes(data))
     return Bank(
         mint=Pubkey(f[1]),
@@ -638,8 +605,8 @@ def _encode_balance(b: Balance) -> bytes:
 
 def decode_marginfi_account(data: bytes, account: object = None) -> MarginfiAccount:
     kind = "marginfi_account"
-    _check_len(data, MARGINFI_ACCOUNT_LEN, account, kind)
-    _check_disc(data, MARGINFI_ACCOUNT_DISCRIMINATOR, account, kind)
+    check_length(data, MARGINFI_ACCOUNT_LEN, account, kind)
+    check_discriminator(data, MARGINFI_ACCOUNT_DISCRIMINATOR, account, kind)
     f = _MARGINFI_ACCOUNT.unpack(bytes(data))
     balances = tuple(
         _decode_balance(f[3][i * BALANCE_LEN : (i + 1) * BALANCE_LEN], account, kind, i)
@@ -731,8 +698,8 @@ class MarginfiGroup:
 
 def decode_marginfi_group(data: bytes, account: object = None) -> MarginfiGroup:
     kind = "marginfi_group"
-    _check_len(data, MARGINFI_GROUP_LEN, account, kind)
-    _check_disc(data, MARGINFI_GROUP_DISCRIMINATOR, account, kind)
+    check_length(data, MARGINFI_GROUP_LEN, account, kind)
+    check_discriminator(data, MARGINFI_GROUP_DISCRIMINATOR, account, kind)
     f = _GROUP.unpack(bytes(data))
     return MarginfiGroup(
         admin=Pubkey(f[1]),
@@ -815,8 +782,8 @@ def encode_price_update_v2(p: PriceUpdateV2) -> bytes:
 
 def decode_price_update_v2(data: bytes, account: object = None) -> PriceUpdateV2:
     kind = "pyth_price_update_v2"
-    _check_len(data, PRICE_UPDATE_V2_LEN, account, kind)
-    _check_disc(data, PRICE_UPDATE_V2_DISCRIMINATOR, account, kind)
+    check_length(data, PRICE_UPDATE_V2_LEN, account, kind)
+    check_discriminator(data, PRICE_UPDATE_V2_DISCRIMINATOR, account, kind)
     if data[40] != 1:
         raise DecodeError(account, kind, f"verification level tag {data[40]} is not Full (1)")
     f = _PRICE_UPDATE.unpack(bytes(data[:PRICE_UPDATE_FULL_LEN]))
@@ -854,11 +821,6 @@ def liquidity_vault_authority(bank: Pubkey, program_id: Pubkey = ids.MARGINFI_V2
 # Instructions
 
 
-def _check_u64(value: int, name: str) -> None:
-    if not 0 <= value <= U64_MAX:
-        raise ValueError(f"{name} {value} is not a u64")
-
-
 def _ro(key: Pubkey) -> AccountMeta:
     return AccountMeta(key, is_signer=False, is_writable=False)
 
@@ -894,7 +856,7 @@ def lending_account_start_flashloan(
     *, marginfi_account: Pubkey, authority: Pubkey, end_index: int, program_id: Pubkey = ids.MARGINFI_V2
 ) -> Instruction:
     """`end_index` is the absolute top-level index of the matching end_flashloan."""
-    _check_u64(end_index, "end_index")
+    check_u64(end_index, "end_index")
     accounts = [_w(marginfi_account), _signer(authority), _ro(ids.SYSVAR_INSTRUCTIONS)]
     return Instruction(program_id, START_FLASHLOAN_DISCRIMINATOR + struct.pack("<Q", end_index), accounts)
 
@@ -924,7 +886,7 @@ def lending_account_borrow(
     health_accounts: list[Pubkey] | tuple[Pubkey, ...] = (),
     program_id: Pubkey = ids.MARGINFI_V2,
 ) -> Instruction:
-    _check_u64(amount, "amount")
+    check_u64(amount, "amount")
     vault_authority, _ = liquidity_vault_authority(bank, program_id)
     vault, _ = liquidity_vault(bank, program_id)
     accounts = [
@@ -955,7 +917,7 @@ def lending_account_repay(
 ) -> Instruction:
     """`repay_all=True` repays the whole liability (principal + origination fee) and closes the
     balance; `amount` is then ignored by the program."""
-    _check_u64(amount, "amount")
+    check_u64(amount, "amount")
     vault, _ = liquidity_vault(bank, program_id)
     accounts = [
         _ro(group),
@@ -983,7 +945,7 @@ def lending_account_deposit(
     program_id: Pubkey = ids.MARGINFI_V2,
 ) -> Instruction:
     """Deposit (same account list as repay). Not emulated on the local cluster."""
-    _check_u64(amount, "amount")
+    check_u64(amount, "amount")
     vault, _ = liquidity_vault(bank, program_id)
     accounts = [
         _ro(group),
@@ -1013,7 +975,7 @@ def health_accounts(account: MarginfiAccount, banks: dict[Pubkey, Bank]) -> list
 
 def origination_fee(amount: int, protocol_origination_fee: int) -> int:
     """Raw I80F48 fee `amount * protocol_origination_fee` that borrow adds to the liability."""
-    _check_u64(amount, "amount")
+    check_u64(amount, "amount")
     if protocol_origination_fee < 0:
         raise ValueError("protocol_origination_fee is negative")
     return amount * protocol_origination_fee  # I80F48(amount) * rate: exact, no fraction lost

@@ -18,6 +18,7 @@ from solders.pubkey import Pubkey
 
 from core.protocols import ids
 from core.protocols.errors import DecodeError
+from core.protocols.layout import check_length
 
 AMM_INFO_LEN = 752
 AUTHORITY_AMM_SEED = b"amm authority"
@@ -198,8 +199,7 @@ def _u128(raw: bytes) -> int:
 
 def decode_amm_info(data: bytes, account: object = None) -> AmmInfo:
     """Decode a pool account; raise DecodeError for data no live pool can hold."""
-    if len(data) != AMM_INFO_LEN:
-        raise DecodeError(account, "raydium_amm_info", f"expected {AMM_INFO_LEN} bytes, got {len(data)}")
+    check_length(data, AMM_INFO_LEN, account, "raydium_amm_info")
     v = _LAYOUT.unpack(bytes(data))
     status, nonce = v[0], v[1]
     if status > AmmStatus.WAITING_TRADE:

@@ -16,7 +16,9 @@ from solders.instruction import AccountMeta, Instruction
 from solders.pubkey import Pubkey
 
 from core.protocols import ids
-from core.protocols.errors import DecodeError
+from core.protocols.errors import DecodeError, ProgramRefusal
+from core.protocols.layout import U64_MAX as U64_MAX
+from core.protocols.layout import check_length, check_u64
 
 PROGRAM_VERSION = 1
 RESERVE_LEN = 619
@@ -26,7 +28,6 @@ RATE_LIMITER_LEN = 56
 WAD = 10**18
 HALF_WAD = WAD // 2
 PERCENT_SCALER = 10**16
-U64_MAX = 2**64 - 1
 # A reserve whose flash_loan_fee_wad is u64::MAX has flash loans switched off.
 FLASH_LOANS_DISABLED_FEE_WAD = U64_MAX
 
@@ -95,12 +96,10 @@ class LendingError(IntEnum):
     OUTFLOW_RATE_LIMIT_EXCEEDED = 54
 
 
-class SolendError(Exception):
+class SolendError(ProgramRefusal):
     """What the program would refuse with, found while computing off-chain."""
 
-    def __init__(self, error: LendingError, reason: str) -> None:
-        self.error = error
-        super().__init__(f"{error.name} ({int(error)}): {reason}")
+    error: LendingError
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,8 +269,7 @@ def _check_version(version: int, account: object, kind: str) -> None:
 
 def decode_reserve(data: bytes, account: object = None) -> Reserve:
     kind = "solend_reserve"
-    if len(data) != RESERVE_LEN:
-        raise DecodeError(account, kind, f"expected {RESERVE_LEN} bytes, got {len(data)}")
+    check_length(data, RESERVE_LEN, account, kind)
     f = _RESERVE.unpack(bytes(data))
     _check_version(f[0], account, kind)
     (opt_util, ltv, liq_bonus, liq_threshold, min_rate, opt_rate, max_rate) = f[16:23]
@@ -411,8 +409,7 @@ class LendingMarket:
 
 def decode_lending_market(data: bytes, account: object = None) -> LendingMarket:
     kind = "solend_lending_market"
-    if len(data) != LENDING_MARKET_LEN:
-        raise DecodeError(account, kind, f"expected {LENDING_MARKET_LEN} bytes, got {len(data)}")
+    check_length(data, LENDING_MARKET_LEN, account, kind)
     f = _LENDING_MARKET.unpack(bytes(data))
     _check_version(f[0], account, kind)
     liquidator = Pubkey(f[8])
@@ -470,7 +467,7 @@ def flash_borrow_reserve_liquidity(
     program_id: Pubkey = ids.SOLEND,
 ) -> Instruction:
     """FlashBorrowReserveLiquidity (tag 19): `source_liquidity` is the reserve's supply account."""
-    _check_u64(liquidity_amount, "liquidity_amount")
+    check_u64(liquidity_amount, "liquidity_amount")
     authority = lending_market_authority_pubkey or lending_market_authority(lending_market, program_id)[0]
     accounts = [
         AccountMeta(source_liquidity, is_signer=False, is_writable=True),
@@ -501,7 +498,7 @@ def flash_repay_reserve_liquidity(
 ) -> Instruction:
     """FlashRepayReserveLiquidity (tag 20). `borrow_instruction_index` is the absolute top-level
     index of the borrow in the final transaction (ComputeBudget instructions count)."""
-    _check_u64(liquidity_amount, "liquidity_amount")
+    check_u64(liquidity_amount, "liquidity_amount")
     if not 0 <= borrow_instruction_index <= 255:
         raise ValueError(f"borrow_instruction_index {borrow_instruction_index} is not a u8")
     accounts = [
@@ -561,11 +558,6 @@ def flash_loan_instructions(
     return borrow, repay
 
 
-def _check_u64(value: int, name: str) -> None:
-    if not 0 <= value <= U64_MAX:
-        raise ValueError(f"{name} {value} is not a u64")
-
-
 # ---------------------------------------------------------------------------------------------
 # Fee math
 
@@ -585,8 +577,8 @@ def flash_loan_fees(amount: int, flash_loan_fee_wad: int, host_fee_percentage: i
     arithmetic: a WAD-scaled integer where `Decimal * Rate` floors after each product. The
     origination fee (to the reserve's fee receiver) is total − host.
     """
-    _check_u64(amount, "amount")
-    _check_u64(flash_loan_fee_wad, "flash_loan_fee_wad")
+    check_u64(amount, "amount")
+    check_u64(flash_loan_fee_wad, "flash_loan_fee_wad")
     if not 0 <= host_fee_percentage <= 255:
         raise ValueError(f"host_fee_percentage {host_fee_percentage} is not a u8")
     if flash_loan_fee_wad == 0 or amount == 0:

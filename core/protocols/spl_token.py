@@ -6,6 +6,7 @@ from solders.pubkey import Pubkey
 from solders.token.state import Mint, TokenAccount, TokenAccountState
 
 from core.protocols.errors import DecodeError
+from core.protocols.layout import check_length
 
 TOKEN_ACCOUNT_LEN = 165
 MINT_LEN = 82
@@ -24,8 +25,7 @@ __all__ = [
 
 
 def decode_token_account(data: bytes, account: object = None) -> TokenAccount:
-    if len(data) != TOKEN_ACCOUNT_LEN:
-        raise DecodeError(account, "spl_token_account", f"expected {TOKEN_ACCOUNT_LEN} bytes, got {len(data)}")
+    check_length(data, TOKEN_ACCOUNT_LEN, account, "spl_token_account")
     try:
         acc = TokenAccount.from_bytes(bytes(data))
     except Exception as exc:  # solders raises its own error types for bad enums
@@ -36,8 +36,7 @@ def decode_token_account(data: bytes, account: object = None) -> TokenAccount:
 
 
 def decode_mint(data: bytes, account: object = None) -> Mint:
-    if len(data) != MINT_LEN:
-        raise DecodeError(account, "spl_mint", f"expected {MINT_LEN} bytes, got {len(data)}")
+    check_length(data, MINT_LEN, account, "spl_mint")
     try:
         mint = Mint.from_bytes(bytes(data))
     except Exception as exc:

@@ -21,6 +21,7 @@ from solders.pubkey import Pubkey
 
 from core.protocols import ids
 from core.protocols.errors import DecodeError
+from core.protocols.layout import check_length
 
 WHIRLPOOL_DISCRIMINATOR = bytes.fromhex("3f95d10ce1806309")
 TICK_ARRAY_DISCRIMINATOR = bytes.fromhex("4561bdbe6e0742bb")
@@ -205,8 +206,7 @@ def _i128(raw: bytes) -> int:
 
 def decode_whirlpool(data: bytes, account: object = None) -> Whirlpool:
     kind = "whirlpool"
-    if len(data) != WHIRLPOOL_LEN:
-        raise DecodeError(account, kind, f"expected {WHIRLPOOL_LEN} bytes, got {len(data)}")
+    check_length(data, WHIRLPOOL_LEN, account, kind)
     if bytes(data[:8]) != WHIRLPOOL_DISCRIMINATOR:
         raise DecodeError(account, kind, f"wrong discriminator {bytes(data[:8]).hex()}")
     (
@@ -342,8 +342,7 @@ def decode_tick_array(data: bytes, account: object = None) -> TickArray:
     if bytes(data[:8]) == DYNAMIC_TICK_ARRAY_DISCRIMINATOR:
         return decode_dynamic_tick_array(data, account)
     kind = "whirlpool_tick_array"
-    if len(data) != TICK_ARRAY_LEN:
-        raise DecodeError(account, kind, f"expected {TICK_ARRAY_LEN} bytes, got {len(data)}")
+    check_length(data, TICK_ARRAY_LEN, account, kind)
     if bytes(data[:8]) != TICK_ARRAY_DISCRIMINATOR:
         raise DecodeError(account, kind, f"wrong discriminator {bytes(data[:8]).hex()}")
     (start,) = struct.unpack_from("<i", data, 8)
