@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import sys
@@ -45,11 +46,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="genesis scenario seed (default 0)")
     parser.add_argument("--slot-ms", type=float, default=400.0, help="slot duration in ms (default 400)")
     parser.add_argument("--ledger", type=Path, default=None, help="record every landed transaction here")
+    parser.add_argument("--replay", type=Path, default=None, metavar="LEDGER",
+                        help="re-execute a recorded ledger on a fresh cluster of its seed, print the final "
+                        "state digest and exit (nothing is served)")
     parser.add_argument("--store-dir", type=Path, default=None,
                         help="where the operator keypair lives (default: the config's store.dir)")
     parser.add_argument("--no-traders", action="store_true", help="do not start the noise traders")
     parser.add_argument("--fault", action="append", default=[], metavar="K=V",
                         help=f"fault knob, repeatable; knobs: {', '.join(Faults.knob_names())}")
+
+
+def replay_ledger(path: Path, store_dir: Path | None) -> int:
+    """`--replay`: the same transactions on the same genesis must give the same state, bit for bit."""
+    from core.localnet.ledger import LedgerError, read_ledger, replay
+
+    try:
+        _, lines = read_ledger(path)
+        hashes = replay(path, store_dir=store_dir)
+    except (LedgerError, OSError) as exc:
+        print(f"arbtui localnet: {exc}", file=sys.stderr)
+        return 2
+    digest = hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(hashes.items())).encode()).hexdigest()
+    txs = sum(1 for line in lines if line.get("type") != "slot")
+    print(f"replayed {txs} transactions; {len(hashes)} accounts; state digest {digest}")
+    return 0
 
 
 def build_faults(specs: list[str]) -> Faults:
@@ -92,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     app_config = getattr(args, "app_config", None)
     if store_dir is None and app_config is not None:
         store_dir = app_config.store.dir
+    if getattr(args, "replay", None) is not None:
+        return replay_ledger(args.replay, store_dir)
     try:
         return asyncio.run(_serve(args, faults, store_dir))
     except KeyboardInterrupt:

@@ -148,3 +148,21 @@ async def test_replay_refuses_a_genesis_whose_operator_wallet_differs(tmp_path: 
                                 "wallet": str(Keypair().pubkey())}) + "\n")
     with pytest.raises(LedgerError, match="store dir"):
         await replay_async(path)
+
+
+async def test_localnet_replay_command_prints_the_same_digest_as_the_recorded_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import hashlib
+
+    from core.localnet.cli import main as localnet_main
+
+    path = tmp_path / "ledger.jsonl"
+    cluster = await _recorded_run(path, seed=3, swaps=4)
+    keys = [Pubkey.from_string(k) for k in await replay_async(path)]
+    live = account_hashes(cluster.get_account, keys)
+    digest = hashlib.sha256("".join(f"{k}={v}\n" for k, v in sorted(live.items())).encode()).hexdigest()
+    assert await asyncio.to_thread(localnet_main, ["--replay", str(path)]) == 0
+    assert f"{len(keys)} accounts; state digest {digest}" in capsys.readouterr().out
+    path.write_text("not json\n")
+    assert await asyncio.to_thread(localnet_main, ["--replay", str(path)]) == 2
