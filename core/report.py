@@ -1,7 +1,10 @@
 """`arbtui report`: the plan's analytics, computed in SQL over one mode's trade store.
 
 Definitions (kept here so the table and the JSON mean the same thing):
-- an *attempt* is a bundle_attempts row that got past the approval gate (not `rejected`/`expired`);
+- an *attempt* is a bundle_attempts row that was sent, or simulated for sending: states
+  `simulated`, `submitted`, `landed`, `settled`, `failed`, and `dropped` only once submitted (a row
+  dropped before submission — kill switch, restart — never left the engine). Rows still `detected`,
+  `validated` or `awaiting_approval`, and `rejected`/`expired` ones, are candidates, not attempts;
 - a *success* is an attempt that landed (`landed_at` set: state `landed` or `settled`);
 - *volume* is the flash amount in USD over all attempts; *profit* the realised profit in USD of
   successes; *tips* and *fees* what landed bundles paid (a bundle that does not land pays nothing).
@@ -69,9 +72,13 @@ class Report:
         }
 
 
-_ATTEMPTS = """
+SENT_OR_SIMULATED = ("simulated", "submitted", "landed", "settled", "failed")
+
+_ATTEMPTS = f"""
     select * from bundle_attempts
-    where state not in ('rejected', 'expired') and created_at >= :since
+    where (state in ({", ".join(repr(s) for s in SENT_OR_SIMULATED)})
+           or (state = 'dropped' and submitted_at is not null))
+      and created_at >= :since
 """
 
 DAILY_SQL = f"""

@@ -182,8 +182,11 @@ async def test_live_approval_lands_and_settles_one_row_with_the_wallet_gain(stac
     )
     (day,) = json.loads(report.stdout)["daily"]
     with StoreReader(stack.store, "live") as reader:
-        # Candidates still waiting for the operator count as attempts in the report, refusals do not.
-        counted = [a for a in reader.iter_attempts() if a.state not in ("rejected", "expired")]
+        # Only what was sent or simulated for sending counts: candidates still waiting for the
+        # operator, refusals and rows dropped before submission do not.
+        counted = [a for a in reader.iter_attempts()
+                   if a.state in ("simulated", "submitted", "landed", "settled", "failed")
+                   or (a.state == "dropped" and a.submitted_at is not None)]
     assert day["attempts"] == len(counted) and day["successes"] == 1
     assert day["profit_usd"] == pytest.approx(row.realised_profit_usd)
 

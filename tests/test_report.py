@@ -12,7 +12,14 @@ from core.report import ReportError, build_report, render_report
 from core.store import BundleAttempt, StoreWriter
 
 DAY0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp()
-STATES = ["landed", "settled", "failed", "dropped", "rejected", "expired", "submitted"]
+STATES = ["landed", "settled", "failed", "dropped", "rejected", "expired", "submitted", "simulated",
+          "detected", "validated", "awaiting_approval", "approved"]
+COUNTED = {"simulated", "submitted", "landed", "settled", "failed"}
+
+
+def counted(a: BundleAttempt) -> bool:
+    """Sent, or simulated for sending (a dropped row counts only once it was submitted)."""
+    return a.state in COUNTED or (a.state == "dropped" and a.submitted_at is not None)
 
 
 def seed(tmp_path: Path, n: int = 120, rng_seed: int = 7) -> list[BundleAttempt]:
@@ -34,6 +41,7 @@ def seed(tmp_path: Path, n: int = 120, rng_seed: int = 7) -> list[BundleAttempt]
                 tip_lamports=rng.randrange(10_000, 200_000),
                 fee_lamports=rng.randrange(5_000, 50_000),
                 landed_at=created + 1 if landed else None,
+                submitted_at=created + 0.5 if state == "dropped" and rng.random() < 0.5 else None,
             )
         )
     writer = StoreWriter(tmp_path, "dry-run")
@@ -48,7 +56,7 @@ def expected_daily(
 ) -> dict[str, dict[str, float]]:
     out: dict[str, dict[str, float]] = {}
     for a in attempts:
-        if a.state in ("rejected", "expired") or a.created_at < since:
+        if not counted(a) or a.created_at < since:
             continue
         day = dt.datetime.fromtimestamp(a.created_at, dt.UTC).date().isoformat()
         row = out.setdefault(
@@ -91,7 +99,7 @@ def test_success_rate_by_flash_size_bucket(tmp_path: Path) -> None:
     report = build_report(tmp_path, "dry-run")
     counts: dict[str, list[int]] = {"<1k": [0, 0], "1k-10k": [0, 0], ">10k": [0, 0]}
     for a in attempts:
-        if a.state in ("rejected", "expired") or a.flash_amount_usd is None:
+        if not counted(a) or a.flash_amount_usd is None:
             continue
         counts[bucket_of(a.flash_amount_usd)][0] += 1
         counts[bucket_of(a.flash_amount_usd)][1] += a.landed_at is not None
@@ -121,6 +129,28 @@ def test_missing_store_is_an_empty_report_and_is_not_created(tmp_path: Path) -> 
     assert report.to_dict()["daily"] == []
     assert "No trades recorded" in render_report(report)
     assert not (tmp_path / "trades-live.sqlite3").exists()
+
+
+def test_candidates_and_unsent_rows_are_not_attempts(tmp_path: Path) -> None:
+    writer = StoreWriter(tmp_path, "live")
+    rows = {
+        "awaiting_approval": None, "validated": None, "detected": None, "rejected": None,
+        "expired": None, "approved": None, "dropped": None, "simulated": None, "failed": None,
+        "settled": DAY0 + 2,
+    }
+    for i, (state, landed_at) in enumerate(rows.items()):
+        writer.save_attempt(BundleAttempt(id=f"a{i}", opportunity_id=f"o{i}", mode="live", created_at=DAY0,
+                                          state=state, flash_amount_usd=100.0, landed_at=landed_at))
+    # Dropped after submission (its blockhash expired unlanded): it was sent, so it counts.
+    writer.save_attempt(BundleAttempt(id="sent", opportunity_id="o-sent", mode="live", created_at=DAY0,
+                                      state="dropped", flash_amount_usd=100.0, submitted_at=DAY0 + 1))
+    writer.close_sync()
+
+    (day,) = build_report(tmp_path, "live").daily
+
+    # simulated + failed + settled + the submitted-then-dropped row; never the pending candidate.
+    assert (day.attempts, day.successes) == (4, 1)
+    assert day.volume_usd == pytest.approx(400.0)
 
 
 def test_rendered_table_lists_every_day(tmp_path: Path) -> None:
