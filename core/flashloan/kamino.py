@@ -15,7 +15,7 @@ from solana.rpc.commitment import Processed
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth
+from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, fetch_owned, not_loaded
 from core.protocols import ids, kamino
 from core.protocols.errors import DecodeError
 
@@ -58,16 +58,9 @@ class KaminoProvider:
 
     async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
         address = self._address(mint)
-        resp = await client.get_account_info(address, commitment=Processed)
-        account = resp.value
-        if account is None:
-            return self._fail(mint, f"reserve {address} does not exist")
-        if account.owner != self.program_id:
-            return self._fail(mint, f"reserve {address} is owned by {account.owner}, not {self.program_id}")
         try:
-            reserve = kamino.decode_reserve(bytes(account.data), address)
-        except DecodeError as exc:
-            # A reserve that changed layout is unusable until someone updates the decoder.
+            reserve = await fetch_owned(client, address, self.program_id, "reserve", kamino.decode_reserve)
+        except UnusableAccount as exc:
             return self._fail(mint, str(exc))
         if reserve.liquidity_mint_pubkey != mint:
             return self._fail(mint, f"reserve {address} lends {reserve.liquidity_mint_pubkey}, not {mint}")
@@ -109,8 +102,7 @@ class KaminoProvider:
     def health(self, mint: Pubkey) -> ReserveHealth:
         state = self._state.get(mint)
         if state is None:
-            reason = self._error.get(mint, "reserve not loaded")
-            return ReserveHealth(enabled=False, fee_ok=False, utilization_bps=0, reason=reason)
+            return not_loaded(self._error.get(mint, "reserve not loaded"))
         fee_ok = state.flash_loans_enabled
         reasons = []
         if not fee_ok:

@@ -21,7 +21,7 @@ from solana.rpc.commitment import Processed
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth
+from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, decode_owned, not_loaded
 from core.protocols import ids
 from core.protocols import marginfi as mf
 from core.protocols.errors import DecodeError
@@ -94,13 +94,9 @@ class MarginfiProvider:
             await client.get_multiple_accounts([address, self.marginfi_account], commitment=Processed)
         ).value
         bank_info, account_info = infos[0], infos[1]
-        if bank_info is None:
-            return self._fail(mint, f"bank {address} does not exist")
-        if bank_info.owner != self.program_id:
-            return self._fail(mint, f"bank {address} is owned by {bank_info.owner}, not {self.program_id}")
         try:
-            bank = mf.decode_bank(bytes(bank_info.data), address)
-        except DecodeError as exc:
+            bank = decode_owned(bank_info, address, self.program_id, "bank", mf.decode_bank)
+        except UnusableAccount as exc:
             return self._fail(mint, str(exc))
         if bank.mint != mint:
             return self._fail(mint, f"bank {address} lends {bank.mint}, not {mint}")
@@ -179,8 +175,7 @@ class MarginfiProvider:
     def health(self, mint: Pubkey) -> ReserveHealth:
         state = self._bank.get(mint)
         if state is None:
-            reason = self._error.get(mint, "bank not loaded")
-            return ReserveHealth(enabled=False, fee_ok=False, utilization_bps=0, reason=reason)
+            return not_loaded(self._error.get(mint, "bank not loaded"))
         assets, liabilities = state.asset_amount(), state.liability_amount()
         utilization_bps = 0 if assets <= 0 else max(liabilities, 0) * 10_000 // assets
         reasons = []

@@ -7,13 +7,19 @@ giving it the absolute indexes its instructions will have, so `borrow_instructio
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from solana.rpc.async_api import AsyncClient
+from solana.rpc.commitment import Processed
+from solders.account import Account
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
+
+from core.protocols.errors import DecodeError
+
+_State = TypeVar("_State")
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,42 @@ class FlashLoanProvider(Protocol):
         ...
 
 
+def not_loaded(reason: str) -> ReserveHealth:
+    """The health of a reserve/bank whose state is not loaded (`reason` says why)."""
+    return ReserveHealth(enabled=False, fee_ok=False, utilization_bps=0, reason=reason)
+
+
+class UnusableAccount(Exception):
+    """An account read over RPC that cannot be the reserve/bank configured: the provider's reason."""
+
+
+def decode_owned(
+    info: Account | None,
+    address: Pubkey,
+    owner: Pubkey,
+    what: str,
+    decode: Callable[[bytes, Pubkey], _State],
+) -> _State:
+    """Decode a fetched account that must exist and belong to `owner`; UnusableAccount says why not."""
+    if info is None:
+        raise UnusableAccount(f"{what} {address} does not exist")
+    if info.owner != owner:
+        raise UnusableAccount(f"{what} {address} is owned by {info.owner}, not {owner}")
+    try:
+        return decode(bytes(info.data), address)
+    except DecodeError as exc:
+        # A reserve that changed layout is unusable until someone updates the decoder.
+        raise UnusableAccount(str(exc)) from None
+
+
+async def fetch_owned(
+    client: AsyncClient, address: Pubkey, owner: Pubkey, what: str, decode: Callable[[bytes, Pubkey], _State]
+) -> _State:
+    """`decode_owned` of the account at `address` as the cluster holds it now."""
+    info = (await client.get_account_info(address, commitment=Processed)).value
+    return decode_owned(info, address, owner, what, decode)
+
+
 class NoProviderError(Exception):
     """No provider can lend `amount` of `mint` right now; `reasons` says why for each one."""
 
@@ -125,4 +167,14 @@ def select_provider(providers: Iterable[FlashLoanProvider], mint: Pubkey, amount
     return best
 
 
-__all__ = ["FlashLoanLegs", "FlashLoanProvider", "NoProviderError", "ReserveHealth", "select_provider"]
+__all__ = [
+    "FlashLoanLegs",
+    "FlashLoanProvider",
+    "NoProviderError",
+    "ReserveHealth",
+    "UnusableAccount",
+    "decode_owned",
+    "fetch_owned",
+    "not_loaded",
+    "select_provider",
+]

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from solana.rpc.async_api import AsyncClient
-from solana.rpc.commitment import Processed
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth
+from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, fetch_owned, not_loaded
 from core.protocols import ids, solend
-from core.protocols.errors import DecodeError
 
 
 class SolendProviderError(Exception):
@@ -58,29 +56,18 @@ class SolendProvider:
         self._state[mint] = reserve
         self._error.pop(mint, None)
 
+    def _fail(self, mint: Pubkey, reason: str) -> None:
+        self._state.pop(mint, None)
+        self._error[mint] = reason
+
     async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
         address = self._address(mint)
-        resp = await client.get_account_info(address, commitment=Processed)
-        account = resp.value
-        if account is None:
-            self._state.pop(mint, None)
-            self._error[mint] = f"reserve {address} does not exist"
-            return
-        if account.owner != self.program_id:
-            self._state.pop(mint, None)
-            self._error[mint] = f"reserve {address} is owned by {account.owner}, not {self.program_id}"
-            return
         try:
-            reserve = solend.decode_reserve(bytes(account.data), address)
-        except DecodeError as exc:
-            # A reserve that changed layout is unusable until someone updates the decoder.
-            self._state.pop(mint, None)
-            self._error[mint] = str(exc)
-            return
+            reserve = await fetch_owned(client, address, self.program_id, "reserve", solend.decode_reserve)
+        except UnusableAccount as exc:
+            return self._fail(mint, str(exc))
         if reserve.liquidity_mint_pubkey != mint:
-            self._state.pop(mint, None)
-            self._error[mint] = f"reserve {address} lends {reserve.liquidity_mint_pubkey}, not {mint}"
-            return
+            return self._fail(mint, f"reserve {address} lends {reserve.liquidity_mint_pubkey}, not {mint}")
         self.set_reserve(mint, reserve)
 
     def reserve(self, mint: Pubkey) -> solend.Reserve:
@@ -112,8 +99,7 @@ class SolendProvider:
     def health(self, mint: Pubkey) -> ReserveHealth:
         state = self._state.get(mint)
         if state is None:
-            reason = self._error.get(mint, "reserve not loaded")
-            return ReserveHealth(enabled=False, fee_ok=False, utilization_bps=0, reason=reason)
+            return not_loaded(self._error.get(mint, "reserve not loaded"))
         fee_ok = state.flash_loans_enabled
         try:
             utilization_bps = solend.utilization_rate(state) * 10_000 // solend.WAD
