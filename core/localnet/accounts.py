@@ -3,13 +3,43 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Protocol
 
 from solders.account import Account
+from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
 from core.protocols import ids
+from core.protocols.anchor import anchor_discriminator
 from core.protocols.spl_token import encode_mint, encode_token_account
+
+
+class TokenLike(Protocol):
+    """What a token of the genesis token list offers (core.localnet.genesis.Token fits)."""
+
+    @property
+    def symbol(self) -> str: ...
+    @property
+    def mint(self) -> Pubkey: ...
+    @property
+    def decimals(self) -> int: ...
+    @property
+    def usd_price(self) -> float: ...
+
+
+# (svm, address, mint, owner, amount): `set_token_account`, or genesis's supply-counting wrapper.
+SetTokenAccount = Callable[[LiteSVM, Pubkey, Pubkey, Pubkey, int], None]
+
+
+def seeded_keypair(seed: int, name: str) -> Keypair:
+    """The genesis keypair named `name`: the same seed gives the same cluster, address for address."""
+    return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet:{seed}:{name}".encode()).digest())
+
+
+def seeded_address(seed: int, name: str) -> Pubkey:
+    return seeded_keypair(seed, name).pubkey()
 
 
 def rent_exempt(svm: LiteSVM, size: int) -> int:
@@ -56,7 +86,7 @@ def token_amount(svm: LiteSVM, address: Pubkey) -> int:
 
 # The tip-payment program's TipPaymentAccount holds nothing but its Anchor discriminator.
 TIP_ACCOUNT_DATA_LEN = 8
-TIP_ACCOUNT_DISCRIMINATOR = hashlib.sha256(b"account:TipPaymentAccount").digest()[:8]
+TIP_ACCOUNT_DISCRIMINATOR = anchor_discriminator("account", "TipPaymentAccount")
 
 
 def set_tip_accounts(svm: LiteSVM) -> None:

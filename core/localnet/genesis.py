@@ -11,7 +11,6 @@ protocol adds one function and one field on `Scenario`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import random
@@ -26,7 +25,14 @@ from solders.pubkey import Pubkey
 from spl.token.instructions import get_associated_token_address
 
 from core.keypair import generate_localnet_keypair
-from core.localnet.accounts import set_data_account, set_mint, set_tip_accounts, set_token_account
+from core.localnet.accounts import (
+    seeded_address,
+    seeded_keypair,
+    set_data_account,
+    set_mint,
+    set_tip_accounts,
+    set_token_account,
+)
 from core.localnet.genesis_kamino import add_kamino
 from core.localnet.genesis_marginfi import add_marginfi
 from core.localnet.genesis_whirlpool import WhirlpoolPool, add_whirlpools
@@ -40,14 +46,6 @@ OPENBOOK_PROGRAM = Pubkey.from_string("srmqPvymJeFKQ4zGQed1GFppgkRHL9kaELCbyksJt
 _OPEN_ORDERS_LEN = 3228
 _MARKET_LEN = 388
 _TARGET_ORDERS_LEN = 2208
-
-
-def _keypair(seed: int, name: str) -> Keypair:
-    return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet:{seed}:{name}".encode()).digest())
-
-
-def _address(seed: int, name: str) -> Pubkey:
-    return _keypair(seed, name).pubkey()
 
 
 def associated_token_address(owner: Pubkey, mint: Pubkey) -> Pubkey:
@@ -245,7 +243,7 @@ def _tokens(seed: int, rng: random.Random) -> tuple[Token, ...]:
             price = lo if lo == hi else rng.uniform(lo, hi)
         if symbol == "SOL":
             sol_price = price
-        out.append(Token(symbol, mint or _address(seed, f"mint:{symbol}"), decimals, price))
+        out.append(Token(symbol, mint or seeded_address(seed, f"mint:{symbol}"), decimals, price))
     return tuple(out)
 
 
@@ -273,7 +271,7 @@ def _genesis_raydium(
 ) -> tuple[RaydiumPool, ...]:
     program = ids.RAYDIUM_AMM_V4
     authority, nonce = Pubkey.find_program_address([raydium_amm.AUTHORITY_AMM_SEED], program)
-    amm_owner = _address(seed, "raydium:amm_owner")
+    amm_owner = seeded_address(seed, "raydium:amm_owner")
     pools: list[RaydiumPool] = []
     for coin_symbol, pc_symbol, depths in _RAYDIUM_PAIRS:
         coin, pc = tokens[coin_symbol], tokens[pc_symbol]
@@ -284,18 +282,20 @@ def _genesis_raydium(
             coin_amount = _units(coin, usd)
             pc_amount = _units(pc, usd * (1 + offset))
             pool = RaydiumPool(
-                address=_address(seed, name), program=program, coin_symbol=coin_symbol,
+                address=seeded_address(seed, name), program=program, coin_symbol=coin_symbol,
                 pc_symbol=pc_symbol, coin_mint=coin.mint, pc_mint=pc.mint,
-                coin_vault=_address(seed, f"{name}:coin_vault"), pc_vault=_address(seed, f"{name}:pc_vault"),
-                authority=authority, nonce=nonce, lp_mint=_address(seed, f"{name}:lp_mint"),
-                open_orders=_address(seed, f"{name}:open_orders"),
-                target_orders=_address(seed, f"{name}:target_orders"),
-                market_program=OPENBOOK_PROGRAM, market=_address(seed, f"{name}:market"),
-                market_bids=_address(seed, f"{name}:bids"), market_asks=_address(seed, f"{name}:asks"),
-                market_event_queue=_address(seed, f"{name}:event_queue"),
-                market_coin_vault=_address(seed, f"{name}:market_coin_vault"),
-                market_pc_vault=_address(seed, f"{name}:market_pc_vault"),
-                market_vault_signer=_address(seed, f"{name}:vault_signer"),
+                coin_vault=seeded_address(seed, f"{name}:coin_vault"),
+                pc_vault=seeded_address(seed, f"{name}:pc_vault"),
+                authority=authority, nonce=nonce, lp_mint=seeded_address(seed, f"{name}:lp_mint"),
+                open_orders=seeded_address(seed, f"{name}:open_orders"),
+                target_orders=seeded_address(seed, f"{name}:target_orders"),
+                market_program=OPENBOOK_PROGRAM, market=seeded_address(seed, f"{name}:market"),
+                market_bids=seeded_address(seed, f"{name}:bids"),
+                market_asks=seeded_address(seed, f"{name}:asks"),
+                market_event_queue=seeded_address(seed, f"{name}:event_queue"),
+                market_coin_vault=seeded_address(seed, f"{name}:market_coin_vault"),
+                market_pc_vault=seeded_address(seed, f"{name}:market_pc_vault"),
+                market_vault_signer=seeded_address(seed, f"{name}:vault_signer"),
                 fee_numerator=RAYDIUM_FEE[0], fee_denominator=RAYDIUM_FEE[1],
             )
             lp_amount = math.isqrt(coin_amount * pc_amount)
@@ -344,9 +344,9 @@ def _genesis_solend(
     svm: LiteSVM, seed: int, tokens: dict[str, Token], supply: _Supply
 ) -> tuple[SolendReserve, ...]:
     program = ids.SOLEND
-    market = _address(seed, "solend:lending_market")
+    market = seeded_address(seed, "solend:lending_market")
     authority, bump = solend.lending_market_authority(market, program)
-    owner = _address(seed, "solend:owner")
+    owner = seeded_address(seed, "solend:owner")
     set_data_account(svm, market, program, solend.encode_lending_market(
         solend.LendingMarket(bump_seed=bump, owner=owner)))
     reserves: list[SolendReserve] = []
@@ -355,12 +355,12 @@ def _genesis_solend(
         name = f"solend:{symbol}"
         amount = _units(token, usd)
         r = SolendReserve(
-            address=_address(seed, f"{name}:reserve"), symbol=symbol, lending_market=market,
+            address=seeded_address(seed, f"{name}:reserve"), symbol=symbol, lending_market=market,
             lending_market_authority=authority, liquidity_mint=token.mint,
-            liquidity_supply=_address(seed, f"{name}:liquidity_supply"),
-            fee_receiver=_address(seed, f"{name}:fee_receiver"),
-            collateral_mint=_address(seed, f"{name}:collateral_mint"),
-            collateral_supply=_address(seed, f"{name}:collateral_supply"),
+            liquidity_supply=seeded_address(seed, f"{name}:liquidity_supply"),
+            fee_receiver=seeded_address(seed, f"{name}:fee_receiver"),
+            collateral_mint=seeded_address(seed, f"{name}:collateral_mint"),
+            collateral_supply=seeded_address(seed, f"{name}:collateral_supply"),
             available_amount=amount, flash_loan_fee_wad=SOLEND_FLASH_LOAN_FEE_WAD,
             host_fee_percentage=SOLEND_HOST_FEE_PERCENTAGE,
         )
@@ -418,13 +418,13 @@ def _fund_holder(
 def operator_keypair(seed: int, store_dir: Path | None) -> tuple[Keypair, Path | None]:
     """The console's localnet keypair (created 0600 in the store dir on first use), else a seeded one."""
     if store_dir is None:
-        return _keypair(seed, "operator"), None
+        return seeded_keypair(seed, "operator"), None
     path = generate_localnet_keypair(Path(store_dir))
     return Keypair.from_bytes(bytes(json.loads(path.read_text()))), path
 
 
 def trader_keypair(seed: int, index: int) -> Keypair:
-    return _keypair(seed, f"trader:{index}")
+    return seeded_keypair(seed, f"trader:{index}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -459,7 +459,7 @@ def build_genesis(svm: LiteSVM, seed: int, store_dir: Path | None = None) -> Sce
     # Mainnet's tip accounts, so tips and simulateBundle work without the block engine running.
     set_tip_accounts(svm)
 
-    mint_authority = _address(seed, "mint_authority")
+    mint_authority = seeded_address(seed, "mint_authority")
     for t in token_list:
         if t.mint == ids.NATIVE_MINT:
             # As on mainnet: no authority, supply 0 (wrapped SOL is backed by lamports, not minted).

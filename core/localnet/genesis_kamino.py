@@ -11,16 +11,15 @@ The scenario carries the addresses as plain values under `Scenario.extra["kamino
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
 from core.localnet import accounts
+from core.localnet.accounts import SetTokenAccount, TokenLike
 from core.protocols import ids, kamino
 
 # symbol, liquidity in USD. The flash-loan fee is the mainnet USDC reserve's (0.001 %).
@@ -28,22 +27,6 @@ DEFAULT_RESERVES: tuple[tuple[str, float], ...] = (("USDC", 25_000_000), ("SOL",
 FLASH_LOAN_FEE_SF = 11_529_215_046_068
 # 0 % at 0 % utilisation (so an idle reserve accrues nothing), 8 % at 80 %, 50 % at 100 %.
 BORROW_RATE_CURVE: tuple[tuple[int, int], ...] = ((0, 0), (8_000, 800)) + ((10_000, 5_000),) * 9
-
-
-class TokenLike(Protocol):
-    """What a genesis token offers (core.localnet.genesis.Token fits)."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def mint(self) -> Pubkey: ...
-    @property
-    def decimals(self) -> int: ...
-    @property
-    def usd_price(self) -> float: ...
-
-
-SetTokenAccount = Callable[[LiteSVM, Pubkey, Pubkey, Pubkey, int], None]
 
 
 @dataclass(frozen=True)
@@ -64,10 +47,6 @@ class KaminoReserve:
     token_program: Pubkey = ids.TOKEN_PROGRAM
 
 
-def _default_address(seed: int, name: str) -> Pubkey:
-    return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet:{seed}:{name}".encode()).digest()).pubkey()
-
-
 def add_kamino(
     svm: LiteSVM,
     seed: int,
@@ -82,7 +61,7 @@ def add_kamino(
     Pass genesis's `supply.token_account` as `set_token_account` so mint supplies count the vaults;
     mints must exist or be written afterwards. Symbols missing from `tokens` are skipped.
     """
-    address_of = address_for or (lambda name: _default_address(seed, name))
+    address_of = address_for or (lambda name: accounts.seeded_address(seed, name))
     program = ids.KAMINO_LEND
     market = address_of("kamino:lending_market")
     authority, bump = kamino.lending_market_authority(market, program)

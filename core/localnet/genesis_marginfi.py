@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any
 
-from solders.keypair import Keypair
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
 from core.localnet import accounts
+from core.localnet.accounts import SetTokenAccount, TokenLike
 from core.protocols import ids
 from core.protocols import marginfi as mf
 
@@ -35,20 +35,6 @@ DEFAULT_BANKS: tuple[tuple[str, float, tuple[float, float]], ...] = (
 )
 ORACLE_MAX_AGE = 300
 PRICE_EXPONENT = -8
-
-
-class TokenLike(Protocol):
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def mint(self) -> Pubkey: ...
-    @property
-    def decimals(self) -> int: ...
-    @property
-    def usd_price(self) -> float: ...
-
-
-SetTokenAccount = Callable[[LiteSVM, Pubkey, Pubkey, Pubkey, int], None]
 
 
 @dataclass(frozen=True)
@@ -64,10 +50,6 @@ class MarginfiBank:
     oracle: Pubkey
     deposits: int
     token_program: Pubkey = ids.TOKEN_PROGRAM
-
-
-def _default_address(seed: int, name: str) -> Pubkey:
-    return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet:{seed}:{name}".encode()).digest()).pubkey()
 
 
 def add_marginfi(
@@ -86,7 +68,7 @@ def add_marginfi(
     Pass genesis's `supply.token_account` as `set_token_account` so mint supplies count the
     vaults; mints must exist or be written afterwards. Symbols missing from `tokens` are skipped.
     """
-    address_of = address_for or (lambda name: _default_address(seed, name))
+    address_of = address_for or (lambda name: accounts.seeded_address(seed, name))
     program = ids.MARGINFI_V2
     group = address_of("marginfi:group")
     admin = address_of("marginfi:admin")

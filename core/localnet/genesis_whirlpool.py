@@ -16,12 +16,12 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Protocol
 
 from solders.litesvm import LiteSVM
 from solders.pubkey import Pubkey
 
 from core.localnet import accounts
+from core.localnet.accounts import SetTokenAccount, TokenLike
 from core.protocols import ids
 from core.protocols.whirlpool import (
     MAX_TICK_INDEX,
@@ -70,19 +70,6 @@ _POSITION_SHAPE: tuple[tuple[float, float], ...] = ((0.25, 0.45), (1.0, 0.35), (
 _ARRAYS_AROUND_PRICE = 3  # arrays written on each side of the current one
 _VAULT_MARGIN = Fraction(101, 100)
 _U64_MAX = (1 << 64) - 1
-
-
-class TokenLike(Protocol):
-    """What a token of the genesis token list offers (core.localnet.genesis.Token fits)."""
-
-    @property
-    def symbol(self) -> str: ...
-    @property
-    def mint(self) -> Pubkey: ...
-    @property
-    def decimals(self) -> int: ...
-    @property
-    def usd_price(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,9 +208,6 @@ def build_whirlpool_state(
     return WhirlpoolState(address, pool, arrays, amount_a, amount_b)
 
 
-SetTokenAccount = Callable[[LiteSVM, Pubkey, Pubkey, Pubkey, int], None]
-
-
 def write_whirlpool_state(
     svm: LiteSVM,
     state: WhirlpoolState,
@@ -293,14 +277,7 @@ def add_whirlpools(
     pass genesis's `supply.token_account` as `set_token_account` so mint supplies count the vaults.
     Mints must exist (or be written afterwards); pairs with an unknown symbol are skipped.
     """
-    import hashlib
-
-    from solders.keypair import Keypair
-
-    def default_address(name: str) -> Pubkey:
-        return Keypair.from_seed(hashlib.sha256(f"arbtui-localnet:{seed}:{name}".encode()).digest()).pubkey()
-
-    address_of = address_for or default_address
+    address_of = address_for or (lambda name: accounts.seeded_address(seed, name))
     by_symbol = {t.symbol: t for t in tokens}
     pools: list[WhirlpoolPool] = []
     seen: set[tuple[bytes, bytes, int]] = set()
