@@ -296,7 +296,7 @@ def _localnet(parser: argparse.ArgumentParser) -> Handler | None:
 
 
 # Subcommands kept in their own modules register themselves on import.
-from arbtui import cli_doctor, cli_engine, cli_inspect, cli_run  # noqa: E402, F401
+from arbtui import cli_doctor, cli_engine, cli_inspect, cli_resume, cli_run  # noqa: E402, F401
 
 if __name__ == "__main__":
     raise SystemExit(main())

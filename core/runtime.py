@@ -29,9 +29,16 @@ from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
 from core.mode import LivePreview, ModeController, StoreSet
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
-from core.store import Mode
+from core.store import KillSwitchEvent, Mode, StoreError, StoreReader, store_exists
 
 log = logging.getLogger(__name__)
+
+# Kill-switch states that only an explicit reset clears (a pause is the operator's, and transient).
+ENGAGED = frozenset({"killed", "stopped"})
+
+
+class KillSwitchEngaged(Exception):
+    """A resume that the kill switch refuses (killed, and no explicit reset with who and why)."""
 
 SNAPSHOT_OPPORTUNITIES = 200
 # Approved and not yet decided by the chain: what quitting or stopping must wait for.
@@ -147,9 +154,21 @@ class Runtime:
             self.kill_switch.pause("operator pause (p)")
             self._set_state("paused", "operator pause (p)")
 
-    async def resume(self) -> None:
+    async def resume(self, *, reset: bool = False, by: str = "", reason: str = "") -> None:
+        """Paused → running. Killed → running only with `reset=True` and who (`by`) and why
+        (`reason`), which the kill switch persists: a tripped engine is never resumed by a stray
+        keypress (the console's `p` only pauses and resumes a running engine)."""
         if self._state == "paused":
             self.kill_switch.resume()
+            self._set_state("running", "")
+        elif self._state == "killed":
+            if not reset:
+                raise KillSwitchEngaged(
+                    f"engine killed ({self._reason}): resuming needs an explicit reset "
+                    "(arbtui resume --reset --reason WHY)")
+            if not by.strip() or not reason.strip():
+                raise KillSwitchEngaged("a kill-switch reset must say who resets it and why")
+            self.kill_switch.resume(f"reset by {by.strip()}: {reason.strip()}")
             self._set_state("running", "")
 
     async def kill(self, reason: str) -> None:
@@ -160,6 +179,7 @@ class Runtime:
     # -------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
+        self._restore_kill_switch()
         await self.modes.start()
         self._watch = self.bus.subscribe()
         self._tasks.append(asyncio.create_task(self._follow(), name="runtime-follow"))
@@ -170,7 +190,12 @@ class Runtime:
             self.engine = self._default_engine()
         if self.engine is not None:
             await self.engine.start()
-        self._set_state("running", "")
+        if self.kill_switch.state in ENGAGED:
+            # Killed before the restart: the engine watches the market but sends nothing until an
+            # operator resets it (`resume(reset=True, by=..., reason=...)`).
+            self._set_state("killed", self.kill_switch.reason)
+        else:
+            self._set_state("running", "")
 
     async def close(self) -> None:
         if self.engine is not None:
@@ -186,6 +211,26 @@ class Runtime:
             self._watch.close()
         self._set_state("stopped", "")
         await self.stores.close()
+
+    def _restore_kill_switch(self) -> None:
+        """The latest kill-switch change across both modes' stores: killed/stopped survives a restart.
+
+        A pause does not (it is the console's keypress, not a verdict on the trading)."""
+        latest: KillSwitchEvent | None = None
+        for mode in ("dry-run", "live"):
+            if not store_exists(self.config.store.dir, mode):
+                continue
+            try:
+                with StoreReader(self.config.store.dir, mode) as reader:
+                    events = reader.kill_switch_events()
+            except StoreError as exc:
+                log.warning("kill-switch state of the %s store not read: %s", mode, exc)
+                continue
+            if events and (latest is None or events[-1].at >= latest.at):
+                latest = events[-1]
+        if latest is not None and latest.state in ENGAGED:
+            self.kill_switch.state, self.kill_switch.reason = latest.state, latest.reason
+            log.warning("kill switch still engaged from an earlier run: %s", latest.reason)
 
     async def _default_pipeline(self) -> Pipeline | None:
         """Flash loans for the configured cluster (on localnet: the running cluster's genesis)."""

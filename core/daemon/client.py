@@ -173,8 +173,11 @@ class EngineClient:
     async def pause(self) -> None:
         await self._call("pause")
 
-    async def resume(self) -> None:
-        await self._call("resume")
+    async def resume(self, *, reset: bool = False, by: str = "", reason: str = "") -> None:
+        if reset:
+            await self._call("resume", reset=True, by=by, reason=reason)
+        else:
+            await self._call("resume")
 
     async def kill(self, reason: str) -> None:
         await self._call("kill", reason=reason)

@@ -277,7 +277,10 @@ class EngineServer:
         elif name == "pause":
             await link.pause()
         elif name == "resume":
-            await link.resume()
+            if args.get("reset") is True:  # a kill-switch reset names who and why
+                await link.resume(reset=True, by=str(args.get("by", "")), reason=str(args.get("reason", "")))
+            else:
+                await link.resume()
         elif name == "kill":
             await link.kill(str(args.get("reason", "kill switch (remote console)")))
         elif name == "status":
