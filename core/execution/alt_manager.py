@@ -75,7 +75,7 @@ class LookupTableManager:
         self,
         rpc: JsonRpc,
         rpc_url: str,
-        authority: Keypair,
+        authority: Keypair | Pubkey,
         *,
         writer: StoreWriter | None = None,
         min_uses: int = 2,
@@ -89,6 +89,10 @@ class LookupTableManager:
         self.rpc = rpc
         self.rpc_url = rpc_url
         self.authority = authority
+        # Dry-run holds no signing key: it may count routes and use the tables that exist, and
+        # `signer` is set (by the live path) before anything is created, extended or closed.
+        self.owner = authority.pubkey() if isinstance(authority, Keypair) else authority
+        self.signer: Keypair | None = authority if isinstance(authority, Keypair) else None
         self.writer = writer
         self.min_uses = min_uses
         self.batch = batch
@@ -102,7 +106,7 @@ class LookupTableManager:
 
     def observe(self, route_accounts: Iterable[Pubkey], signers: Iterable[Pubkey] = ()) -> None:
         """Count one route's accounts (each at most once per route)."""
-        excluded = NEVER_IN_TABLES | {self.authority.pubkey(), *signers}
+        excluded = NEVER_IN_TABLES | {self.owner, *signers}
         for key in set(route_accounts) - excluded:
             self.uses[key] += 1
 
@@ -128,7 +132,7 @@ class LookupTableManager:
 
     def load(self, reader: StoreReader) -> None:
         for record in reader.lookup_tables():
-            if record.authority != str(self.authority.pubkey()):
+            if record.authority != str(self.owner):
                 continue
             self.tables.append(ManagedTable(
                 Pubkey.from_string(record.address), record.created_slot,
@@ -141,7 +145,7 @@ class LookupTableManager:
             return
         self.writer.save_lookup_table(LookupTableRecord(
             address=str(table.address),
-            authority=str(self.authority.pubkey()),
+            authority=str(self.owner),
             created_slot=table.created_slot,
             addresses=[str(a) for a in table.addresses],
             last_extended_slot=table.last_extended_slot,
@@ -188,7 +192,7 @@ class LookupTableManager:
     async def _create(self, first: list[Pubkey]) -> ManagedTable:
         recent_slot = await self._slot("finalized")
         create_ix, address = create_lookup_table(CreateLookupTableParams(
-            authority_address=self.authority.pubkey(), payer_address=self.authority.pubkey(),
+            authority_address=self.owner, payer_address=self.owner,
             recent_slot=recent_slot,
         ))
         slot = await self._send([create_ix, self._extend_ix(address, first)])
@@ -206,8 +210,8 @@ class LookupTableManager:
 
     def _extend_ix(self, table: Pubkey, addresses: list[Pubkey]) -> Instruction:
         return extend_lookup_table(ExtendLookupTableParams(
-            payer_address=self.authority.pubkey(), lookup_table_address=table,
-            authority_address=self.authority.pubkey(), new_addresses=addresses,
+            payer_address=self.owner, lookup_table_address=table,
+            authority_address=self.owner, new_addresses=addresses,
         ))
 
     async def wait_usable(self, last_extended_slot: int) -> None:
@@ -220,6 +224,8 @@ class LookupTableManager:
     # -- using ------------------------------------------------------------------------------------
 
     async def usable(self) -> list[AddressLookupTableAccount]:
+        if not self.tables:
+            return []
         slot = await self._slot("processed")
         return [t.account() for t in self.tables if t.usable_at(slot)]
 
@@ -240,7 +246,7 @@ class LookupTableManager:
         stale = [t for t in self.tables if t.deactivated_slot is None and now - t.last_used_at > max_idle_s]
         for table in stale:
             table.deactivated_slot = await self._send([deactivate_lookup_table(DeactivateLookupTableParams(
-                lookup_table_address=table.address, authority_address=self.authority.pubkey()))])
+                lookup_table_address=table.address, authority_address=self.owner))])
             self._save(table)
         return stale
 
@@ -251,8 +257,8 @@ class LookupTableManager:
                  and slot > t.deactivated_slot + DEACTIVATION_COOLDOWN_SLOTS]
         for table in ready:
             await self._send([close_lookup_table(CloseLookupTableParams(
-                lookup_table_address=table.address, authority_address=self.authority.pubkey(),
-                recipient_address=self.authority.pubkey()))])
+                lookup_table_address=table.address, authority_address=self.owner,
+                recipient_address=self.owner))])
             self.tables.remove(table)
             self._save(table, closed=True)
         return ready
@@ -264,10 +270,12 @@ class LookupTableManager:
 
     async def _send(self, ixs: list[Instruction]) -> int:
         """Send one table transaction and return the slot it landed in."""
+        if self.signer is None or self.signer.pubkey() != self.owner:
+            raise LookupTableError(f"no signing key for the table authority {self.owner}")
         latest = await self.rpc.call(self.rpc_url, "getLatestBlockhash", [{"commitment": "processed"}])
         blockhash = Hash.from_string(latest["value"]["blockhash"])
-        tx = VersionedTransaction(MessageV0.try_compile(self.authority.pubkey(), ixs, [], blockhash),
-                                  [self.authority])
+        tx = VersionedTransaction(MessageV0.try_compile(self.owner, ixs, [], blockhash),
+                                  [self.signer])
         encoded = base64.b64encode(bytes(tx)).decode()
         try:
             config = {"encoding": "base64", "preflightCommitment": "processed"}

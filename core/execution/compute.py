@@ -44,20 +44,22 @@ def route_shape(provider: str, venues: Sequence[str]) -> str:
 class ComputeBudgetPlanner:
     def __init__(self, config: ComputeConfig, writer: StoreWriter | None = None) -> None:
         self.config = config
-        self._writer = writer
+        self.writer = writer  # where `record` persists unless told otherwise
         self._samples: dict[str, deque[int]] = defaultdict(lambda: deque(maxlen=config.history))
 
     def load(self, reader: StoreReader) -> None:
         for shape in reader.compute_shapes():
             self._samples[shape].extend(s.units for s in reader.compute_samples(shape, self.config.history))
 
-    def record(self, shape: str, units: int, source: str = "simulation") -> None:
+    def record(self, shape: str, units: int, source: str = "simulation",
+               writer: StoreWriter | None = None) -> None:
+        """One measurement; persisted to `writer` (the mode's store it was measured in) or the default."""
         if units <= 0:
             return
         self._samples[shape].append(units)
-        if self._writer is not None:
-            self._writer.add_compute_sample(ComputeSample(shape=shape, units=units, at=time.time(),
-                                                          source=source))
+        target = writer if writer is not None else self.writer
+        if target is not None:
+            target.add_compute_sample(ComputeSample(shape=shape, units=units, at=time.time(), source=source))
 
     def samples(self, shape: str) -> list[int]:
         return list(self._samples.get(shape, ()))

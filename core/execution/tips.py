@@ -102,7 +102,10 @@ class DynamicTip:
         *,
         bump: float = 1.0,
         now: datetime | None = None,
+        publish: bool = True,
     ) -> TipDecision:
+        """`publish=False`: decide without a TipPolicy event (the caller publishes it once the tip is
+        actually used, with the same inputs)."""
         cfg = self.config
         hour = (now or datetime.now(UTC)).astimezone(UTC).hour
         inclusion = self.inclusion_multiplier()
@@ -123,7 +126,7 @@ class DynamicTip:
         else:
             reason = "policy"
         decision = TipDecision(tip, dropped, reason, round(base), inclusion, tod, bump, floor, cap)
-        if self._bus is not None:
+        if self._bus is not None and publish:
             shown = self.history.last_tip if dropped else tip
             self._bus.publish(TipPolicy(cfg.tip_percent, inclusion, tod, floor, shown))
         return decision

@@ -11,13 +11,16 @@ The engine's handler is the executor itself: `await executor(opportunity)`.
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
+import math
 import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,6 +33,7 @@ from solders.transaction import VersionedTransaction
 
 from core.config import AppConfig
 from core.events import AttemptUpdate, EventBus, ValidationResult
+from core.execution.tips import TipDecision
 from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
 from core.flashloan.caps import cap_amount, successful_flash_loans
 from core.flashloan.profitability import (
@@ -63,6 +67,16 @@ class SubmitResult:
     fee_lamports: int | None = None
     error: str = ""
 
+
+TipPolicy = Callable[[int, int], TipDecision]
+"""`tip_policy(expected_profit_lamports, min_profit_lamports)`: the tip for a transaction whose
+profit before its tip (every other cost paid) is the first, capped so that the second remains."""
+
+PriorityFee = Callable[[Sequence[Pubkey], int, int], Awaitable[int]]
+"""`priority_fee(writable_accounts, profit_lamports, min_profit_lamports)` → micro-lamports per CU
+(the fee market over the accounts the transaction writes; the profits tell its urgency)."""
+
+LookupTables = Callable[[], Awaitable[Sequence[AddressLookupTableAccount]]]
 
 Submit = Callable[[VersionedTransaction, BuiltFlashLoan], Awaitable[SubmitResult]]
 """`submit(tx, built)`; a submit that also takes an `attempt=` keyword gets the executor's
@@ -103,6 +117,9 @@ class Prepared:
     built: BuiltFlashLoan | None = None
     validation: ValidationResult | None = None
     simulation: SimulationOutcome | None = None
+    tip: TipDecision | None = None  # the policy's decision the built tip came from
+    # (expected profit before the tip, minimum profit) in lamports: what a retry's tip is capped by
+    tip_basis: tuple[int, int] | None = None
 
     @property
     def passed(self) -> bool:
@@ -141,7 +158,11 @@ class FlashLoanExecutor:
       that state, and the validator's slippage check measures the move since);
     cu_limit: (provider, dex names) → CU limit; default compute.default_cu_per_swap per hop +
       overhead_cu, capped at max_compute_units; cu_price_micro_lamports: the priority price;
-    tip_lamports: opportunity → tip; default its fee breakdown's tip (at least Jito's minimum).
+    tip_lamports: opportunity → tip; default its fee breakdown's tip (at least Jito's minimum);
+    tip_policy: when given, the tip comes from it instead (`TipPolicy`), with the expected profit
+      after every other cost, and a tip that cannot leave `min_profit_usd` refuses the opportunity;
+    priority_fee: when given, the CU price comes from it (`PriorityFee`) instead of the fixed one;
+    lookup_tables_source: when given, the tables to compile with are asked for on every build.
     """
 
     def __init__(
@@ -164,6 +185,9 @@ class FlashLoanExecutor:
         cu_price_micro_lamports: int = 0,
         tip_lamports: Callable[[Opportunity], int] | None = None,
         rng: random.Random | None = None,
+        tip_policy: TipPolicy | None = None,
+        priority_fee: PriorityFee | None = None,
+        lookup_tables_source: LookupTables | None = None,
     ) -> None:
         self.config = config
         self.client = client
@@ -181,6 +205,9 @@ class FlashLoanExecutor:
         self._cu_limit = cu_limit
         self.cu_price_micro_lamports = cu_price_micro_lamports
         self._tip = tip_lamports
+        self._tip_policy = tip_policy
+        self._priority_fee = priority_fee
+        self._tables_source = lookup_tables_source
         self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng)
         self._known_accounts: set[Pubkey] = set()
         self._submit_takes_attempt = submit is not None and _takes_keyword(submit, "attempt")
@@ -320,27 +347,53 @@ class FlashLoanExecutor:
         before = 0 if mint in missing else await self._token_balance(loan_ata)
         cu_limit = self.cu_limit_for(provider.name, [h.dex for h in opp.route])
         fee = provider.fee(mint, amount)
-        tip = self.tip_for(opp)
-        if self._tip is None and amount < opp.amount_in:
-            # The opportunity's tip was sized on its whole amount; a capped loan earns less, so its
-            # tip shrinks to the same share of what the capped quote leaves (never below the floor).
-            left = max(legs[-1].expected_out - amount - fee, 0)
-            share = int(prices.loan_to_lamports(left) * cfg.jito.tip_percent / 100)
-            tip = max(min(tip, share), cfg.jito.min_tip_lamports, JITO_MIN_TIP_LAMPORTS)
-        plan = evaluate(
-            amount=amount, expected_out=legs[-1].expected_out, provider_fee=fee, prices=prices,
-            min_profit_usd=cfg.flash_loan.min_profit_usd, cu_limit=cu_limit,
-            cu_price_micro_lamports=self.cu_price_micro_lamports, tip_lamports=tip,
-            rent_lamports=TOKEN_ACCOUNT_RENT_LAMPORTS * len(missing),
-        )
+        rent = TOKEN_ACCOUNT_RENT_LAMPORTS * len(missing)
+        tables = list(await self._tables_source()) if self._tables_source is not None else self.lookup_tables
+        blockhash = (await self.client.get_latest_blockhash()).value.blockhash
+        min_units, min_lamports = min_profit_units(prices, cfg.flash_loan.min_profit_usd)
+
+        def costed(cu_price: int, tip_lamports: int) -> Profitability:
+            return evaluate(
+                amount=amount, expected_out=legs[-1].expected_out, provider_fee=fee, prices=prices,
+                min_profit_usd=cfg.flash_loan.min_profit_usd, cu_limit=cu_limit,
+                cu_price_micro_lamports=cu_price, tip_lamports=tip_lamports, rent_lamports=rent,
+            )
+
+        cu_price = self.cu_price_micro_lamports
+        if self._priority_fee is not None:
+            # The fee market is read over the accounts this very transaction writes: a draft names them.
+            draft = self.builder.build(
+                provider=provider, loan_mint=mint, amount=amount, legs=legs, recent_blockhash=blockhash,
+                tip_lamports=JITO_MIN_TIP_LAMPORTS, loan_balance_before=before, cu_limit=cu_limit,
+                cu_price_micro_lamports=0, create_token_accounts=missing,
+            )
+            bare = costed(0, 0)
+            cu_price = await self._priority_fee(
+                writable_accounts(draft), prices.loan_to_lamports(max(bare.net, 0)), min_lamports)
+        decision: TipDecision | None = None
+        tip_basis: tuple[int, int] | None = None
+        if self._tip_policy is not None:
+            untipped = costed(cu_price, 0)
+            tip_basis = (prices.loan_to_lamports(max(untipped.net, 0)), min_lamports)
+            decision = self._tip_policy(*tip_basis)
+            tip = max(decision.tip_lamports, JITO_MIN_TIP_LAMPORTS)
+            if untipped.net < min_units:
+                # Unprofitable before any tip: built with the floor, the profit check names why.
+                tip = max(decision.floor_lamports, JITO_MIN_TIP_LAMPORTS)
+            elif decision.dropped or tip > decision.cap_lamports:
+                attempt.tip_lamports = None
+                raise _Refused("tip_cap", decision.reason if decision.dropped else
+                               f"Jito's minimum tip {tip} exceeds the profit cap {decision.cap_lamports}")
+        else:
+            tip = self._fallback_tip(opp, amount, legs[-1].expected_out, fee, prices)
+        plan = costed(cu_price, tip)
         # The guard demands that the loan account gain at least what the lamport costs are worth.
         min_gain = max(legs[-1].min_out - amount - fee, plan.lamport_costs_in_loan, 0)
-        blockhash = (await self.client.get_latest_blockhash()).value.blockhash
         built = self.builder.build(
             provider=provider, loan_mint=mint, amount=amount, legs=legs, recent_blockhash=blockhash,
             tip_lamports=tip, loan_balance_before=before, cu_limit=cu_limit,
-            cu_price_micro_lamports=self.cu_price_micro_lamports, min_gain=min_gain,
-            create_token_accounts=missing, lookup_tables=self.lookup_tables,
+            cu_price_micro_lamports=cu_price, min_gain=min_gain,
+            create_token_accounts=missing, lookup_tables=tables,
         )
         profit = evaluate_built(built, prices, cfg.flash_loan.min_profit_usd)
         attempt.expected_profit = profit.net
@@ -348,22 +401,40 @@ class FlashLoanExecutor:
         attempt.tip_lamports = tip
         attempt.fee_lamports = profit.signature_fee_lamports + profit.priority_fee_lamports
         attempt.cu_limit = cu_limit
-        attempt.cu_price_micro_lamports = self.cu_price_micro_lamports
+        attempt.cu_price_micro_lamports = cu_price
         attempt.signatures = [str(built.tx.signatures[0])] if built.signed else None
 
         result, sim = await validator.validate(
             built, provider, profit, opportunity_id=opp.id, attempt_id=attempt.id
         )
         self._record_validation(attempt, result, profit, sim)
+        assert attempt.validation_results is not None
+        if decision is not None:
+            attempt.validation_results["tip"] = dataclasses.asdict(decision)
+        attempt.validation_results["transaction"] = {
+            "size": built.size, "lookup_tables": [str(t.key) for t in built.lookup_tables]}
         now = time.time()
         attempt.simulated_at = now
         prepared = Prepared(opp, attempt, provider=provider, prices=prices, profit=profit, built=built,
-                            validation=result, simulation=sim)
+                            validation=result, simulation=sim, tip=decision, tip_basis=tip_basis)
         if not result.passed:
             prepared.refusal = self._refusal(attempt, result, **prepared.outcome_fields())
         else:
             attempt.validated_at = now
         return prepared
+
+    def _fallback_tip(self, opp: Opportunity, amount: int, expected_out: int, fee: int,
+                      prices: LoanPrices) -> int:
+        """Without a tip policy: the opportunity's own tip (or the `tip_lamports` hook's)."""
+        cfg = self.config
+        tip = self.tip_for(opp)
+        if self._tip is None and amount < opp.amount_in:
+            # The opportunity's tip was sized on its whole amount; a capped loan earns less, so its
+            # tip shrinks to the same share of what the capped quote leaves (never below the floor).
+            left = max(expected_out - amount - fee, 0)
+            share = int(prices.loan_to_lamports(left) * cfg.jito.tip_percent / 100)
+            tip = max(min(tip, share), cfg.jito.min_tip_lamports, JITO_MIN_TIP_LAMPORTS)
+        return tip
 
     def validator(self) -> FlashLoanValidator:
         return FlashLoanValidator.from_config(self.client, self.config, self.slippage_bps,
@@ -492,6 +563,23 @@ class FlashLoanExecutor:
             self._count_attempt(attempt)
         attempt.updated_at = time.time()
         self.store.save_attempt(attempt)
+
+
+def min_profit_units(prices: LoanPrices, min_profit_usd: float) -> tuple[int, int]:
+    """The minimum profit in loan units and in lamports, both rounded up: a tip capped at
+    (profit − this) lamports can never take the net below `min_profit_usd`."""
+    if prices.usd_per_unit <= 0 or prices.loan_per_lamport <= 0:
+        raise _Refused("price", f"{prices.mint}: no usable price")
+    units = math.ceil(Fraction(min_profit_usd) / prices.usd_per_unit)
+    return units, math.ceil(units / prices.loan_per_lamport)
+
+
+def writable_accounts(built: BuiltFlashLoan) -> list[Pubkey]:
+    """Accounts the transaction writes, for the fee market: not the payer (our own fee history would
+    only echo back) and not the tip account (every bundle on the cluster writes it)."""
+    skip = {built.owner, built.tip_account}
+    out = (m.pubkey for ix in built.instructions for m in ix.accounts if m.is_writable)
+    return list(dict.fromkeys(k for k in out if k not in skip))
 
 
 def stored_opportunity(opp: Opportunity, attempt: BundleAttempt) -> StoredOpportunity:
