@@ -12,7 +12,9 @@ import shlex
 import shutil
 import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,3 +156,13 @@ class Tmux:
         """Idempotent: the session is gone already when the console quit on its own."""
         with contextlib.suppress(RuntimeError):
             self.server.run(f"tmux kill-session -t {self.session}")
+
+
+def console_command(store: Path, args: Iterable[str]) -> str:
+    """The shell line that runs `arbtui console <args>` next to `store` inside an ssh session.
+
+    A login shell over ssh has none of the test's environment: everything is said explicitly.
+    """
+    arbtui = Path(sys.executable).with_name("arbtui")
+    words = " ".join(shlex.quote(arg) for arg in args)
+    return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {words}"

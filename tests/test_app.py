@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
 
 from arbtui.app import ArbConsole, HelpScreen, Pane, StatusHeader
-from core.config import LEGACY_ENV_NAMES, load_config
+from core.config import load_config
 from core.keypair import generate_localnet_keypair, load_keypair, localnet_keypair_path
 from core.store import BundleAttempt, StoreWriter
 
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def config_for(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]

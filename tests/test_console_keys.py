@@ -16,7 +16,7 @@ from textual.widgets import Input
 from arbtui.app import ArbConsole, Pane, StatusHeader
 from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
 from core.approvals import Candidate
-from core.config import LEGACY_ENV_NAMES, load_config
+from core.config import load_config
 from core.events import AttemptUpdate, CheckResult, FeedHealth, SlotTick, ValidationResult
 from core.keypair import Signer, generate_localnet_keypair
 from core.protocols import ids
@@ -29,12 +29,7 @@ SOL = ids.NATIVE_MINT
 USDC = ids.USDC_MINT
 
 
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("clean_env")
 
 
 def config_for(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]

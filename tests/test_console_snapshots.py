@@ -7,7 +7,6 @@ Accepted SVGs live in tests/__snapshots__/; after an intended change, review and
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from textual.pilot import Pilot
 
 from arbtui.app import ArbConsole
 from core.approvals import Candidate
-from core.config import LEGACY_ENV_NAMES, load_config
+from core.config import load_config
 from core.events import CheckResult, EngineState, FeedHealth, RegionStats, TipPolicy, ValidationResult
 from core.keypair import localnet_keypair_path
 from core.protocols import ids
@@ -30,11 +29,7 @@ SIZES = [(80, 24), (160, 48)]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def utc_clean_env(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TZ", "UTC")
 
 

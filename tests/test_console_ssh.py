@@ -7,43 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from core.daemon.process import stop_engine
 from core.store import StoreReader
-from tests.sshd import SshServer, Tmux, free_port, start_sshd, tools_missing
+from tests.sshd import SshServer, Tmux, console_command, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[SshServer]:
-    missing = tools_missing()
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"{missing} not installed (CI installs it)")
-    server = start_sshd(tmp_path / "ssh")
-    yield server
-    server.stop()
-
-
 def arbtui_command(store: Path, rpc_port: int) -> str:
-    arbtui = Path(sys.executable).with_name("arbtui")
     overrides = [
         f"store.dir={store}",
         f"cluster.rpc_url=http://127.0.0.1:{rpc_port}",
         f"cluster.ws_url=ws://127.0.0.1:{rpc_port + 1}",
     ]
-    sets = " ".join(f"--set {shlex.quote(o)}" for o in overrides)
-    # A login shell over ssh has none of the test's environment: say everything explicitly.
-    return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {sets}"
+    return console_command(store, (word for o in overrides for word in ("--set", o)))
 
 
 def test_operator_approves_and_flips_to_live_over_ssh_with_the_typed_word(

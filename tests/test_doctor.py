@@ -10,21 +10,13 @@ from pathlib import Path
 import pytest
 
 from arbtui.cli import main
-from core.config import LEGACY_ENV_NAMES, AppConfig, load_config
+from core.config import AppConfig, load_config
 from core.doctor import Check, diagnose
 from core.keypair import localnet_keypair_path
 from core.localnet.launcher import ClusterHandle, ensure_cluster
 from tests.daemon.ports import free_port_triple, localnet_settings
 
-pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("clean_env")]
 
 
 @pytest.fixture(scope="module")

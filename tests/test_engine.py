@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
@@ -25,20 +24,11 @@ from core.search.engine import SearchEngine
 from core.search.fees import FeeBreakdown, kamino_schedule
 from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
 from core.search.pools import Pool
-from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, units
+from tests.feed.live import WAIT, Live, pool_by, swap, units
 
 
 def _config() -> AppConfig:
     return load_config(search_default_paths=False, overrides={"search.max_state_age_slots": 8})
-
-
-@pytest.fixture
-async def live() -> AsyncIterator[Live]:
-    net = await start_live()
-    try:
-        yield net
-    finally:
-        await stop_live(net)
 
 
 async def _fresh_pools(live: Live) -> list[Pool]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.config import LEGACY_ENV_NAMES, AppConfig, load_config
+from core.config import AppConfig, load_config
 from core.daemon.lock import holder
 from core.daemon.process import stop_engine
 
@@ -18,11 +18,8 @@ SCRIPTED = "tests.daemon.scripted_engine:build"
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in list(os.environ):
-        if name.startswith("ARB_") or name in LEGACY_ENV_NAMES:
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def _clean_env(clean_env: None) -> None:
+    """Every daemon test starts from no ARB_* settings, in its own directory."""
 
 
 def config_for(tmp_path: Path, **overrides: object) -> AppConfig:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,31 +16,20 @@ from core.daemon.lock import holder
 from core.store import StoreReader, store_exists
 from tests.daemon.conftest import reap
 from tests.daemon.ports import free_port_triple, localnet_settings
-from tests.sshd import SshServer, Tmux, start_sshd, tools_missing
+from tests.sshd import SshServer, Tmux, console_command
 
 pytestmark = pytest.mark.timeout(240)
 
 
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[SshServer]:
-    missing = tools_missing()
-    if missing and not os.environ.get("CI"):
-        pytest.skip(f"{missing} not installed (CI installs it)")
-    server = start_sshd(tmp_path / "ssh")
-    yield server
-    server.stop()
-
-
 def arbtui_command(store: Path, port: int) -> str:
-    arbtui = Path(sys.executable).with_name("arbtui")
-    sets = " ".join(
-        f"--set {shlex.quote(f'{key}={value}')}"
+    args = [
+        word
         for key, value in {"store.dir": store, **localnet_settings(port)}.items()
         if key != "jito.regions"
-    )
+        for word in ("--set", f"{key}={value}")
+    ]
     regions = ",".join(f'{k}="{v}"' for k, v in localnet_settings(port)["jito.regions"].items())  # type: ignore[attr-defined]
-    sets += " " + shlex.quote(f"--set=jito.regions={{{regions}}}")
-    return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {sets}"
+    return console_command(store, [*args, f"--set=jito.regions={{{regions}}}"])
 
 
 async def engine_status(store: Path) -> dict[str, object]:

@@ -10,7 +10,7 @@ import pytest
 
 from core.events import FeedHealth, SlotTick
 from core.feed import FeedBatch, FeedEvent, MarketFeed
-from tests.feed.live import WAIT, Live, start_live, stop_live
+from tests.feed.live import WAIT, Live
 
 
 @dataclass
@@ -45,15 +45,6 @@ def make_feed(live: Live, **kwargs: object) -> tuple[MarketFeed, Recorder]:
     recorder = Recorder()
     feed.add_listener(recorder)
     return feed, recorder
-
-
-@pytest.fixture
-async def live() -> AsyncIterator[Live]:
-    net = await start_live()
-    try:
-        yield net
-    finally:
-        await stop_live(net)
 
 
 @pytest.fixture
