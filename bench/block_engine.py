@@ -23,9 +23,6 @@ import json
 import os
 import resource
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -41,35 +38,11 @@ from solders.transaction import VersionedTransaction
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import free_port, latest_blockhash, percentile, post, start_localnet, wait_healthy  # noqa: E402
 from core.protocols import ids  # noqa: E402
 
 REGION_SETS = {1: ("ny",), 3: ("ny", "frankfurt", "tokyo")}
 PAYER_LAMPORTS = 10 * 1_000_000_000
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _post(session: aiohttp.ClientSession, url: str, method: str, params: list[Any]) -> Any:
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    async with session.post(url, json=body) as reply:
-        return await reply.json()
-
-
-async def _wait_healthy(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                if (await _post(session, url, "getHealth", [])).get("result") == "ok":
-                    return
-            except (aiohttp.ClientError, OSError):
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("localnet child did not become healthy")
 
 
 async def fund_payers(rpc: str, count: int) -> list[Keypair]:
@@ -77,18 +50,12 @@ async def fund_payers(rpc: str, count: int) -> list[Keypair]:
     connector = aiohttp.TCPConnector(limit=32)
     async with aiohttp.ClientSession(connector=connector) as session:
         replies = await asyncio.gather(
-            *(_post(session, rpc, "requestAirdrop", [str(p.pubkey()), PAYER_LAMPORTS]) for p in payers)
+            *(post(session, rpc, "requestAirdrop", [str(p.pubkey()), PAYER_LAMPORTS]) for p in payers)
         )
     failed = [r for r in replies if "error" in r]
     if failed:
         raise RuntimeError(f"airdrop failed: {failed[0]}")
     return payers
-
-
-async def latest_blockhash(rpc: str) -> Hash:
-    async with aiohttp.ClientSession() as session:
-        reply = await _post(session, rpc, "getLatestBlockhash", [{"commitment": "processed"}])
-    return Hash.from_string(reply["result"]["value"]["blockhash"])
 
 
 def bundles_for(payers: list[Keypair], blockhash: Hash, count: int, salt: int) -> list[VersionedTransaction]:
@@ -140,7 +107,7 @@ async def throughput(be: str, rpc: str, regions: tuple[str, ...], txs: list[Vers
             still = []
             for i in range(0, len(pending), 256):
                 chunk = pending[i:i + 256]
-                reply = await _post(session, rpc, "getSignatureStatuses", [chunk])
+                reply = await post(session, rpc, "getSignatureStatuses", [chunk])
                 still += [s for s, v in zip(chunk, reply["result"]["value"], strict=True) if v is None]
             if len(still) == len(pending) and time.perf_counter() - start > 120:
                 break
@@ -179,7 +146,7 @@ async def latency(be: str, regions: tuple[str, ...], txs: list[VersionedTransact
             while len(landed) < len(txs):
                 waiting = [b for b in sent if b not in landed]
                 for i in range(0, len(waiting), 5):
-                    reply = await _post(session, status_url, "getInflightBundleStatuses", [waiting[i:i + 5]])
+                    reply = await post(session, status_url, "getInflightBundleStatuses", [waiting[i:i + 5]])
                     now = time.perf_counter()
                     for status in reply["result"]["value"]:
                         if status["status"] in ("Landed", "Failed"):
@@ -201,23 +168,15 @@ def _bundle_id(tx: VersionedTransaction) -> str:
     return hashlib.sha256(str(tx.signatures[0]).encode()).hexdigest()
 
 
-def _percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    rpc_port, ws_port, be_port = _free_port(), _free_port(), _free_port()
+    rpc_port, ws_port, be_port = free_port(), free_port(), free_port()
     rpc, be = f"http://127.0.0.1:{rpc_port}", f"http://127.0.0.1:{be_port}"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "core.localnet", "--rpc-port", str(rpc_port), "--ws-port", str(ws_port),
-         "--block-engine-port", str(be_port), "--seed", str(args.seed), "--slot-ms", str(args.slot_ms),
-         "--no-traders", "--competitors", "0", "--be-rate-limit", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    child = start_localnet(rpc_port, ws_port, args.seed, args.slot_ms, "--block-engine-port", str(be_port),
+                           "--no-traders", "--competitors", "0", "--be-rate-limit", "0")
     result: dict[str, Any] = {"bundles": args.bundles, "concurrency": args.concurrency,
                               "slot_ms": args.slot_ms}
     try:
-        await _wait_healthy(rpc)
+        await wait_healthy(rpc)
         payers = await fund_payers(rpc, args.payers)
         for k, regions in REGION_SETS.items():
             blockhash = await latest_blockhash(rpc)
@@ -229,7 +188,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             blockhash = await latest_blockhash(rpc)
             sample = bundles_for(payers, blockhash, args.latency_bundles, salt=10 + k)
             values = await latency(be, regions, sample, args.latency_rate)
-            p50, p99 = _percentile(values, 50), _percentile(values, 99)
+            p50, p99 = percentile(values, 50), percentile(values, 99)
             print(f"{k} region(s): sendBundle → Landed p50 {p50:.1f} ms, p99 {p99:.1f} ms over {len(values)}",
                   flush=True)
             result |= {

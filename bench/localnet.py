@@ -20,9 +20,6 @@ import json
 import os
 import resource
 import signal
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -41,6 +38,7 @@ from solders.transaction import VersionedTransaction
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench._common import free_port, latest_blockhash, percentile, post, start_localnet, wait_healthy  # noqa: E402
 from core.localnet.cluster import Cluster  # noqa: E402
 from core.protocols import raydium_amm  # noqa: E402
 
@@ -51,31 +49,6 @@ SWAP_COMPUTE_UNITS = 60_000
 class Workload:
     kind: str  # "raydium-swap" or "transfer"
     txs: list[VersionedTransaction]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _post(session: aiohttp.ClientSession, url: str, method: str, params: list[Any]) -> Any:
-    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-    async with session.post(url, json=body) as reply:
-        return await reply.json()
-
-
-async def _wait_healthy(url: str, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            try:
-                if (await _post(session, url, "getHealth", [])).get("result") == "ok":
-                    return
-            except (aiohttp.ClientError, OSError):
-                pass
-            await asyncio.sleep(0.05)
-    raise RuntimeError("localnet child did not become healthy")
 
 
 def build_workload(cluster: Cluster, blockhash: Hash, count: int, salt: int) -> Workload:
@@ -236,7 +209,7 @@ async def confirmation_latency(
             for tx in txs:
                 sig = str(tx.signatures[0])
                 sent[sig] = time.perf_counter()
-                await _post(
+                await post(
                     session,
                     url,
                     "sendTransaction",
@@ -250,40 +223,16 @@ async def confirmation_latency(
     return {level: [(t - sent[s]) * 1000 for s, t in times.items()] for level, times in got.items()}
 
 
-def _percentile(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    rpc_port, ws_port = _free_port(), _free_port()
+    rpc_port, ws_port = free_port(), free_port()
     url, ws_url = f"http://127.0.0.1:{rpc_port}", f"ws://127.0.0.1:{ws_port}"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "core.localnet",
-            "--rpc-port",
-            str(rpc_port),
-            "--ws-port",
-            str(ws_port),
-            "--seed",
-            str(args.seed),
-            "--slot-ms",
-            str(args.slot_ms),
-            "--no-traders",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    child = start_localnet(rpc_port, ws_port, args.seed, args.slot_ms, "--no-traders")
     try:
-        await _wait_healthy(url)
+        await wait_healthy(url)
         # The same genesis in this process: it names the pools/traders and is the in-process ceiling.
         local = Cluster(seed=args.seed, slot_ms=3_600_000)
         await local.start()
-        async with aiohttp.ClientSession() as session:
-            latest = await _post(session, url, "getLatestBlockhash", [{"commitment": "processed"}])
-        blockhash = Hash.from_string(latest["result"]["value"]["blockhash"])
+        blockhash = await latest_blockhash(url)
         workload = build_workload(local, blockhash, args.txs, salt=1)
         print(f"workload: {len(workload.txs)} signed {workload.kind} transactions", flush=True)
         http_tps, http_errors = await http_throughput(url, workload.txs, args.concurrency)
@@ -295,16 +244,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         inproc_tps, inproc_errors = inproc_throughput(local, workload.txs)
         print(f"LiteSVM in-process:   {inproc_tps:,.0f} tx/s ({inproc_errors} errors)", flush=True)
         await local.stop()
-        async with aiohttp.ClientSession() as session:
-            latest = await _post(session, url, "getLatestBlockhash", [{"commitment": "processed"}])
-        blockhash = Hash.from_string(latest["result"]["value"]["blockhash"])
+        blockhash = await latest_blockhash(url)
         sample = build_workload(local, blockhash, args.latency_txs, salt=2).txs
         latency = await confirmation_latency(url, ws_url, sample, args.latency_rate)
         for level in ("processed", "confirmed"):
             values = latency[level]
             print(
-                f"send → signatureNotification ({level}): p50 {_percentile(values, 50):.1f} ms, "
-                f"p99 {_percentile(values, 99):.1f} ms over {len(values)}",
+                f"send → signatureNotification ({level}): p50 {percentile(values, 50):.1f} ms, "
+                f"p99 {percentile(values, 99):.1f} ms over {len(values)}",
                 flush=True,
             )
     finally:
@@ -319,10 +266,10 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "http_tx_per_s": round(http_tps, 1),
         "http_errors": http_errors,
         "inproc_tx_per_s": round(inproc_tps, 1),
-        "processed_p50_ms": round(_percentile(latency["processed"], 50), 2),
-        "processed_p99_ms": round(_percentile(latency["processed"], 99), 2),
-        "confirm_p50_ms": round(_percentile(latency["confirmed"], 50), 2),
-        "confirm_p99_ms": round(_percentile(latency["confirmed"], 99), 2),
+        "processed_p50_ms": round(percentile(latency["processed"], 50), 2),
+        "processed_p99_ms": round(percentile(latency["processed"], 99), 2),
+        "confirm_p50_ms": round(percentile(latency["confirmed"], 50), 2),
+        "confirm_p99_ms": round(percentile(latency["confirmed"], 99), 2),
         "slot_ms": args.slot_ms,
         "peak_rss_mb": round(server_rss, 1),
         "bench_peak_rss_mb": round(bench_rss, 1),
