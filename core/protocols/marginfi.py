@@ -1008,7 +1008,7 @@ def available_liquidity(bank: Bank, vault_balance: int) -> int:
     """What a borrow can take: the vault's tokens, bounded by the bank's deposits minus debts
     (check_utilization_ratio) and by the borrow limit when one is set."""
     room = (bank.asset_amount() - bank.liability_amount()) >> 48
-    limit = vault_balance if room < 0 else min(vault_balance, room)
+    limit = min(vault_balance, max(room, 0))  # debts above deposits: check_utilization_ratio refuses all
     if bank.config.borrow_limit != U64_MAX:
         limit = min(limit, max(bank.config.borrow_limit - 1 - (bank.liability_amount() >> 48), 0))
     return max(limit, 0)
