@@ -57,7 +57,7 @@ def test_operator_approves_and_flips_to_live_over_ssh_with_the_typed_word(
         tmux.send("Tab")  # Cancel → the word
         tmux.send("l", "i", "v", "e", "Enter")
         screen = tmux.wait_for(" LIVE ")
-        deadline = time.monotonic() + 10  # the modal's title also says LIVE: wait for the header
+        deadline = time.monotonic() + 60  # the modal's title also says LIVE: wait for the header
         while "DRY-RUN" in screen.splitlines()[0] and time.monotonic() < deadline:
             time.sleep(0.3)
             screen = tmux.capture()
