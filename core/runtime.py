@@ -19,11 +19,13 @@ from core.events import (
     Event,
     EventBus,
     FeedHealth,
+    MarketPrices,
     PendingApproval,
     RegionStats,
     SlotTick,
     Subscription,
     TipPolicy,
+    TokenList,
 )
 from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
@@ -306,7 +308,7 @@ class Runtime:
             event = await self._watch.get()
             if isinstance(event, Opportunity):
                 self._latest[event.cycle_id] = event
-            elif isinstance(event, (FeedHealth, TipPolicy)):
+            elif isinstance(event, (FeedHealth, TipPolicy, TokenList, MarketPrices)):
                 self._last[type(event)] = event
             elif isinstance(event, RegionStats):
                 self._regions[event.region] = event

@@ -6,6 +6,7 @@ keys do; tests/test_console_engine.py drives the same keys with the real engine 
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 
@@ -315,5 +316,25 @@ async def test_header_shows_stale_feed_and_resize_keeps_state(tmp_path: Path) ->
         await pilot.pause(0.3)
         assert "feed down (ws closed)" in header.plain
         assert app.query_one("#opportunities", Pane).table.row_count == 2
+        await pilot.press("q")
+    await runtime.close()
+
+
+async def test_a_console_attaching_late_gets_token_names_and_prices_in_the_snapshot(tmp_path: Path) -> None:
+    from core.events import MarketPrices, MintPrice, TokenList, TokenMeta
+
+    runtime, _ = await started(tmp_path)
+    bonk = "BonkMint1111111111111111111111111111111111"
+    runtime.bus.publish(TokenList((TokenMeta(bonk, "BONK", 5),)))
+    runtime.bus.publish(MarketPrices((MintPrice(str(SOL), 150e-9),)))
+    await asyncio.sleep(0.1)  # the runtime folds its own stream
+    snapshot = runtime.snapshot()
+    assert any(isinstance(e, TokenList) for e in snapshot) and any(
+        isinstance(e, MarketPrices) for e in snapshot
+    )
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.view.tokens.names[bonk] == ("BONK", 5)
+        assert app.view.tokens.usd[str(SOL)] == 150e-9
         await pilot.press("q")
     await runtime.close()
