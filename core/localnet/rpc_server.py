@@ -21,6 +21,7 @@ from aiohttp import web
 from core.localnet import rpc_errors as E
 from core.localnet.cluster import Cluster
 from core.localnet.faults import Faults, FaultSpecError
+from core.localnet.http_serving import JSON_CONTENT_TYPE, dump_json, serve
 from core.localnet.rpc_errors import RpcError
 from core.localnet.rpc_methods import RpcMethods
 
@@ -28,8 +29,6 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BODY_SIZE = 50 * (1 << 10)  # agave's MAX_REQUEST_BODY_SIZE
 REQUEST_LOG_SIZE = 10_000
-_JSON = "application/json"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class RpcServer:
@@ -56,13 +55,7 @@ class RpcServer:
         app.router.add_get("/health", self._health)
         app.router.add_route("*", "/", self._wrong_method)
         app.on_response_prepare.append(_allow_any_origin)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        if self.port == 0 and sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app, self.host, self.port)
         log.info("JSON-RPC listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -91,7 +84,7 @@ class RpcServer:
             return web.Response(status=429, text="Too Many Requests")
         if faults.roll(faults.http_503_rate):
             return web.Response(status=503, text="Service Unavailable")
-        if request.content_type != _JSON:
+        if request.content_type != JSON_CONTENT_TYPE:
             return web.Response(
                 status=415,
                 text="Supplied content type is not allowed. Content-Type: application/json is required\n",
@@ -101,10 +94,10 @@ class RpcServer:
         loopback = _is_loopback(request.remote)
         text = self.process(body, loopback=loopback)
         if text is None:
-            return web.Response(status=200, body=b"", content_type=_JSON)
+            return web.Response(status=200, body=b"", content_type=JSON_CONTENT_TYPE)
         if faults.roll(faults.malformed_json_rate):
             text = text[: max(1, len(text) // 2)]
-        return web.Response(text=text, content_type=_JSON)
+        return web.Response(text=text, content_type=JSON_CONTENT_TYPE)
 
     # -- JSON-RPC --------------------------------------------------------------------------------
     def process(self, body: bytes, *, loopback: bool = False) -> str | None:
@@ -112,14 +105,14 @@ class RpcServer:
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError):
-            return _dumps(_error_reply(None, E.parse_error()))
+            return dump_json(_error_reply(None, E.parse_error()))
         if isinstance(payload, list):
             if not payload:
-                return _dumps(_error_reply(None, E.invalid_request()))
+                return dump_json(_error_reply(None, E.invalid_request()))
             replies = [r for r in (self._call(item, loopback) for item in payload) if r is not None]
-            return _dumps(replies) if replies else None
+            return dump_json(replies) if replies else None
         reply = self._call(payload, loopback)
-        return None if reply is None else _dumps(reply)
+        return None if reply is None else dump_json(reply)
 
     def _call(self, request: Any, loopback: bool) -> dict[str, Any] | None:
         if not isinstance(request, dict):

@@ -27,6 +27,7 @@ from core.localnet.block_engine.config import DEFAULT_REGION, Region
 from core.localnet.block_engine.engine import BlockEngine
 from core.localnet.block_engine.rate_limit import RATE_LIMITED_BODY, RateLimiter
 from core.localnet.cluster import TxRejected
+from core.localnet.http_serving import JSON_CONTENT_TYPE, dump_json, serve
 from core.localnet.rpc_errors import RpcError
 from core.protocols import ids
 
@@ -37,8 +38,6 @@ MAX_BUNDLE_IDS = 5
 ENCODINGS = ("base58", "base64")
 BUNDLE_METHODS = ("sendBundle", "getBundleStatuses", "getInflightBundleStatuses", "getTipAccounts")
 _HEX_ID = re.compile(r"[0-9a-f]{64}")
-_JSON = "application/json"
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class BlockEngineServer:
@@ -66,13 +65,7 @@ class BlockEngineServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_REQUEST_BODY_SIZE)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
-        sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
-        if self.port == 0 and sockets:
-            self.port = sockets[0].getsockname()[1]
+        self._runner, self.port = await serve(app, self.host, self.port)
         log.info("block engine listening on %s (regions: %s)", self.url, ", ".join(self._regions))
 
     async def stop(self) -> None:
@@ -109,17 +102,18 @@ class BlockEngineServer:
         if endpoint == "bundles/tip_floor":
             if request.method != "GET":
                 return web.Response(status=405, text="Method Not Allowed")
-            return web.Response(text=_dumps(self.engine.tip_floor.to_json()), content_type=_JSON)
+            floor = dump_json(self.engine.tip_floor.to_json())
+            return web.Response(text=floor, content_type=JSON_CONTENT_TYPE)
         if endpoint not in ("bundles", "transactions", *BUNDLE_METHODS):
             return web.Response(status=404, text="Not Found")
         if request.method != "POST":
             return web.Response(status=405, text="Method Not Allowed")
         if not self._allowed(request, region):
-            return web.Response(status=429, text=RATE_LIMITED_BODY, content_type=_JSON)
+            return web.Response(status=429, text=RATE_LIMITED_BODY, content_type=JSON_CONTENT_TYPE)
         body = await request.read()
         headers: dict[str, str] = {}
         reply = self.process(body, region, endpoint, request.query, headers)
-        return web.Response(text=_dumps(reply), content_type=_JSON, headers=headers)
+        return web.Response(text=dump_json(reply), content_type=JSON_CONTENT_TYPE, headers=headers)
 
     def _allowed(self, request: web.Request, region: Region) -> bool:
         config = self.engine.config
