@@ -14,8 +14,7 @@ from solders.litesvm import LiteSVM
 from solders.message import MessageV0
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
-from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
-from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
+from solders.transaction_metadata import TransactionMetadata
 
 from core.localnet.accounts import set_token_account, token_amount
 from core.localnet.flash_route import FlashRoute, RouteQuote, genesis_route, quote_route, route_instructions
@@ -25,6 +24,7 @@ from core.protocols import ids
 from core.protocols.profit_guard import ProfitGuardError
 from core.protocols.raydium_amm import AmmError
 from core.protocols.solend import flash_loan_fees
+from tests.localnet.programs.tx_results import custom_error
 
 SEED = 11
 LAMPORTS_PER_SIGNATURE = 5_000
@@ -88,14 +88,6 @@ def restated_net(world: World) -> int:
 def involved(ixs: list[Instruction], world: World) -> list[Pubkey]:
     keys = {m.pubkey for ix in ixs for m in ix.accounts} | {world.wallet.pubkey()}
     return sorted(keys, key=bytes)
-
-
-def custom_error(result: object) -> tuple[int, int]:
-    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
-    err = result.err()
-    assert isinstance(err, TransactionErrorInstructionError), err
-    assert isinstance(err.err, InstructionErrorCustom), (err.err, result.meta().logs())
-    return err.index, err.err.code
 
 
 def test_profitable_route_lands_and_the_wallet_gains_exactly_the_quoted_net(world: World) -> None:

@@ -16,7 +16,6 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import (
-    InstructionErrorCustom,
     TransactionErrorInstructionError,
 )
 from spl.token.instructions import transfer as spl_transfer
@@ -47,6 +46,7 @@ from core.protocols.kamino import (
     fraction_from_bps,
     lending_market_authority,
 )
+from tests.localnet.programs.tx_results import assert_refused, custom_error, ok
 
 FEE_SF_0_001_PCT = 11_529_215_046_068  # the mainnet USDC reserve (protocols.md §3.2)
 FEE_SF_0_3_PCT = 3 * FRACTION_ONE // 1000
@@ -85,6 +85,9 @@ class Env:
     def balances(self) -> tuple[int, int, int]:
         keys = (self.supply, self.user_token, self.fee_vault)
         return tuple(token_amount(self.svm, k) for k in keys)  # type: ignore[return-value]
+
+    def state(self) -> object:
+        return self.balances(), self.read_reserve()
 
     def pair(self, amount: int, index: int = 0) -> tuple[Instruction, Instruction]:
         return flash_loan_instructions(
@@ -150,30 +153,6 @@ def make_env() -> Env:
 @pytest.fixture
 def env() -> Env:
     return make_env()
-
-
-def custom_error(result: object) -> tuple[int, int]:
-    """(instruction index, custom error number) of a failed transaction."""
-    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
-    err = result.err()
-    assert isinstance(err, TransactionErrorInstructionError), err
-    assert isinstance(err.err, InstructionErrorCustom), (err.err, result.meta().logs())
-    return err.index, err.err.code
-
-
-def assert_refused(env: Env, ixs: list[Instruction], index: int, error: int) -> None:
-    before_balances, before_reserve = env.balances(), env.read_reserve()
-    result = env.send(ixs)
-    assert custom_error(result) == (index, int(error)), result.meta().logs()  # type: ignore[union-attr]
-    assert env.balances() == before_balances
-    assert env.read_reserve() == before_reserve
-
-
-def ok(result: object) -> TransactionMetadata:
-    assert isinstance(result, TransactionMetadata), (
-        result.err(), result.meta().logs()  # type: ignore[attr-defined]
-    )
-    return result
 
 
 # --- success ------------------------------------------------------------------------------------

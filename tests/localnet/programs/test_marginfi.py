@@ -17,7 +17,6 @@ from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import (
-    InstructionErrorCustom,
     InstructionErrorFieldless,
     TransactionErrorInstructionError,
 )
@@ -67,6 +66,7 @@ from core.protocols.marginfi import (
     with_flag,
 )
 from core.protocols.marginfi import accrue_interest as mf_accrue
+from tests.localnet.programs.tx_results import assert_refused, custom_error, ok
 
 PROGRAM = ids.MARGINFI_V2
 SUPPLY = 5_000_000_000_000
@@ -108,6 +108,9 @@ class Env:
 
     def balances(self) -> tuple[int, int]:
         return token_amount(self.svm, self.vault), token_amount(self.svm, self.user_token)
+
+    def state(self) -> object:
+        return self.balances(), self.read_account(), self.read_bank()
 
     def start(self, end_index: int, **kw: object) -> Instruction:
         args: dict[str, object] = dict(
@@ -223,26 +226,6 @@ def set_oracle(svm: LiteSVM, key: Pubkey, *, price: int, exponent: int, publish_
 @pytest.fixture
 def env() -> Env:
     return make_env()
-
-
-def ok(result: object) -> TransactionMetadata:
-    assert isinstance(result, TransactionMetadata), (result.err(), result.meta().logs())  # type: ignore[attr-defined]
-    return result
-
-
-def custom_error(result: object) -> tuple[int, int]:
-    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
-    err = result.err()
-    assert isinstance(err, TransactionErrorInstructionError), err
-    assert isinstance(err.err, InstructionErrorCustom), (err.err, result.meta().logs())
-    return err.index, err.err.code
-
-
-def assert_refused(env: Env, ixs: list[Instruction], index: int, error: int) -> None:
-    before = env.balances(), env.read_account(), env.read_bank()
-    result = env.send(ixs)
-    assert custom_error(result) == (index, int(error)), result.meta().logs()  # type: ignore[union-attr]
-    assert (env.balances(), env.read_account(), env.read_bank()) == before
 
 
 def mf_balance(bank: Pubkey, **kw: int) -> Balance:

@@ -17,7 +17,6 @@ from solders.pubkey import Pubkey
 from solders.transaction import Transaction
 from solders.transaction_metadata import FailedTransactionMetadata, TransactionMetadata
 from solders.transaction_status import (
-    InstructionErrorCustom,
     InstructionErrorFieldless,
     TransactionErrorInstructionError,
 )
@@ -45,6 +44,7 @@ from core.protocols.solend import (
     flash_repay_reserve_liquidity,
     lending_market_authority,
 )
+from tests.localnet.programs.tx_results import assert_refused, custom_error, ok
 
 FEE_03 = 3_000_000_000_000_000  # 0.3 %
 SUPPLY = 5_000_000_000_000
@@ -81,6 +81,9 @@ class Env:
             token_amount(self.svm, k)
             for k in (self.supply, self.user_token, self.fee_receiver, self.host_receiver)
         )
+
+    def state(self) -> object:
+        return self.balances(), self.read_reserve()
 
     def borrow_ix(self, amount: int, **kw: object) -> Instruction:
         args: dict[str, object] = dict(
@@ -167,28 +170,6 @@ def make_env() -> Env:
 @pytest.fixture
 def env() -> Env:
     return make_env()
-
-
-def custom_error(result: object) -> tuple[int, int]:
-    """(instruction index, custom error number) of a failed transaction."""
-    assert isinstance(result, FailedTransactionMetadata), "transaction unexpectedly succeeded"
-    err = result.err()
-    assert isinstance(err, TransactionErrorInstructionError), err
-    assert isinstance(err.err, InstructionErrorCustom), (err.err, result.meta().logs())
-    return err.index, err.err.code
-
-
-def assert_refused(env: Env, ixs: list[Instruction], index: int, error: LendingError) -> None:
-    before_balances, before_reserve = env.balances(), env.read_reserve()
-    result = env.send(ixs)
-    assert custom_error(result) == (index, int(error)), result.meta().logs()  # type: ignore[union-attr]
-    assert env.balances() == before_balances
-    assert env.read_reserve() == before_reserve
-
-
-def ok(result: object) -> TransactionMetadata:
-    assert isinstance(result, TransactionMetadata), (result.err(), result.meta().logs())  # type: ignore[attr-defined]
-    return result
 
 
 # --- success ------------------------------------------------------------------------------------
