@@ -18,6 +18,18 @@ Dry-run holds no signing key: transactions are built for the wallet's public key
 placeholder signature and simulated with sigVerify off. Live signs with the ModeController's
 signer, handed in by the Runtime on each dispatch, and never loads a key itself. The kill switch
 is consulted before anything is sent, here and again by the Submitter before each send.
+
+Execution policy, the same in both modes (dry-run rehearses exactly what live would send):
+- the tip is `DynamicTip`'s decision at the first build, on the profit left after every other
+  cost, capped so `flash_loan.min_profit_usd` remains (else the candidate is refused, `tip_cap`);
+  the TipPolicy event carries the inputs of the tip actually used;
+- the CU limit comes from `ComputeBudgetPlanner` (per route shape, learned from every simulation
+  and landing, persisted), the CU price from getRecentPrioritizationFees over the transaction's
+  writable accounts at `compute.fee_percentile` for its urgency (how far its profit clears the
+  minimum);
+- `LookupTableManager` counts the accounts of every built route; live dispatches create and
+  extend tables (never in dry-run: it sends nothing), and every build compiles with the tables
+  that are warm. Tables are persisted in the live store and reused after a restart.
 """
 
 from __future__ import annotations
@@ -33,32 +45,39 @@ from typing import Any
 
 import httpx
 from solana.rpc.async_api import AsyncClient
+from solders.address_lookup_table_account import AddressLookupTableAccount
+from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
 from core.approvals import Candidate
 from core.config import AppConfig
 from core.events import EventBus, TipPolicy, TokenList, TokenMeta
-from core.execution.compute import route_shape
+from core.execution.alt_manager import LookupTableError, LookupTableManager
+from core.execution.compute import ComputeBudgetPlanner, Urgency, priority_fee, route_shape
 from core.execution.flashloan_submit import flash_loan_submit
 from core.execution.jito_client import JitoClient
 from core.execution.kill_switch import KillSwitch
 from core.execution.lifecycle import Lifecycle
-from core.execution.rpc import JsonRpc
+from core.execution.rpc import JsonRpc, RpcError
 from core.execution.submitter import Submitter
-from core.execution.tips import DynamicTip, TipHistory
+from core.execution.tips import DynamicTip, TipDecision, TipHistory
 from core.flashloan.executor import FlashLoanExecutor, Prepared, Pricer, stored_opportunity
 from core.flashloan.provider import FlashLoanProvider
 from core.keypair import Signer
 from core.metrics import Metrics
 from core.mode import StoreSet
 from core.search.opportunities import Opportunity
-from core.store import BundleAttempt, Mode, StoreError, StoreReader
+from core.store import BundleAttempt, Mode, StoreError, StoreReader, store_exists
 
 log = logging.getLogger(__name__)
 
 # Prepared candidates kept for the approval queue; the queue's TTL drops them long before this.
 MAX_REMEMBERED = 1_000
 CLOSE_GRACE_S = 5.0
+TIP_FLOOR_REFRESH_S = 10.0
+FIRST_TIP_FLOOR_WAIT_S = 1.0
+# Profit / minimum profit at or above which a transaction is that urgent (its fee percentile).
+URGENCY_STEPS: tuple[tuple[float, Urgency], ...] = ((10.0, "critical"), (4.0, "high"), (2.0, "medium"))
 
 # Row columns a re-check measures afresh (the approved row shows what was actually sent).
 _RECHECKED_FIELDS = (
@@ -101,17 +120,28 @@ class FlashLoanPipeline:
         self.metrics = metrics
         self.rpc_url = rpc_url or config.cluster.rpc_url
         self.poll_interval_s = poll_interval_s
+        self._owns_client = owns_client
+        self._owns_http = jito_http is None
+        self._http = jito_http or httpx.AsyncClient(timeout=10.0)
+        self._rpc = JsonRpc(self._http)
+        self._jito: JitoClient | None = None
+        self.planner = ComputeBudgetPlanner(config.compute)
+        self.tips = DynamicTip(config.jito, TipHistory(config.jito.tip_history), bus=bus)
+        self.tables = LookupTableManager(self._rpc, self.rpc_url, owner)
+        self._load_history()
+        self._floor_at = float("-inf")
+        self._floor_task: asyncio.Task[None] | None = None
+        self._tables_verified = False
+        self._table_sync: asyncio.Task[None] | None = None
         self.executor = FlashLoanExecutor(
             config=config, client=client, payer=owner, providers=providers, pricer=pricer,
             store=stores.writer("dry-run"), store_dir=stores.store_dir, bus=bus, metrics=metrics,
+            cu_limit=self._cu_limit, tip_policy=self._decide_tip, priority_fee=self._priority_fee,
+            lookup_tables_source=self._usable_tables,
         )
-        self._owns_client = owns_client
-        self._http = jito_http
-        self._owns_http = jito_http is None
         self._prepared: OrderedDict[str, Prepared] = OrderedDict()
         self._rechecked: dict[str, Prepared] = {}
         self._submitter: Submitter | None = None
-        self._tips: DynamicTip | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
     # -- Pipeline ---------------------------------------------------------------------------------
@@ -124,8 +154,10 @@ class FlashLoanPipeline:
             # exists, or it would take that row for a leftover of a crashed run.
             await self._live_submitter()
         writer = self.stores.writer(mode)
+        await self._refresh_tip_floor()
         attempt = self.executor.new_attempt(opportunity, mode)
         prepared = await self.executor.prepare(opportunity, attempt)
+        self._learn(prepared, mode)
         writer.add_opportunity(stored_opportunity(opportunity, attempt))
         lifecycle = Lifecycle(writer, bus=self.bus)
         if not prepared.passed:
@@ -150,6 +182,7 @@ class FlashLoanPipeline:
         fresh = dataclasses.replace(prepared.attempt, validation_results=None, error_class=None,
                                     error_detail=None)
         again = await self.executor.prepare(candidate.opportunity, fresh)
+        self._learn(again, fresh.mode)
         if again.passed:
             self._rechecked[candidate.attempt_id] = again
             return None
@@ -181,6 +214,7 @@ class FlashLoanPipeline:
                                        error_class="kill_switch", error_detail=self.kill_switch.reason)
             return
         if mode == "dry-run":
+            self._publish_tip_policy(prepared)
             await lifecycle.transition(attempt, "approved", **fields)
             sim = prepared.simulation
             await lifecycle.transition(
@@ -208,18 +242,24 @@ class FlashLoanPipeline:
             return
         submitter = await self._live_submitter()
         prices = prepared.prices
-        min_profit_units = prices.from_usd(self.config.flash_loan.min_profit_usd)
         dexes = [h.dex for h in prepared.opportunity.route]
+        if prepared.tip_basis is not None:
+            # What the first tip was capped by: a retry's bumped tip is capped the same way.
+            profit_lamports, min_profit_lamports = prepared.tip_basis
+        else:
+            profit_lamports = prices.loan_to_lamports(max(built.expected_gain, 0))
+            min_usd = self.config.flash_loan.min_profit_usd
+            min_profit_lamports = prices.loan_to_lamports(prices.from_usd(min_usd))
         submit = flash_loan_submit(
             submitter, keypair,
-            profit_lamports=lambda b: prices.loan_to_lamports(max(b.expected_gain, 0)),
-            min_profit_lamports=prices.loan_to_lamports(min_profit_units),
+            profit_lamports=lambda b: profit_lamports,
+            min_profit_lamports=min_profit_lamports,
             route_shape=lambda b: route_shape(b.provider, dexes),
             pnl_usd_per_unit=float(prices.usd_per_unit),
         )
         # `approved` (with the signature) is durable before the submitter's first step.
         await lifecycle.transition(attempt, "approved", signatures=[str(built.tx.signatures[0])], **fields)
-        self._publish_tip_policy(built.tip_lamports)
+        self._publish_tip_policy(prepared)
 
         async def send() -> None:
             try:
@@ -233,32 +273,23 @@ class FlashLoanPipeline:
         task = asyncio.create_task(send(), name=f"submit-{attempt.id}")
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
+        self._sync_tables(keypair)
 
     async def _live_submitter(self) -> Submitter:
         if self._submitter is not None:
             return self._submitter
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=10.0)
         writer = self.stores.writer("live")
-        cfg = self.config.jito
-        jito = JitoClient(dict(cfg.regions), self._http, rate_per_s=cfg.rate_limit_per_s,
-                          auth_uuid=cfg.auth_uuid.get_secret_value() or None, bus=self.bus,
-                          metrics=self.metrics)
-        history = TipHistory(cfg.tip_history, writer)
-        try:
-            reader = await asyncio.to_thread(StoreReader, writer.path.parent, "live")
-        except StoreError as exc:
-            log.warning("tip history not loaded: %s", exc)
-        else:
-            with reader:
-                history.load(reader)  # the inclusion multiplier remembers earlier runs
-        self._tips = DynamicTip(cfg, history, bus=self.bus)
+        jito = self._jito_client()
+        # Outcomes, measurements and tables made from here on are the live store's.
+        self.tips.history.writer = writer
+        self.planner.writer = writer
+        self.tables.writer = writer
         kill = self.kill_switch or KillSwitch(self.config.risk, mode="live", writer=writer)
         submitter = Submitter(
-            jito=jito, rpc=JsonRpc(self._http), rpc_url=self.rpc_url,
+            jito=jito, rpc=self._rpc, rpc_url=self.rpc_url,
             lifecycle=Lifecycle(writer, bus=self.bus),
-            kill_switch=kill, retry=self.config.retry, wallet=self.owner, tips=self._tips,
-            metrics=self.metrics, poll_interval_s=self.poll_interval_s,
+            kill_switch=kill, retry=self.config.retry, wallet=self.owner, tips=self.tips,
+            compute=self.planner, metrics=self.metrics, poll_interval_s=self.poll_interval_s,
         )
         await submitter.start()  # reconcile whatever a previous run left unsettled, first
         for stats in jito.all_stats():
@@ -266,17 +297,135 @@ class FlashLoanPipeline:
         self._submitter = submitter
         return submitter
 
-    def _publish_tip_policy(self, tip_lamports: int) -> None:
-        """The Jito pane's policy inputs beside the tip this bundle actually carries."""
-        if self._tips is None:
-            return
+    def _jito_client(self) -> JitoClient:
+        if self._jito is None:
+            cfg = self.config.jito
+            self._jito = JitoClient(dict(cfg.regions), self._http, rate_per_s=cfg.rate_limit_per_s,
+                                    auth_uuid=cfg.auth_uuid.get_secret_value() or None, bus=self.bus,
+                                    metrics=self.metrics)
+        return self._jito
+
+    def _publish_tip_policy(self, prepared: Prepared) -> None:
+        """The Jito pane: the inputs of the decision this bundle's tip came from, beside that tip."""
+        assert prepared.built is not None
+        decision = prepared.tip
         cfg = self.config.jito
-        hour = datetime.now(UTC).hour
-        live_floor = self._tips.tip_floor
-        floor = live_floor.percentile(cfg.tip_floor_percentile) if live_floor else 0
-        floor = max(cfg.min_tip_lamports, floor)
-        self.bus.publish(TipPolicy(cfg.tip_percent, self._tips.inclusion_multiplier(),
-                                   cfg.time_of_day_multiplier(hour), floor, tip_lamports))
+        if decision is None:  # a tip that did not come from the policy: today's inputs beside it
+            hour = datetime.now(UTC).hour
+            self.bus.publish(TipPolicy(cfg.tip_percent, self.tips.inclusion_multiplier(),
+                                       cfg.time_of_day_multiplier(hour), cfg.min_tip_lamports,
+                                       prepared.built.tip_lamports))
+            return
+        self.bus.publish(TipPolicy(cfg.tip_percent, decision.inclusion_multiplier,
+                                   decision.time_of_day_multiplier, decision.floor_lamports,
+                                   prepared.built.tip_lamports))
+
+    # -- execution policy -------------------------------------------------------------------------
+
+    def _load_history(self) -> None:
+        """What earlier runs learned: compute samples (both stores), tip outcomes and tables (live)."""
+        for mode in ("dry-run", "live"):
+            if not store_exists(self.stores.store_dir, mode):
+                continue
+            try:
+                with StoreReader(self.stores.store_dir, mode) as reader:
+                    self.planner.load(reader)
+                    if mode == "live":
+                        self.tips.history.load(reader)  # the inclusion multiplier remembers
+                        self.tables.load(reader)
+            except StoreError as exc:
+                log.warning("execution history of the %s store not loaded: %s", mode, exc)
+
+    def _cu_limit(self, provider: str, dexes: Sequence[str]) -> int:
+        return self.planner.cu_limit(route_shape(provider, dexes), len(dexes))
+
+    def _decide_tip(self, expected_profit_lamports: int, min_profit_lamports: int) -> TipDecision:
+        # Published with the tip actually used, at dispatch, not for every candidate.
+        return self.tips.decide(expected_profit_lamports, min_profit_lamports, publish=False)
+
+    @staticmethod
+    def urgency(profit_lamports: int, min_profit_lamports: int) -> Urgency:
+        """How far the profit clears the minimum: a richer opportunity draws more competition."""
+        ratio = profit_lamports / max(min_profit_lamports, 1)
+        return next((u for step, u in URGENCY_STEPS if ratio >= step), "low")
+
+    async def _priority_fee(self, writable: Sequence[Pubkey], profit_lamports: int,
+                            min_profit_lamports: int) -> int:
+        percentile_ = self.planner.fee_percentile(self.urgency(profit_lamports, min_profit_lamports))
+        try:
+            return await priority_fee(self._rpc, self.rpc_url, writable, percentile_)
+        except (RpcError, httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            log.warning("recent prioritization fees unavailable, no priority fee: %s", exc)
+            return 0
+
+    async def _refresh_tip_floor(self) -> None:
+        """The tip floor is refreshed in the background; only the very first is waited for (briefly)."""
+        if time.monotonic() - self._floor_at < TIP_FLOOR_REFRESH_S:
+            return
+        if self._floor_task is None or self._floor_task.done():
+            self._floor_at = time.monotonic()
+            try:
+                jito = self._jito_client()
+            except ValueError as exc:
+                log.warning("no block engine for the tip floor: %s", exc)
+                return
+            self._floor_task = asyncio.create_task(self._fetch_floor(jito), name="tip-floor")
+        if self.tips.tip_floor is None:
+            await asyncio.wait([self._floor_task], timeout=FIRST_TIP_FLOOR_WAIT_S)
+
+    async def _fetch_floor(self, jito: JitoClient) -> None:
+        try:
+            await self.tips.refresh_floor(jito)
+        except Exception as exc:  # never into the engine: the configured minimum still applies
+            log.warning("tip floor refresh failed: %s", exc)
+
+    async def _usable_tables(self) -> list[AddressLookupTableAccount]:
+        try:
+            if not self._tables_verified and self.tables.tables:
+                gone = await self.tables.verify()  # tables of an earlier run: still what we stored?
+                for table in gone:
+                    log.warning("lookup table %s no longer matches the store; not used", table.address)
+            self._tables_verified = True
+            return await self.tables.usable()
+        except (RpcError, httpx.HTTPError, ValueError) as exc:
+            log.warning("lookup tables unavailable, compiling without: %s", exc)
+            return []
+
+    def _learn(self, prepared: Prepared, mode: Mode) -> None:
+        """Count the route's accounts for the tables; keep the simulation's compute units."""
+        built = prepared.built
+        if built is None:
+            return
+        self.tables.observe_instructions(built.instructions)
+        sim = prepared.simulation
+        if sim is None or sim.units_consumed is None:
+            return
+        # A budget overrun measures the limit itself, so the next limit grows by the margin.
+        if sim.err is None or "ComputationalBudgetExceeded" in str(sim.err):
+            shape = route_shape(built.provider, [leg.venue.dex for leg in built.legs])
+            self.planner.record(shape, sim.units_consumed, "simulation", writer=self.stores.writer(mode))
+
+    def _sync_tables(self, signer: Keypair) -> None:
+        """Create/extend tables for the recurring accounts in the background (live only)."""
+        if self.kill_switch is not None and not self.kill_switch.allows_new:
+            return
+        if self._table_sync is not None and not self._table_sync.done():
+            return
+        if not self.tables.candidates():
+            return
+        self.tables.signer = signer
+
+        async def sync() -> None:
+            try:
+                made = await self.tables.sync()
+                ready = ", ".join(f"{t.address} ({len(t.addresses)})" for t in made)
+                log.info("lookup tables ready: %s", ready)
+            except (LookupTableError, RpcError, httpx.HTTPError) as exc:
+                log.warning("lookup tables not extended: %s", exc)
+            except Exception:
+                log.exception("lookup table sync failed")
+
+        self._table_sync = asyncio.create_task(sync(), name="lookup-table-sync")
 
     # -- housekeeping -----------------------------------------------------------------------------
 
@@ -291,9 +440,11 @@ class FlashLoanPipeline:
         )
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait for every live submission in flight to reach a final state."""
-        if self._sending:
-            await asyncio.wait(list(self._sending), timeout=timeout)
+        """Wait for every live submission in flight to reach a final state, and for a lookup-table
+        update in progress to be warm."""
+        waiting = [*self._sending, *([self._table_sync] if self._table_sync is not None else [])]
+        if waiting:
+            await asyncio.wait(waiting, timeout=timeout)
 
     async def close(self) -> None:
         # In-flight bundles get a moment to land and settle; what is still out after that stays
@@ -302,6 +453,12 @@ class FlashLoanPipeline:
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*list(self._sending), return_exceptions=True)
+        for background in (self._table_sync, self._floor_task):
+            if background is not None and not background.done():
+                # A table transaction in flight is given the grace to be recorded, then let go.
+                await asyncio.wait([background], timeout=CLOSE_GRACE_S)
+                background.cancel()
+                await asyncio.gather(background, return_exceptions=True)
         if self._submitter is not None:
             await self._submitter.close()
         if self._http is not None and self._owns_http:

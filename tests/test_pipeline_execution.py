@@ -5,17 +5,34 @@ its block engine where anything is built or sent."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from solana.rpc.commitment import Processed
+from solders.compute_budget import set_compute_unit_price
 
+from core.approvals import Candidate
 from core.config import load_config
 from core.daemon.server import EngineServer
+from core.events import TipPolicy
+from core.execution.compute import route_shape
+from core.keypair import localnet_keypair_path
+from core.localnet.genesis import operator_keypair
+from core.pipeline import FlashLoanPipeline
+from core.protocols import ids
 from core.runtime import KillSwitchEngaged, Runtime
-from core.store import StoreReader
+from core.store import BundleAttempt, StoreReader
+from tests.feed.live import WAIT, pool_by, start_live, stop_live, swap, units
+from tests.localnet.conftest import start_block_engine, stop_block_engine
+from tests.localnet.rpc_helpers import signed_v0, transfer_ix
+from tests.test_pipeline import GAP_USDC, SEND_METHODS, Stack, attempt_row
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -110,3 +127,203 @@ async def test_arbtui_resume_reset_clears_the_kill_switch_through_the_engine_soc
     with StoreReader(store, "dry-run") as reader:
         last = reader.kill_switch_events()[-1]
     assert (last.state, last.reason) == ("running", "reset by bob: failures were a stale RPC")
+
+
+# -- on the local cluster with its block engine ---------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
+    """tests/test_pipeline.py's stack (the console's Runtime on the local cluster), with overrides."""
+    live = await start_live()
+    be = await start_block_engine(live.local)
+    store = tmp_path / "store"
+    store.mkdir()
+    wallet, _ = operator_keypair(live.local.cluster.seed, None)
+    key = localnet_keypair_path(store)
+    key.write_text(json.dumps(list(bytes(wallet))))
+    key.chmod(0o600)
+    config = load_config(None, {
+        "store.dir": str(store),
+        "cluster.name": "localnet",
+        "cluster.rpc_url": live.rpc_url,
+        "cluster.ws_url": live.ws_url,
+        "jito.regions": {name: be.url(name) for name in ("ny", "frankfurt")},
+        "flash_loan.enabled": True,
+        "flash_loan.provider": "solend",
+        "flash_loan.min_profit_usd": 1.0,
+        "search.loan_mints": ["USDC"],
+        "mode.approval": "manual",
+        "mode.approval_ttl_slots": 1000,
+        **overrides,
+    }, search_default_paths=False)
+    stack = Stack(live, be, Runtime(config), store)
+    try:
+        await start_runtime(stack)
+        yield stack
+    finally:
+        await stack.runtime.close()
+        await stop_block_engine(be)
+        await stop_live(live)
+
+
+async def start_runtime(stack: Stack) -> None:
+    await stack.runtime.start()
+    assert isinstance(stack.runtime.pipeline, FlashLoanPipeline), "the default pipeline was not built"
+    stack.runtime.pipeline.poll_interval_s = 0.02
+    await stack.runtime.engine.feed.wait_synced(WAIT)  # type: ignore[union-attr]
+
+
+async def fresh_candidate(stack: Stack, trader: int = 0) -> Candidate:
+    """Let go of whatever waits, move the market (one noise trader's USDC buys SOL on pool 0), and
+    return the candidate that move made."""
+    for waiting in stack.runtime.queue.pending():
+        await stack.runtime.reject(waiting.candidate.opportunity_id)
+    scenario = stack.live.scenario
+    await swap(stack.live, pool_by(scenario, "SOL", "USDC", 0), units(scenario, "USDC", GAP_USDC),
+               coin_to_pc=False, trader=trader)
+    return await stack.pending()
+
+
+async def trade_live(stack: Stack, trader: int) -> BundleAttempt:
+    candidate = await fresh_candidate(stack, trader)
+    outcome = await stack.runtime.approve(candidate.opportunity_id)
+    assert outcome.accepted, outcome.reason
+    await stack.pipeline.drain(timeout=WAIT)
+    row = attempt_row(stack.store, "live", candidate.attempt_id)
+    assert row.state == "settled", (row.state, row.error_detail)
+    return row
+
+
+async def mark_pool_fees(stack: Stack, micro_lamports: int) -> None:
+    """Land transactions paying `micro_lamports` per CU that write every Raydium pool's vaults, so
+    the cluster's recent prioritization fees over those accounts say so."""
+    scenario = stack.live.scenario
+    payer = scenario.traders[-1].keypair
+    vaults = [v for pool in scenario.raydium_pools for v in (pool.coin_vault, pool.pc_vault)]
+    async with stack.live.local.client("processed") as client:
+        for i in range(0, len(vaults), 8):
+            blockhash = (await client.get_latest_blockhash(Processed)).value.blockhash
+            credits = [transfer_ix(payer, v, 1) for v in vaults[i:i + 8]]
+            ixs = [set_compute_unit_price(micro_lamports), *credits]
+            await client.send_raw_transaction(bytes(signed_v0(payer, ixs, blockhash)))
+
+
+def refusals(store: Path, mode: str, error_class: str) -> list[BundleAttempt]:
+    with StoreReader(store, mode) as reader:  # type: ignore[arg-type]
+        return [a for a in reader.iter_attempts() if a.error_class == error_class]
+
+
+async def test_the_first_tip_is_the_policy_decision_capped_by_profit_and_dry_run_publishes_its_inputs(
+    tmp_path: Path,
+) -> None:
+    async with open_stack(tmp_path) as stack:
+        sub = stack.runtime.bus.subscribe()
+        candidate = await fresh_candidate(stack)
+        row = attempt_row(stack.store, "dry-run", candidate.attempt_id)
+        tip = row.validation_results["tip"]
+        cfg = stack.runtime.config.jito
+        # The policy's own arithmetic on the profit left after every other cost.
+        assert tip["base_lamports"] == round(tip["profit_lamports"] * cfg.tip_percent / 100)
+        wanted = round(tip["base_lamports"] * tip["inclusion_multiplier"] * tip["time_of_day_multiplier"])
+        assert tip["cap_lamports"] == tip["profit_lamports"] - tip["min_profit_lamports"]
+        assert row.tip_lamports == tip["tip_lamports"] == min(max(wanted, tip["floor_lamports"]),
+                                                              tip["cap_lamports"])
+        assert tip["floor_lamports"] >= cfg.min_tip_lamports
+        assert row.validation_results["profitability"]["tip_lamports"] == row.tip_lamports
+        assert row.expected_profit_usd >= stack.runtime.config.flash_loan.min_profit_usd
+
+        outcome = await stack.runtime.approve(candidate.opportunity_id)
+        assert outcome.accepted, outcome.reason
+        approved = attempt_row(stack.store, "dry-run", candidate.attempt_id)
+        again = approved.validation_results["tip"]  # the re-check decided afresh, on current state
+        policies = [e for e in sub.drain() if isinstance(e, TipPolicy)]
+        sub.close()
+        # Published once, for the tip the rehearsed transaction carries, with its decision's inputs.
+        assert [(p.inclusion_multiplier, p.time_of_day_multiplier, p.tip_floor_lamports, p.last_tip_lamports)
+                for p in policies] == [(again["inclusion_multiplier"], again["time_of_day_multiplier"],
+                                        again["floor_lamports"], approved.tip_lamports)]
+        assert approved.tip_lamports == again["tip_lamports"] and approved.state == "simulated"
+
+
+async def test_a_tip_floor_above_the_profit_cap_refuses_the_candidate_with_the_reason(tmp_path: Path) -> None:
+    async with open_stack(tmp_path) as stack:
+        # The tip policy's floor only (the search still finds the gap with the configured tips).
+        tips = stack.pipeline.tips
+        tips.config = tips.config.model_copy(update={"min_tip_lamports": 50 * 10**9})
+        await stack.open_gap()
+        deadline = time.monotonic() + WAIT
+        while not (refused := refusals(stack.store, "dry-run", "tip_cap")):
+            assert time.monotonic() < deadline, "no candidate was refused for its tip"
+            await asyncio.sleep(0.05)
+        row = refused[0]
+        assert row.state == "rejected"
+        assert "tip floor 50000000000 lamports exceeds the profit cap" in row.error_detail
+        assert not stack.runtime.queue.pending()
+
+
+async def test_cu_limit_is_learned_per_route_shape_and_the_priority_fee_comes_from_the_fee_market(
+    tmp_path: Path,
+) -> None:
+    # Percentile 100 of the recent fees: the highest fee any recent slot paid on those accounts.
+    every = {f"compute.fee_percentile.{u}": 100 for u in ("low", "medium", "high", "critical")}
+    async with open_stack(tmp_path, **every) as stack:
+        price = 777
+        await mark_pool_fees(stack, price)
+        candidate = await fresh_candidate(stack)
+        first = attempt_row(stack.store, "dry-run", candidate.attempt_id)
+        compute = stack.runtime.config.compute
+        hops = len(candidate.opportunity.route)
+        assert first.cu_limit == compute.default_cu_per_swap * hops + compute.overhead_cu  # no history yet
+        measured = first.validation_results["simulation"]["units_consumed"]
+        assert first.cu_price_micro_lamports == price
+        profitability = first.validation_results["profitability"]
+        assert profitability["priority_fee_lamports"] == -(-price * first.cu_limit // 1_000_000)
+
+        outcome = await stack.runtime.approve(candidate.opportunity_id)  # re-check: built again
+        assert outcome.accepted, outcome.reason
+        second = attempt_row(stack.store, "dry-run", candidate.attempt_id)
+        assert measured <= second.cu_limit <= measured * compute.margin + 1
+        shape = route_shape("solend", [h.dex for h in candidate.opportunity.route])
+        with StoreReader(stack.store, "dry-run") as reader:
+            samples = reader.compute_samples(shape, 10)
+        assert [s.units for s in samples][:1] == [measured] and samples[0].source == "simulation"
+
+
+async def test_live_trades_create_lookup_tables_that_shrink_the_transaction_and_survive_a_restart(
+    tmp_path: Path,
+) -> None:
+    async with open_stack(tmp_path) as stack:
+        await stack.runtime.switch_to_live("live")
+        first = await trade_live(stack, trader=0)
+        assert first.validation_results["transaction"]["lookup_tables"] == []
+        with StoreReader(stack.store, "live") as reader:
+            tables = reader.lookup_tables()
+        assert tables, "the first live trade made no lookup table"
+        stored = {a for t in tables for a in t.addresses}
+        assert stored.isdisjoint(str(k) for k in ids.JITO_TIP_ACCOUNTS)
+        assert str(stack.wallet) not in stored
+
+        second = await trade_live(stack, trader=1)
+        used = second.validation_results["transaction"]
+        assert set(used["lookup_tables"]) <= {t.address for t in tables} and used["lookup_tables"]
+        legacy_size = first.validation_results["transaction"]["size"]
+        assert used["size"] < legacy_size
+        rows = len(stack.be.engine.book.records())
+        assert rows == 2
+
+        # A restart (dry-run, as the console starts) reuses the stored tables and creates none.
+        await stack.runtime.close()
+        stack.runtime = Runtime(stack.runtime.config)
+        await start_runtime(stack)
+        candidate = await fresh_candidate(stack, trader=2)
+        stack.live.local.rpc.request_log.clear()  # the market's own swap went before this
+        outcome = await stack.runtime.approve(candidate.opportunity_id)  # re-checked and rehearsed
+        assert outcome.accepted, outcome.reason
+        row = attempt_row(stack.store, "dry-run", candidate.attempt_id)
+        assert row.state == "simulated"
+        assert row.validation_results["transaction"]["lookup_tables"]
+        assert row.validation_results["transaction"]["size"] < legacy_size
+        assert SEND_METHODS.isdisjoint(stack.request_log())
+        with StoreReader(stack.store, "live") as reader:
+            assert [t.address for t in reader.lookup_tables()] == [t.address for t in tables]

@@ -44,7 +44,7 @@ class TipHistory:
     def __init__(self, size: int, writer: StoreWriter | None = None) -> None:
         self.size = size
         self._outcomes: deque[TipOutcome] = deque(maxlen=size)
-        self._writer = writer
+        self.writer = writer  # where outcomes are persisted (None: kept in memory only)
 
     def load(self, reader: StoreReader) -> None:
         self._outcomes.extend(reader.tip_outcomes(self.size))
@@ -53,8 +53,8 @@ class TipHistory:
         outcome = TipOutcome(attempt_id=attempt_id, at=at or time.time(), tip_lamports=tip_lamports,
                              landed=landed)
         self._outcomes.append(outcome)
-        if self._writer is not None:
-            self._writer.add_tip_outcome(outcome)
+        if self.writer is not None:
+            self.writer.add_tip_outcome(outcome)
 
     def inclusion_rate(self, window: int) -> float | None:
         """Share of the last `window` outcomes that landed; None before any outcome."""

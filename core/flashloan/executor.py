@@ -409,8 +409,11 @@ class FlashLoanExecutor:
         )
         self._record_validation(attempt, result, profit, sim)
         assert attempt.validation_results is not None
-        if decision is not None:
-            attempt.validation_results["tip"] = dataclasses.asdict(decision)
+        if decision is not None and tip_basis is not None:
+            attempt.validation_results["tip"] = {
+                **dataclasses.asdict(decision), "profit_lamports": tip_basis[0],
+                "min_profit_lamports": tip_basis[1],
+            }
         attempt.validation_results["transaction"] = {
             "size": built.size, "lookup_tables": [str(t.key) for t in built.lookup_tables]}
         now = time.time()
