@@ -128,8 +128,9 @@ class ConsoleState:
                 self.by_opportunity.pop(row.opp.id, None)
             self.dirty.add("opportunities")
         elif isinstance(event, PendingApproval):
-            row = self.row_for(event.opportunity_id)
+            row = self.opportunities.get(event.cycle_id) or self.row_for(event.opportunity_id)
             if row is not None:
+                self.by_opportunity[event.opportunity_id] = row.opp.cycle_id
                 row.pending_id = event.opportunity_id
                 row.pending_until = event.expires_slot
                 row.decision = ""

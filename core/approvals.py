@@ -103,7 +103,7 @@ class ApprovalQueue:
             return await self.approve(candidate.opportunity_id, key="auto")
         expires = slot + self.policy.approval_ttl_slots
         self._pending[candidate.opportunity_id] = Pending(candidate, slot, expires)
-        self.bus.publish(PendingApproval(candidate.opportunity_id, expires))
+        self.bus.publish(PendingApproval(candidate.opportunity_id, expires, candidate.opportunity.cycle_id))
         return None
 
     async def approve(self, opportunity_id: int, key: str = "a") -> Outcome:

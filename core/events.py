@@ -131,6 +131,7 @@ class EngineState:
 class PendingApproval:
     opportunity_id: int
     expires_slot: int
+    cycle_id: int = -1  # lets a front end place it even when that quote was coalesced away
     at_ns: int = field(default_factory=_now_ns)
 
 

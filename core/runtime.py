@@ -118,7 +118,10 @@ class Runtime:
         events: list[Event] = [self._engine_state()]
         events += list(self._last.values()) + list(self._regions.values())
         events += sorted(self._latest.values(), key=lambda o: -o.net)[:SNAPSHOT_OPPORTUNITIES]
-        events += [PendingApproval(p.candidate.opportunity_id, p.expires_slot) for p in self.queue.pending()]
+        events += [
+            PendingApproval(p.candidate.opportunity_id, p.expires_slot, p.candidate.opportunity.cycle_id)
+            for p in self.queue.pending()
+        ]
         events += list(self._recent_attempts)
         return events
 

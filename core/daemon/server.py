@@ -32,13 +32,46 @@ from core.daemon.protocol import (
     preview_to_json,
 )
 from core.daemon.sockets import peer_uid, reachable
-from core.events import AttemptUpdate, EngineState, Event, Subscription, to_json_dict
+from core.events import (
+    AttemptUpdate,
+    EngineState,
+    Event,
+    FeedHealth,
+    MarketPrices,
+    SlotTick,
+    Subscription,
+    to_json_dict,
+)
 from core.mode import ModeSwitchRefused
+from core.search.opportunities import Opportunity, OpportunityWithdrawn
 
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0
 PUMP_BATCH = 500  # events per write to one console
+
+
+def coalesce(events: list[Event]) -> list[Event]:
+    """Within one batch only each cycle's newest quote (or withdrawal) matters to a console, and only
+    the newest of the market-wide snapshots: at 20,000 updates/s this is what keeps the socket and
+    the console's decoder at the rate the screen can use. The newest takes the place of the first
+    (so a cycle is known before anything that refers to it); nothing else is dropped or moved."""
+    keep: list[Event] = []
+    first: dict[tuple[str, int], int] = {}
+    for event in events:
+        if isinstance(event, (Opportunity, OpportunityWithdrawn)):
+            key = ("cycle", event.cycle_id)
+        elif isinstance(event, (SlotTick, FeedHealth, MarketPrices)):
+            key = (type(event).__name__, 0)
+        else:
+            keep.append(event)
+            continue
+        if key in first:
+            keep[first[key]] = event
+        else:
+            first[key] = len(keep)
+            keep.append(event)
+    return keep
 
 
 class _Console:
@@ -213,7 +246,7 @@ class EngineServer:
             while len(events) < PUMP_BATCH and not console.sub.queue.empty():
                 events.append(console.sub.queue.get_nowait())
             messages: list[dict[str, Any]] = []
-            for event in events:
+            for event in coalesce(events):
                 # Mode, state and in-flight count are what a console reads synchronously: the status
                 # goes first, so a console that sees the event already reads the state it announces.
                 if isinstance(event, (EngineState, AttemptUpdate)):
