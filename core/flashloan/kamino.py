@@ -15,7 +15,14 @@ from solana.rpc.commitment import Processed
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, fetch_owned, not_loaded
+from core.flashloan.provider import (
+    FlashLoanLegs,
+    PerMint,
+    ReserveHealth,
+    UnusableAccount,
+    fetch_owned,
+    not_loaded,
+)
 from core.protocols import ids, kamino
 from core.protocols.errors import DecodeError
 
@@ -37,10 +44,11 @@ class KaminoProvider:
 
     def __init__(self, reserves: Mapping[Pubkey, Pubkey], *, program_id: Pubkey = ids.KAMINO_LEND) -> None:
         self.program_id = program_id
-        self._reserve_address = dict(reserves)
-        self._state: dict[Pubkey, kamino.Reserve] = {}
+        self._reserves: PerMint[kamino.Reserve] = PerMint(
+            reserves, provider="kamino", configured="Kamino reserve", what="reserve",
+            error=KaminoProviderError,
+        )
         self._emergency: dict[Pubkey, bool] = {}  # by mint: its market is in emergency mode
-        self._error: dict[Pubkey, str] = {}
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -48,13 +56,11 @@ class KaminoProvider:
         """Use an already decoded reserve (what `refresh` stores)."""
         if reserve.liquidity_mint_pubkey != mint:
             raise KaminoProviderError(f"reserve lends {reserve.liquidity_mint_pubkey}, not {mint}")
-        self._state[mint] = reserve
+        self._reserves.store(mint, reserve)
         self._emergency[mint] = emergency_mode
-        self._error.pop(mint, None)
 
     def _fail(self, mint: Pubkey, reason: str) -> None:
-        self._state.pop(mint, None)
-        self._error[mint] = reason
+        self._reserves.fail(mint, reason)
 
     async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
         address = self._address(mint)
@@ -75,34 +81,27 @@ class KaminoProvider:
         self.set_reserve(mint, reserve, emergency_mode=market.emergency_mode != 0)
 
     def reserve(self, mint: Pubkey) -> kamino.Reserve:
-        state = self._state.get(mint)
-        if state is None:
-            reason = self._error.get(mint, "reserve not loaded (call refresh first)")
-            raise KaminoProviderError(f"kamino {mint}: {reason}")
-        return state
+        return self._reserves.require(mint)
 
     def _address(self, mint: Pubkey) -> Pubkey:
-        try:
-            return self._reserve_address[mint]
-        except KeyError:
-            raise KaminoProviderError(f"no Kamino reserve configured for {mint}") from None
+        return self._reserves.address(mint)
 
     # -- the interface --------------------------------------------------------------------------
 
     def supports(self, mint: Pubkey) -> bool:
-        return mint in self._reserve_address
+        return self._reserves.configured(mint)
 
     def available_liquidity(self, mint: Pubkey) -> int:
-        state = self._state.get(mint)
+        state = self._reserves.get(mint)
         return 0 if state is None else state.liquidity_total_available_amount
 
     def fee(self, mint: Pubkey, amount: int) -> int:
         return kamino.flash_loan_cost(self.reserve(mint), amount)
 
     def health(self, mint: Pubkey) -> ReserveHealth:
-        state = self._state.get(mint)
+        state = self._reserves.get(mint)
         if state is None:
-            return not_loaded(self._error.get(mint, "reserve not loaded"))
+            return not_loaded(self._reserves.missing_reason(mint))
         fee_ok = state.flash_loans_enabled
         reasons = []
         if not fee_ok:

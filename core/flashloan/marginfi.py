@@ -21,7 +21,14 @@ from solana.rpc.commitment import Processed
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, decode_owned, not_loaded
+from core.flashloan.provider import (
+    FlashLoanLegs,
+    PerMint,
+    ReserveHealth,
+    UnusableAccount,
+    decode_owned,
+    not_loaded,
+)
 from core.protocols import ids
 from core.protocols import marginfi as mf
 from core.protocols.errors import DecodeError
@@ -55,10 +62,10 @@ class MarginfiProvider:
         self.program_id = program_id
         self.token_program = token_program
         self.marginfi_account = marginfi_account
-        self._bank_address = dict(banks)
-        self._bank: dict[Pubkey, mf.Bank] = {}  # by mint
+        self._banks: PerMint[mf.Bank] = PerMint(
+            banks, provider="marginfi", configured="MarginFi bank", what="bank", error=MarginfiProviderError
+        )
         self._vault_amount: dict[Pubkey, int] = {}  # by mint
-        self._error: dict[Pubkey, str] = {}
         self._account: mf.MarginfiAccount | None = None
         self._account_missing = False
         self._other_banks: dict[Pubkey, mf.Bank] = {}  # banks of the account's active balances
@@ -70,9 +77,8 @@ class MarginfiProvider:
         """Use an already decoded bank and its vault balance (what `refresh` stores)."""
         if bank.mint != mint:
             raise MarginfiProviderError(f"bank lends {bank.mint}, not {mint}")
-        self._bank[mint] = bank
+        self._banks.store(mint, bank)
         self._vault_amount[mint] = vault_amount
-        self._error.pop(mint, None)
 
     def set_account(
         self, account: mf.MarginfiAccount | None, banks: Mapping[Pubkey, mf.Bank] | None = None
@@ -84,9 +90,8 @@ class MarginfiProvider:
         self._other_banks = dict(banks or {})
 
     def _fail(self, mint: Pubkey, reason: str) -> None:
-        self._bank.pop(mint, None)
+        self._banks.fail(mint, reason)
         self._vault_amount.pop(mint, None)
-        self._error[mint] = reason
 
     async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
         address = self._address(mint)
@@ -132,17 +137,10 @@ class MarginfiProvider:
         self.set_account(account, banks)
 
     def bank(self, mint: Pubkey) -> mf.Bank:
-        state = self._bank.get(mint)
-        if state is None:
-            reason = self._error.get(mint, "bank not loaded (call refresh first)")
-            raise MarginfiProviderError(f"marginfi {mint}: {reason}")
-        return state
+        return self._banks.require(mint)
 
     def _address(self, mint: Pubkey) -> Pubkey:
-        try:
-            return self._bank_address[mint]
-        except KeyError:
-            raise MarginfiProviderError(f"no MarginFi bank configured for {mint}") from None
+        return self._banks.address(mint)
 
     def end_health_accounts(self, mint: Pubkey) -> list[Pubkey]:
         """Bank + oracle of every active balance other than the loan's own bank (repay_all closes
@@ -163,19 +161,19 @@ class MarginfiProvider:
     # -- the interface --------------------------------------------------------------------------
 
     def supports(self, mint: Pubkey) -> bool:
-        return mint in self._bank_address
+        return self._banks.configured(mint)
 
     def available_liquidity(self, mint: Pubkey) -> int:
-        state = self._bank.get(mint)
+        state = self._banks.get(mint)
         return 0 if state is None else mf.available_liquidity(state, self._vault_amount[mint])
 
     def fee(self, mint: Pubkey, amount: int) -> int:
         return mf.flash_loan_fee(self.bank(mint), amount)
 
     def health(self, mint: Pubkey) -> ReserveHealth:
-        state = self._bank.get(mint)
+        state = self._banks.get(mint)
         if state is None:
-            return not_loaded(self._error.get(mint, "bank not loaded"))
+            return not_loaded(self._banks.missing_reason(mint))
         assets, liabilities = state.asset_amount(), state.liability_amount()
         utilization_bps = 0 if assets <= 0 else max(liabilities, 0) * 10_000 // assets
         reasons = []
@@ -264,7 +262,7 @@ class MarginfiProvider:
         must sign that transaction); [] once it exists."""
         if not self._account_missing:
             return []
-        group = next((b.group for b in self._bank.values()), None)
+        group = next((b.group for b in self._banks.loaded()), None)
         if group is None:
             raise MarginfiProviderError("no bank loaded: refresh one first to know the group")
         return [

@@ -7,9 +7,9 @@ giving it the absolute indexes its instructions will have, so `borrow_instructio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Processed
@@ -92,6 +92,62 @@ def not_loaded(reason: str) -> ReserveHealth:
     return ReserveHealth(enabled=False, fee_ok=False, utilization_bps=0, reason=reason)
 
 
+class PerMint(Generic[_State]):
+    """What a provider knows per mint: the account configured for it (a reserve or a bank), that
+    account's state as last loaded, or why there is none."""
+
+    def __init__(
+        self,
+        addresses: Mapping[Pubkey, Pubkey],
+        *,
+        provider: str,
+        configured: str,
+        what: str,
+        error: Callable[[str], Exception],
+    ) -> None:
+        self._addresses = dict(addresses)
+        self._state: dict[Pubkey, _State] = {}
+        self._why: dict[Pubkey, str] = {}
+        self._provider = provider  # "kamino": prefixes the error of a state never loaded
+        self._configured = configured  # "Kamino reserve": what a mint has no address for
+        self._what = what  # "reserve"
+        self._error = error
+
+    def configured(self, mint: Pubkey) -> bool:
+        return mint in self._addresses
+
+    def address(self, mint: Pubkey) -> Pubkey:
+        try:
+            return self._addresses[mint]
+        except KeyError:
+            raise self._error(f"no {self._configured} configured for {mint}") from None
+
+    def get(self, mint: Pubkey) -> _State | None:
+        return self._state.get(mint)
+
+    def require(self, mint: Pubkey) -> _State:
+        state = self._state.get(mint)
+        if state is None:
+            reason = self._why.get(mint, f"{self._what} not loaded (call refresh first)")
+            raise self._error(f"{self._provider} {mint}: {reason}")
+        return state
+
+    def loaded(self) -> list[_State]:
+        return list(self._state.values())
+
+    def store(self, mint: Pubkey, state: _State) -> None:
+        self._state[mint] = state
+        self._why.pop(mint, None)
+
+    def fail(self, mint: Pubkey, reason: str) -> None:
+        self._state.pop(mint, None)
+        self._why[mint] = reason
+
+    def missing_reason(self, mint: Pubkey) -> str:
+        """Why the mint has no state (for `not_loaded`)."""
+        return self._why.get(mint, f"{self._what} not loaded")
+
+
 class UnusableAccount(Exception):
     """An account read over RPC that cannot be the reserve/bank configured: the provider's reason."""
 
@@ -171,6 +227,7 @@ __all__ = [
     "FlashLoanLegs",
     "FlashLoanProvider",
     "NoProviderError",
+    "PerMint",
     "ReserveHealth",
     "UnusableAccount",
     "decode_owned",

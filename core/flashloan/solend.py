@@ -12,7 +12,14 @@ from solana.rpc.async_api import AsyncClient
 from solders.instruction import Instruction
 from solders.pubkey import Pubkey
 
-from core.flashloan.provider import FlashLoanLegs, ReserveHealth, UnusableAccount, fetch_owned, not_loaded
+from core.flashloan.provider import (
+    FlashLoanLegs,
+    PerMint,
+    ReserveHealth,
+    UnusableAccount,
+    fetch_owned,
+    not_loaded,
+)
 from core.protocols import ids, solend
 
 
@@ -42,10 +49,11 @@ class SolendProvider:
     ) -> None:
         self.program_id = program_id
         self.token_program = token_program
-        self._reserve_address = dict(reserves)
+        self._reserves: PerMint[solend.Reserve] = PerMint(
+            reserves, provider="solend", configured="Solend reserve", what="reserve",
+            error=SolendProviderError,
+        )
         self._host = dict(host_fee_receivers or {})
-        self._state: dict[Pubkey, solend.Reserve] = {}
-        self._error: dict[Pubkey, str] = {}
 
     # -- state ----------------------------------------------------------------------------------
 
@@ -53,12 +61,10 @@ class SolendProvider:
         """Use an already decoded reserve (what `refresh` stores)."""
         if reserve.liquidity_mint_pubkey != mint:
             raise SolendProviderError(f"reserve lends {reserve.liquidity_mint_pubkey}, not {mint}")
-        self._state[mint] = reserve
-        self._error.pop(mint, None)
+        self._reserves.store(mint, reserve)
 
     def _fail(self, mint: Pubkey, reason: str) -> None:
-        self._state.pop(mint, None)
-        self._error[mint] = reason
+        self._reserves.fail(mint, reason)
 
     async def refresh(self, client: AsyncClient, mint: Pubkey) -> None:
         address = self._address(mint)
@@ -71,25 +77,18 @@ class SolendProvider:
         self.set_reserve(mint, reserve)
 
     def reserve(self, mint: Pubkey) -> solend.Reserve:
-        state = self._state.get(mint)
-        if state is None:
-            reason = self._error.get(mint, "reserve not loaded (call refresh first)")
-            raise SolendProviderError(f"solend {mint}: {reason}")
-        return state
+        return self._reserves.require(mint)
 
     def _address(self, mint: Pubkey) -> Pubkey:
-        try:
-            return self._reserve_address[mint]
-        except KeyError:
-            raise SolendProviderError(f"no Solend reserve configured for {mint}") from None
+        return self._reserves.address(mint)
 
     # -- the interface --------------------------------------------------------------------------
 
     def supports(self, mint: Pubkey) -> bool:
-        return mint in self._reserve_address
+        return self._reserves.configured(mint)
 
     def available_liquidity(self, mint: Pubkey) -> int:
-        state = self._state.get(mint)
+        state = self._reserves.get(mint)
         return 0 if state is None else state.available_amount
 
     def fee(self, mint: Pubkey, amount: int) -> int:
@@ -97,9 +96,9 @@ class SolendProvider:
         return total
 
     def health(self, mint: Pubkey) -> ReserveHealth:
-        state = self._state.get(mint)
+        state = self._reserves.get(mint)
         if state is None:
-            return not_loaded(self._error.get(mint, "reserve not loaded"))
+            return not_loaded(self._reserves.missing_reason(mint))
         fee_ok = state.flash_loans_enabled
         try:
             utilization_bps = solend.utilization_rate(state) * 10_000 // solend.WAD
