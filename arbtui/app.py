@@ -166,7 +166,7 @@ class ArbConsole(App[int]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("question_mark", "help", "help", key_display="?", tooltip="This help"),
-        Binding("q", "quit", "quit", tooltip="Quit (asks while bundles are in flight)"),
+        Binding("q", "quit", "quit", tooltip="Leave the console (a background engine keeps running)"),
         Binding("a", "approve", "approve", tooltip="Approve the selected pending trade"),
         Binding("r", "reject", "reject", tooltip="Reject the selected pending trade"),
         Binding(
