@@ -48,6 +48,29 @@ async def latest_blockhash(rpc: str) -> Hash:
     return Hash.from_string(reply["result"]["value"]["blockhash"])
 
 
+async def post_concurrently(
+    session: aiohttp.ClientSession, requests: list[tuple[str, bytes]], concurrency: int
+) -> tuple[float, int]:
+    """POST each (url, JSON body) from `concurrency` workers in order; (seconds taken, error replies)."""
+    errors = 0
+    next_index = 0
+    headers = {"Content-Type": "application/json"}
+
+    async def worker() -> None:
+        nonlocal next_index, errors
+        while next_index < len(requests):
+            url, body = requests[next_index]
+            next_index += 1
+            async with session.post(url, data=body, headers=headers) as reply:
+                answer = await reply.json()
+            if "error" in answer:
+                errors += 1
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start, errors
+
+
 def percentile(values: list[float], q: int) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 

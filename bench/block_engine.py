@@ -38,7 +38,15 @@ from solders.transaction import VersionedTransaction
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port, latest_blockhash, percentile, post, start_localnet, wait_healthy  # noqa: E402
+from bench._common import (  # noqa: E402
+    free_port,
+    latest_blockhash,
+    percentile,
+    post,
+    post_concurrently,
+    start_localnet,
+    wait_healthy,
+)
 from core.protocols import ids  # noqa: E402
 
 REGION_SETS = {1: ("ny",), 3: ("ny", "frankfurt", "tokyo")}
@@ -82,26 +90,11 @@ def _send_body(tx: VersionedTransaction) -> bytes:
 async def throughput(be: str, rpc: str, regions: tuple[str, ...], txs: list[VersionedTransaction],
                      concurrency: int) -> dict[str, float]:
     bodies = [_send_body(tx) for tx in txs]
-    urls = [f"{be}/{regions[i % len(regions)]}/api/v1/bundles" for i in range(len(bodies))]
-    errors = 0
-    next_index = 0
-    headers = {"Content-Type": "application/json"}
+    requests = [(f"{be}/{regions[i % len(regions)]}/api/v1/bundles", body) for i, body in enumerate(bodies)]
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            nonlocal next_index, errors
-            while next_index < len(bodies):
-                i = next_index
-                next_index += 1
-                async with session.post(urls[i], data=bodies[i], headers=headers) as reply:
-                    answer = await reply.json()
-                if "error" in answer:
-                    errors += 1
-
         start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        accepted_s = time.perf_counter() - start
+        accepted_s, errors = await post_concurrently(session, requests, concurrency)
         pending = [str(tx.signatures[0]) for tx in txs]
         while pending:
             still = []

@@ -38,7 +38,15 @@ from solders.transaction import VersionedTransaction
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench._common import free_port, latest_blockhash, percentile, post, start_localnet, wait_healthy  # noqa: E402
+from bench._common import (  # noqa: E402
+    free_port,
+    latest_blockhash,
+    percentile,
+    post,
+    post_concurrently,
+    start_localnet,
+    wait_healthy,
+)
 from core.localnet.cluster import Cluster  # noqa: E402
 from core.protocols import raydium_amm  # noqa: E402
 
@@ -135,25 +143,9 @@ async def http_throughput(url: str, txs: list[VersionedTransaction], concurrency
         ).encode()
         for i, tx in enumerate(txs)
     ]
-    errors = 0
-    next_index = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
-    headers = {"Content-Type": "application/json"}
     async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def worker() -> None:
-            nonlocal next_index, errors
-            while next_index < len(bodies):
-                body = bodies[next_index]
-                next_index += 1
-                async with session.post(url, data=body, headers=headers) as reply:
-                    answer = await reply.json()
-                if "error" in answer:
-                    errors += 1
-
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
+        elapsed, errors = await post_concurrently(session, [(url, body) for body in bodies], concurrency)
     return len(bodies) / elapsed, errors
 
 
