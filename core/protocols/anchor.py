@@ -6,6 +6,7 @@ import hashlib
 from enum import IntEnum
 
 from core.protocols.errors import DecodeError
+from core.protocols.layout import check_length
 
 
 def anchor_discriminator(namespace: str, name: str) -> bytes:
@@ -17,6 +18,12 @@ def check_discriminator(data: bytes, disc: bytes, account: object, kind: str) ->
     """Refuse account data that does not start with the account type's discriminator."""
     if bytes(data[:8]) != disc:
         raise DecodeError(account, kind, f"discriminator {bytes(data[:8]).hex()} is not {disc.hex()}")
+
+
+def check_account(data: bytes, length: int, disc: bytes, account: object, kind: str) -> None:
+    """Refuse account data that is not `length` bytes starting with the type's discriminator."""
+    check_length(data, length, account, kind)
+    check_discriminator(data, disc, account, kind)
 
 
 class AnchorError(IntEnum):

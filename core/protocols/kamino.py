@@ -37,9 +37,9 @@ from solders.pubkey import Pubkey
 
 from core.protocols import ids
 from core.protocols.anchor import AnchorError as AnchorError
-from core.protocols.anchor import anchor_discriminator, check_discriminator
+from core.protocols.anchor import anchor_discriminator, check_account
 from core.protocols.errors import DecodeError, ProgramRefusal
-from core.protocols.layout import U64_MAX, check_length, check_u64
+from core.protocols.layout import U64_MAX, check_u64
 
 PROGRAM_VERSION = 1
 RESERVE_LEN = 8624
@@ -166,9 +166,8 @@ def _encode(obj: Any, table: tuple[tuple[str, int, str], ...], length: int, disc
 def _decode_fields(
     data: bytes, table: tuple[tuple[str, int, str], ...], length: int, disc: bytes, account: object, kind: str
 ) -> tuple[dict[str, Any], bytes]:
-    check_length(data, length, account, kind)
+    check_account(data, length, disc, account, kind)
     data = bytes(data)
-    check_discriminator(data, disc, account, kind)
     values = {name: _read(data, offset, k) for name, offset, k in table}
     extra = bytearray(data)
     extra[:8] = bytes(8)

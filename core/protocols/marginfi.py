@@ -43,10 +43,10 @@ from solders.pubkey import Pubkey
 from core.protocols import ids
 from core.protocols.anchor import AnchorError as AnchorError
 from core.protocols.anchor import anchor_discriminator as anchor_discriminator
-from core.protocols.anchor import check_discriminator
+from core.protocols.anchor import check_account
 from core.protocols.errors import DecodeError, ProgramRefusal
 from core.protocols.layout import U64_MAX as U64_MAX
-from core.protocols.layout import check_length, check_u64
+from core.protocols.layout import check_u64
 
 I80F48_ONE = 1 << 48
 I128_MIN = -(2**127)
@@ -419,8 +419,7 @@ def _encode_bank_config(c: BankConfig) -> bytes:
 
 def decode_bank(data: bytes, account: object = None) -> Bank:
     kind = "marginfi_bank"
-    check_length(data, BANK_LEN, account, kind)
-    check_discriminator(data, BANK_DISCRIMINATOR, account, kind)
+    check_account(data, BANK_LEN, BANK_DISCRIMINATOR, account, kind)
     f = _BANK.unpack(bytes(data))
     return Bank(
         mint=Pubkey(f[1]),
@@ -605,8 +604,7 @@ def _encode_balance(b: Balance) -> bytes:
 
 def decode_marginfi_account(data: bytes, account: object = None) -> MarginfiAccount:
     kind = "marginfi_account"
-    check_length(data, MARGINFI_ACCOUNT_LEN, account, kind)
-    check_discriminator(data, MARGINFI_ACCOUNT_DISCRIMINATOR, account, kind)
+    check_account(data, MARGINFI_ACCOUNT_LEN, MARGINFI_ACCOUNT_DISCRIMINATOR, account, kind)
     f = _MARGINFI_ACCOUNT.unpack(bytes(data))
     balances = tuple(
         _decode_balance(f[3][i * BALANCE_LEN : (i + 1) * BALANCE_LEN], account, kind, i)
@@ -698,8 +696,7 @@ class MarginfiGroup:
 
 def decode_marginfi_group(data: bytes, account: object = None) -> MarginfiGroup:
     kind = "marginfi_group"
-    check_length(data, MARGINFI_GROUP_LEN, account, kind)
-    check_discriminator(data, MARGINFI_GROUP_DISCRIMINATOR, account, kind)
+    check_account(data, MARGINFI_GROUP_LEN, MARGINFI_GROUP_DISCRIMINATOR, account, kind)
     f = _GROUP.unpack(bytes(data))
     return MarginfiGroup(
         admin=Pubkey(f[1]),
@@ -782,8 +779,7 @@ def encode_price_update_v2(p: PriceUpdateV2) -> bytes:
 
 def decode_price_update_v2(data: bytes, account: object = None) -> PriceUpdateV2:
     kind = "pyth_price_update_v2"
-    check_length(data, PRICE_UPDATE_V2_LEN, account, kind)
-    check_discriminator(data, PRICE_UPDATE_V2_DISCRIMINATOR, account, kind)
+    check_account(data, PRICE_UPDATE_V2_LEN, PRICE_UPDATE_V2_DISCRIMINATOR, account, kind)
     if data[40] != 1:
         raise DecodeError(account, kind, f"verification level tag {data[40]} is not Full (1)")
     f = _PRICE_UPDATE.unpack(bytes(data[:PRICE_UPDATE_FULL_LEN]))
