@@ -309,8 +309,10 @@ async def test_live_trades_create_lookup_tables_that_shrink_the_transaction_and_
         assert set(used["lookup_tables"]) <= {t.address for t in tables} and used["lookup_tables"]
         legacy_size = first.validation_results["transaction"]["size"]
         assert used["size"] < legacy_size
-        rows = len(stack.be.engine.book.records())
-        assert rows == 2
+        assert len(stack.be.engine.book.records()) == 2
+        with StoreReader(stack.store, "live") as reader:
+            sources = {s.source for k in reader.compute_shapes() for s in reader.compute_samples(k, 50)}
+        assert {"simulation", "landed"} <= sources  # the Submitter's measurements feed the planner too
 
         # A restart (dry-run, as the console starts) reuses the stored tables and creates none.
         await stack.runtime.close()
