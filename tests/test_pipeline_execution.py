@@ -329,3 +329,13 @@ async def test_live_trades_create_lookup_tables_that_shrink_the_transaction_and_
         assert SEND_METHODS.isdisjoint(stack.request_log())
         with StoreReader(stack.store, "live") as reader:
             assert [t.address for t in reader.lookup_tables()] == [t.address for t in tables]
+
+
+@pytest.mark.parametrize(("profit", "minimum", "urgency"), [
+    (1_000, 100, "critical"), (999, 100, "high"), (400, 100, "high"), (399, 100, "medium"),
+    (200, 100, "medium"), (199, 100, "low"), (0, 0, "low"),
+])
+def test_urgency_grows_with_how_far_the_profit_clears_the_minimum(
+    profit: int, minimum: int, urgency: str
+) -> None:
+    assert FlashLoanPipeline.urgency(profit, minimum) == urgency
