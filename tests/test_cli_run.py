@@ -39,10 +39,23 @@ def _run_until_events(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str],
     """Start `arbtui run --headless --json`; None if its cluster lost a race for the ports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "arbtui", "run", "--headless", "--json",
-           "--store-dir", str(tmp_path / "store"), "--set", f'cluster.rpc_url="http://127.0.0.1:{port}"']
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "arbtui",
+        "run",
+        "--headless",
+        "--json",
+        "--store-dir",
+        str(tmp_path / "store"),
+        "--set",
+        f'cluster.rpc_url="http://127.0.0.1:{port}"',
+        "--set",
+        "mode.approval=auto",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stderr is not None
     lines: list[str] = []
     deadline = time.monotonic() + WAIT
@@ -89,7 +102,8 @@ def test_run_headless_json_prints_parseable_events_until_sigint(tmp_path: Path) 
     assert all(isinstance(e, dict) and isinstance(e.get("type"), str) for e in events)
     first_state = next(e for e in events if e["type"] == "EngineState")
     assert first_state["state"] == "running"
-    assert events[-1] == {**events[-1], "type": "EngineState", "state": "stopped"}
+    assert events[-1]["type"] == "Summary"
+    assert events[-2] == {**events[-2], "type": "EngineState", "state": "stopped"}
     opportunity = next(e for e in events if e["type"] == "Opportunity")
     assert isinstance(opportunity["net"], int) and opportunity["net"] > 0
     Pubkey.from_string(opportunity["loan_mint"])
@@ -108,3 +122,70 @@ def test_human_lines_are_one_per_event_and_skip_slot_ticks() -> None:
     assert human_line(state) == "engine running (dry-run) on localnet"
     assert all("\n" not in human_line(e) for e in (opp, SlotTick(1)))
 
+
+def test_headless_refuses_manual_approval_naming_the_keys(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
+    env.update(HOME=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "arbtui", "run", "--headless", "--store-dir", str(tmp_path / "store")],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=WAIT,
+    )
+    assert done.returncode == 2
+    assert "mode.approval=auto" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_for_duration_stops_by_itself_and_prints_a_summary(tmp_path: Path) -> None:
+    rng = random.Random(os.getpid() + 1)
+    for _ in range(3):
+        port = _free_port_pair(rng)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
+        env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "arbtui",
+                "run",
+                "--headless",
+                "--json",
+                "--for",
+                "8s",
+                "--store-dir",
+                str(tmp_path / f"store{port}"),
+                "--set",
+                f'cluster.rpc_url="http://127.0.0.1:{port}"',
+                "--set",
+                "mode.approval=auto",
+            ],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=WAIT * 3,
+        )
+        if done.returncode != 0 and "address already in use" in done.stderr:
+            continue
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert summary["type"] == "Summary" and summary["mode"] == "dry-run"
+        assert summary["opportunity_cycles"] > 0 and summary["seconds"] >= 8
+        assert summary["submitted"] == 0  # dry-run sends nothing
+        return
+    raise AssertionError("three port pairs taken")
+
+
+def test_parse_duration() -> None:
+    import argparse
+
+    import pytest
+
+    from arbtui.cli_run import parse_duration
+
+    assert [parse_duration(t) for t in ("90", "60s", "5m", "1h", "0.5")] == [90, 60, 300, 3600, 0.5]
+    for bad in ("", "x", "-1", "0", "5d"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_duration(bad)
