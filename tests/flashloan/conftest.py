@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from solana.rpc.async_api import AsyncClient
 from solana.rpc.commitment import Processed
+from solana.rpc.models import TxOpts
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
 
@@ -70,6 +71,13 @@ class FlashNet:
         sig = (await self.client.send_raw_transaction(bytes(signed_v0(kp, [ix], blockhash)))).value
         status = (await self.client.get_signature_statuses([sig])).value[0]
         assert status is not None and status.err is None, status
+
+    async def send_unchecked(self, tx: bytes) -> object:
+        """Send without preflight and return the landed transaction's error (None: it succeeded)."""
+        sig = (await self.client.send_raw_transaction(tx, TxOpts(skip_preflight=True))).value
+        status = (await self.client.get_signature_statuses([sig])).value[0]
+        assert status is not None
+        return status.err
 
     async def venues(self, route: tuple[Hop, ...]) -> dict[Pubkey, Venue]:
         return await load_venues(self.client, [(h.pool, h.dex) for h in route])

@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from solana.rpc.models import TxOpts
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
 from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
@@ -56,13 +55,6 @@ async def build(f: FlashNet, name: str, slippage_bps: int = 0) -> tuple[BuiltFla
     return built, provider
 
 
-async def send(f: FlashNet, built: BuiltFlashLoan) -> object:
-    sig = (await f.client.send_raw_transaction(bytes(built.tx), TxOpts(skip_preflight=True))).value
-    status = (await f.client.get_signature_statuses([sig])).value[0]
-    assert status is not None
-    return status.err
-
-
 @pytest.mark.parametrize("name", PROVIDERS)
 async def test_validated_arbitrage_lands_with_the_exact_predicted_net(flashnet: FlashNet, name: str) -> None:
     f = flashnet
@@ -75,7 +67,7 @@ async def test_validated_arbitrage_lands_with_the_exact_predicted_net(flashnet: 
     assert result.passed, result.first_failure
     usdc_before = await f.token_balance(built.loan_token_account)
     sol_before = await f.lamports(f.wallet.pubkey())
-    assert await send(f, built) is None
+    assert await f.send_unchecked(bytes(built.tx)) is None
     usdc_gain = await f.token_balance(built.loan_token_account) - usdc_before
     sol_spent = sol_before - await f.lamports(f.wallet.pubkey())
     assert usdc_gain == built.expected_gain == sim.loan_balance_after - usdc_before  # type: ignore[operator]
@@ -92,7 +84,7 @@ async def test_unprofitable_arbitrage_fails_atomically_paying_only_the_fee(
     await f.big_swap(f.raydium("SOL", "USDC", 0), 400 * 10**9, coin_to_pc=True, trader=1)
     usdc_before = await f.token_balance(built.loan_token_account)
     sol_before = await f.lamports(f.wallet.pubkey())
-    err = await send(f, built)
+    err = await f.send_unchecked(bytes(built.tx))
     assert err == TransactionErrorInstructionError(
         built.layout.guard_index, InstructionErrorCustom(ProfitGuardError.TokenBelowFloor)
     )

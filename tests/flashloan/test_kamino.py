@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from solana.rpc.models import TxOpts
 from solders.pubkey import Pubkey
 from solders.transaction_status import InstructionErrorCustom, TransactionErrorInstructionError
 
@@ -153,13 +152,6 @@ async def _build(f: FlashNet, *, slippage_bps: int = 0) -> BuiltFlashLoan:
     )
 
 
-async def _send(f: FlashNet, tx: bytes) -> object:
-    sig = (await f.client.send_raw_transaction(tx, TxOpts(skip_preflight=True))).value
-    status = (await f.client.get_signature_statuses([sig])).value[0]
-    assert status is not None
-    return status.err
-
-
 async def test_kamino_flash_loan_arbitrage_lands_and_usdc_rises_by_exactly_the_predicted_net(
     flashnet: FlashNet,
 ) -> None:
@@ -176,7 +168,7 @@ async def test_kamino_flash_loan_arbitrage_lands_and_usdc_rises_by_exactly_the_p
     prices = await f.pricer().prices(f.client, built.loan_mint)
     assert evaluate_built(built, prices, min_profit_usd=1.0).accepted
 
-    assert await _send(f, bytes(built.tx)) is None
+    assert await f.send_unchecked(bytes(built.tx)) is None
 
     gain = await f.token_balance(built.loan_token_account) - usdc_before
     assert gain == built.expected_out - built.amount - built.provider_fee == built.expected_gain
@@ -196,7 +188,7 @@ async def test_unprofitable_kamino_transaction_fails_atomically_at_the_profit_gu
     supply_before = await f.token_balance(reserve.supply_vault)
     fee_vault_before = await f.token_balance(reserve.fee_vault)
 
-    err = await _send(f, bytes(built.tx))
+    err = await f.send_unchecked(bytes(built.tx))
 
     assert err == TransactionErrorInstructionError(
         built.layout.guard_index, InstructionErrorCustom(ProfitGuardError.TokenBelowFloor)
@@ -237,7 +229,7 @@ async def test_a_kamino_reserve_disabled_on_chain_fails_reserve_health_and_the_s
     await provider.refresh(f.client, built.loan_mint)
     result = await _validate(f, built, provider)
     assert {c.name for c in result.checks if not c.passed} >= {"reserve_health"}
-    err = await _send(f, bytes(built.tx))
+    err = await f.send_unchecked(bytes(built.tx))
     assert err == TransactionErrorInstructionError(
         built.layout.before_index, InstructionErrorCustom(kamino.LendingError.FLASH_LOANS_DISABLED)
     )

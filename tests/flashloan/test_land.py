@@ -39,13 +39,6 @@ async def build_arb(
     return built, solend
 
 
-async def send(f: FlashNet, built: BuiltFlashLoan) -> object:
-    sig = (await f.client.send_raw_transaction(bytes(built.tx), TxOpts(skip_preflight=True))).value
-    status = (await f.client.get_signature_statuses([sig])).value[0]
-    assert status is not None
-    return status.err
-
-
 async def test_flash_loan_arbitrage_lands_and_usdc_rises_by_exactly_the_predicted_net(
     flashnet: FlashNet,
 ) -> None:
@@ -59,7 +52,7 @@ async def test_flash_loan_arbitrage_lands_and_usdc_rises_by_exactly_the_predicte
     sol_before = await f.lamports(f.wallet.pubkey())
     tip_before = await f.lamports(built.tip_account)
 
-    assert await send(f, built) is None
+    assert await f.send_unchecked(bytes(built.tx)) is None
 
     usdc_gain = await f.token_balance(usdc_ata) - usdc_before
     sol_spent = sol_before - await f.lamports(f.wallet.pubkey())
@@ -86,7 +79,7 @@ async def test_unprofitable_transaction_fails_atomically_at_the_profit_guard(fla
     reserve = f.scenario.solend_reserves[0]
     supply_before = await f.token_balance(reserve.liquidity_supply)
 
-    err = await send(f, built)
+    err = await f.send_unchecked(bytes(built.tx))
 
     assert err is not None
     assert err == TransactionErrorInstructionError(
@@ -107,7 +100,7 @@ async def test_same_transaction_fails_in_a_swap_when_min_out_is_exact(flashnet: 
     with pytest.raises(RPCException):
         # Preflight simulation refuses it: nothing is even sent.
         await f.client.send_raw_transaction(bytes(built.tx), TxOpts(preflight_commitment=Processed))
-    err = await send(f, built)
+    err = await f.send_unchecked(bytes(built.tx))
     assert err is not None
     assert await f.token_balance(built.loan_token_account) == usdc_before
 
@@ -130,5 +123,5 @@ async def test_flash_indexes_hold_with_zero_one_or_two_compute_budget_instructio
     assert keys[repay.program_id_index] == ids.SOLEND
     assert bytes(repay.data)[9] == n_budget  # borrow_instruction_index
     before = await f.token_balance(built.loan_token_account)
-    assert await send(f, built) is None
+    assert await f.send_unchecked(bytes(built.tx)) is None
     assert await f.token_balance(built.loan_token_account) - before == built.expected_gain
