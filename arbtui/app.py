@@ -12,13 +12,16 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import events
-from textual.app import App, ComposeResult
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
+from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.widgets.data_table import RowDoesNotExist
 
@@ -47,6 +50,10 @@ log = logging.getLogger(__name__)
 TRADES_SHOWN = 50
 TRADES_POLL_SECONDS = 1.0
 OPPORTUNITIES_SHOWN = 60
+# 80 columns hold the totals; from WIDE_AT columns on, fees and tip get their own columns.
+NARROW_COLUMNS = ("route", "size", "gross", "cost", "net", "$", "age", "state")
+WIDE_COLUMNS = ("route", "size", "gross", "fees", "tip", "cost", "net", "$", "age", "state")
+WIDE_AT = 120
 
 
 def mode_of(config: AppConfig) -> Mode:
@@ -207,7 +214,7 @@ class ArbConsole(App[int]):
         with Grid(id="panes"):
             yield Pane(
                 "Opportunities",
-                ("route", "size", "gross", "cost", "net", "$", "age", "state"),
+                NARROW_COLUMNS,
                 "opportunities",
                 "waiting for the engine…",
             )
@@ -253,6 +260,14 @@ class ArbConsole(App[int]):
         # On a short terminal the lower panes need their rows more than the opportunity list does.
         grid = self.query_one("#panes", Grid)
         grid.styles.grid_rows = "1fr 1fr 1fr" if event.size.height < 36 else "2fr 1fr 1fr"
+        columns = WIDE_COLUMNS if event.size.width >= WIDE_AT else NARROW_COLUMNS
+        pane = self.query_one("#opportunities", Pane)
+        if pane.columns != columns:
+            pane.columns = columns
+            table = pane.table
+            table.clear(columns=True)
+            table.add_columns(*columns)
+            self.draw_opportunities()
 
     def attach(self, link: EngineLink) -> None:
         self.link = link
@@ -351,7 +366,7 @@ class ArbConsole(App[int]):
         rows = sorted_rows(self.view, self.sort, self.text_filter)[:OPPORTUNITIES_SHOWN]
         table.clear()
         for row in rows:
-            cells = opp_cells(row, self.view.slot, self.view.tokens)
+            cells = opp_cells(row, self.view.slot, self.view.tokens, wide=pane.columns == WIDE_COLUMNS)
             style = "bold yellow" if row.pending_id is not None else ""
             table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.cycle_id))
         if selected is not None:
@@ -645,6 +660,16 @@ class ArbConsole(App[int]):
         if mode not in self._readers:
             self._readers[mode] = StoreReader(self.config.store.dir, mode)
         return self._readers[mode].attempts_for(oid)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """ctrl+p lists every console action (with its key) next to Textual's own commands."""
+        yield from super().get_system_commands(screen)
+        for b in self.BINDINGS:
+            if isinstance(b, Binding) and b.description and b.action not in ("focus_next", "clear_filter"):
+                key = b.key_display or b.key
+                yield SystemCommand(
+                    f"{b.tooltip or b.description} · {key}", f"key {key}", partial(self.run_action, b.action)
+                )
 
     def action_help(self) -> None:
         keys = [

@@ -236,18 +236,21 @@ def sorted_rows(state: ConsoleState, sort: str, text_filter: str) -> list[OppRow
     return rows
 
 
-def opp_cells(row: OppRow, slot: int, book: TokenBook) -> tuple[str, ...]:
+def opp_cells(row: OppRow, slot: int, book: TokenBook, *, wide: bool = False) -> tuple[str, ...]:
+    """The row's cells; `wide` adds flash+network fees and the tip before their total."""
     opp = row.opp
     mint = opp.loan_mint
-    if row.pending_until is not None:
+    if row.pending_id is not None and row.pending_until is not None:
         state = f"wait {max(0, row.pending_until - slot)}"
     else:
         state = row.decision or "seen"
     net_usd = book.usd_value(mint, opp.net)
+    split = (book.amount(mint, opp.fees.flash_fee + opp.fees.network_fee), book.amount(mint, opp.fees.tip))
     return (
         book.route(opp),
         book.amount(mint, opp.amount_in),
         book.amount(mint, opp.gross),
+        *(split if wide else ()),
         book.amount(mint, opp.fees.total),
         book.amount(mint, opp.net),
         f"{net_usd:,.2f}" if net_usd is not None else "—",

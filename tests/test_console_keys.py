@@ -96,7 +96,11 @@ async def test_pending_opportunity_shows_countdown_and_a_approves_it(tmp_path: P
         row = table.get_row("1")
         assert str(row[0]) == "USDC-ray→SOL-orca→USDC"
         assert str(row[-1]) == "wait 20"
-        assert str(row[4]) == "1.0000" and str(row[5]) == "1.00"
+        cells = dict(zip(app.query_one("#opportunities", Pane).columns, map(str, row), strict=True))
+        assert cells["net"] == "1.0000" and cells["$"] == "1.00"
+        assert (
+            cells["fees"] == "0.0600" and cells["tip"] == "0.0050" and cells["cost"] == "0.0650"
+        )  # 120 wide
         await pilot.press("a")
         await pilot.pause(0.2)
         assert pipeline.dispatched == [(1, "dry-run", False)]
@@ -336,5 +340,33 @@ async def test_a_console_attaching_late_gets_token_names_and_prices_in_the_snaps
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.view.tokens.names[bonk] == ("BONK", 5)
         assert app.view.tokens.usd[str(SOL)] == 150e-9
+        await pilot.press("q")
+    await runtime.close()
+
+
+async def test_command_palette_lists_every_console_action(tmp_path: Path) -> None:
+    from textual.command import CommandPalette
+
+    runtime, _ = await started(tmp_path)
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(120, 40)) as pilot:
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for key in ("a", "r", "A", "d", "p", "K", "/", "s", "?", "q", "g", "enter"):
+            assert any(t.endswith(f" · {key}") for t in titles), key
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press("escape")
+        await pilot.press("q")
+    await runtime.close()
+
+
+async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    runtime, _ = await started(tmp_path)
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.no_color
+        assert "DRY-RUN" in app.query_one(StatusHeader).plain  # the mode still reads in words
         await pilot.press("q")
     await runtime.close()
