@@ -50,6 +50,9 @@ class DexModel:
     envelope(state, line, quote_ab, quote_ba) -> HopLine: a line whose real curve is ≥ the integer
     quote at every input (the bound quoters are passed in case they already know the depth);
     mobius_exact models are their own envelope, others without one get curvature 0 (no bound).
+    cp_params(state, a_to_b) -> (reserve_in, reserve_out, fee_num, fee_den): set only when `quote`
+    is exactly Raydium's `swap_base_in` on these (ceil fee, floored constant product, refusing a
+    zero or draining output), so the search can run that arithmetic inline on its hot path.
     """
 
     name: str
@@ -59,6 +62,7 @@ class DexModel:
     mobius_exact: bool
     bind: Callable[[Any, bool], BoundQuote] | None = None
     envelope: Callable[[Any, HopLine, BoundQuote, BoundQuote], HopLine] | None = None
+    cp_params: Callable[[Any, bool], tuple[int, int, int, int]] | None = None
 
     def envelope_line(self, state: Any, line: HopLine, quote_ab: BoundQuote, quote_ba: BoundQuote) -> HopLine:
         if self.mobius_exact:

@@ -49,6 +49,12 @@ def bind(state: RaydiumState, coin_to_pc: bool) -> BoundQuote:
     return bound
 
 
+def cp_params(state: RaydiumState, coin_to_pc: bool) -> tuple[int, int, int, int]:
+    if coin_to_pc:
+        return state.coin_reserve, state.pc_reserve, state.swap_fee_numerator, state.swap_fee_denominator
+    return state.pc_reserve, state.coin_reserve, state.swap_fee_numerator, state.swap_fee_denominator
+
+
 def linearize(state: RaydiumState) -> HopLine:
     return constant_product_line(
         state.coin_reserve, state.pc_reserve, state.swap_fee_numerator, state.swap_fee_denominator
@@ -62,5 +68,6 @@ def max_input(state: RaydiumState, coin_to_pc: bool) -> int:
 
 
 RAYDIUM_AMM_V4_MODEL = DexModel(
-    RAYDIUM_AMM_V4, quote, linearize, max_input, mobius_exact=True, bind=bind  # type: ignore[arg-type]
+    RAYDIUM_AMM_V4, quote, linearize, max_input, mobius_exact=True, bind=bind,
+    cp_params=cp_params,  # type: ignore[arg-type]
 )

@@ -32,9 +32,22 @@ from solders.pubkey import Pubkey
 from core.search.cycles import CycleIndex
 from core.search.dex_models import BoundQuote, DexModel, HopLine, default_models
 from core.search.fees import FeeModel
-from core.search.opportunities import Hop, Opportunity, OpportunityEvent, OpportunityWithdrawn
+from core.search.opportunities import (
+    Hop,
+    Opportunity,
+    OpportunityEvent,
+    OpportunityWithdrawn,
+    new_opportunity,
+    new_withdrawn,
+)
 from core.search.pools import Pool
-from core.search.sizing import gross_upper_bound, optimal_input
+from core.search.sizing import (
+    EXHAUSTIVE_SMALL_PROFIT,
+    NOISE_SHARE,
+    exact_bracket,
+    gross_upper_bound,
+    optimal_input,
+)
 
 _RATE_MARGIN = 1.0 - 1e-9
 _BOUND_MARGIN = 1.0 + 1e-9
@@ -82,17 +95,21 @@ def _group(cids: list[int], o1: list[int], o2: list[int], edge_of: Callable[[int
 class _CycleRec:
     """Per-cycle data precomputed once, so re-quoting touches no dictionaries of pools."""
 
-    __slots__ = ("cid", "exact", "flash", "loan", "phi", "pidx", "route", "slots")
+    __slots__ = ("cid", "cp", "exact", "flash", "loan", "phi", "pidx", "route", "slots", "state_slots")
 
     def __init__(
         self, cid: int, loan: Pubkey, pidx: tuple[int, ...], slots: tuple[int, ...], exact: bool,
-        route: tuple[Hop, ...], flash: Callable[[int], int], phi: float,
+        route: tuple[Hop, ...], flash: Callable[[int], int], phi: float, cp: bool = False,
     ) -> None:
         self.cid = cid
         self.loan = loan
         self.pidx = pidx
         self.slots = slots
         self.exact = exact
+        self.cp = cp  # every hop's quote is swap_base_in on its model's cp_params
+        # The state slots of its pools, as one C call over the engine's per-pool slot list
+        # (a cycle has at least two hops, so itemgetter returns a tuple).
+        self.state_slots = itemgetter(*pidx)
         self.route = route
         self.flash = flash  # the loan mint's flash fee and its rate, looked up once
         self.phi = phi
@@ -132,6 +149,9 @@ class SearchEngine:
         self._env: list[float] = [0.0]
         self._quote: list[BoundQuote | None] = [None]
         self._max_in: list[int] = [0]  # largest input per slot (the pool's own bound)
+        # (reserve_in, reserve_out, fee_num, fee_den) of constant-product slots, made on first need.
+        self._cp: list[tuple[int, int, int, int] | None] = [None]
+        self._slot_at: list[int] = []  # per pool: the slot its current state was observed at
         # Directed pairs (mint in, mint out): their slots and the best rate among them; pair 0 is
         # the neutral one of slot 0.
         self._edge_ids: dict[tuple[Pubkey, Pubkey], int] = {}
@@ -171,11 +191,13 @@ class SearchEngine:
             p = self._add(pool, model)
         else:
             self._pools[p] = pool
+        self._slot_at[p] = pool.slot
         line = model.linearize(pool.state)
         s = 2 * p + 1
         self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
         # Bound quoters and input bounds are made when a cycle through the pool is sized.
         self._quote[s] = self._quote[s + 1] = None
+        self._cp[s] = self._cp[s + 1] = None
         self._max_in[s] = self._max_in[s + 1] = -1
         at, edge_slots, edge_best = self._rate.__getitem__, self._edge_slots, self._edge_best
         for e in (self._slot_edge[s], self._slot_edge[s + 1]):
@@ -208,6 +230,7 @@ class SearchEngine:
         self._curv[2 * p + 1] = self._curv[2 * p + 2] = 0.0
         self._env[2 * p + 1] = self._env[2 * p + 2] = 0.0
         self._quote[2 * p + 1] = self._quote[2 * p + 2] = None
+        self._cp[2 * p + 1] = self._cp[2 * p + 2] = None
         self._max_in[2 * p + 1] = self._max_in[2 * p + 2] = 0
         self._edge_leave(2 * p + 1)
         self._edge_leave(2 * p + 2)
@@ -296,7 +319,9 @@ class SearchEngine:
             self._curv.extend((0.0, 0.0))
             self._env.extend((0.0, 0.0))
             self._quote.extend((None, None))
+            self._cp.extend((None, None))
             self._max_in.extend((0, 0))
+            self._slot_at.append(pool.slot)
             self._slot_edge.extend((0, 0))
         self._pidx[pool.id] = p
         self._edge_join(2 * p + 1, pool.mint_a, pool.mint_b)
@@ -306,10 +331,11 @@ class SearchEngine:
             pidx = tuple(q for q, _ in cycle.hops)
             slots = tuple(2 * q + (1 if a_to_b else 2) for q, a_to_b in cycle.hops)
             exact = all(self._model[q].mobius_exact for q in pidx)  # type: ignore[union-attr]
+            cp = all(self._model[q].cp_params is not None for q in pidx)  # type: ignore[union-attr]
             route = tuple(self._hop(q, a_to_b) for q, a_to_b in cycle.hops)
             loan = cycle.loan
             self._cycles[cid] = _CycleRec(
-                cid, loan, pidx, slots, exact, route, self._flash_fn[loan], self._phi[loan]  # type: ignore[index, arg-type]
+                cid, loan, pidx, slots, exact, route, self._flash_fn[loan], self._phi[loan], cp  # type: ignore[index, arg-type]
             )
             for q in pidx:
                 self._hot[q] = None
@@ -386,8 +412,10 @@ class SearchEngine:
             if max(map(mul, get1(rate), get2(rate))) > threshold:  # type: ignore[misc]
                 products = map(mul, get1(rate), get2(rate))  # type: ignore[misc]
                 candidates.extend(compress(cids, map(threshold.__lt__, products)))
-        events: list[OpportunityEvent] = []
         previously = self._active_by_pool[p]
+        if not candidates and not previously:
+            return []
+        events: list[OpportunityEvent] = []
         still: set[int] = set()
         self.stats["candidates"] += len(candidates)
         per_loan: dict[Pubkey, _LoanCosts] = {}  # loan → (flash cap, fixed cost), this update
@@ -420,7 +448,6 @@ class SearchEngine:
         if a_acc <= 1.0:
             return None
         loan = rec.loan
-        pools = self._pools
         known = per_loan.get(loan)
         if known is None:
             parts = self.fee_model.fixed_parts(loan)
@@ -452,31 +479,85 @@ class SearchEngine:
                 bound = min(bound, gross_upper_bound(a_acc, e_acc, phi))
         if bound * _BOUND_MARGIN + 1.0 + 1e-6 <= fixed:
             return None
-        quotes = self._quote
-        hops = [quotes[s] or self._bind(s) for s in slots]
-        rates = [rate[s] for s in slots]
-        curvs = None if rec.exact else [curv[s] for s in slots]
-        self.stats["searches"] += 1
-        sized = optimal_input(
-            hops, a_acc, c_acc, rates, rec.exact, cap, rec.flash, rec.phi, curvs
-        )
-        if sized is None:
-            return None
-        self.stats["evaluations"] += sized.evaluations
-        gross = sized.amount_out - sized.amount_in
+        stats = self.stats
+        stats["searches"] += 1
+        x0 = self._closed_form_cp(rec, a_acc, c_acc, cap) if rec.cp else 0
+        if x0 > 0:
+            # optimal_input's constant-product fast path, swap_base_in inlined: x0 alone is within
+            # the rounding noise of the optimum; any refusal or oddity goes the general way.
+            cp = self._cp
+            out = x0
+            for s in slots:
+                reserve_in, reserve_out, num, den = cp[s] or self._bind_cp(s)
+                after_fee = out + (-(out * num) // den)
+                total = reserve_in + after_fee
+                if after_fee < 0 or total <= 0:
+                    x0 = 0
+                    break
+                out = reserve_out * after_fee // total
+                if out <= 0 or out >= reserve_out:
+                    x0 = 0
+                    break
+        if x0 > 0:
+            amount_in, amount_out, flash_fee = x0, out, rec.flash(x0)
+            stats["evaluations"] += 1
+        else:
+            quotes = self._quote
+            hops = [quotes[s] or self._bind(s) for s in slots]
+            rates = [rate[s] for s in slots]
+            curvs = None if rec.exact else [curv[s] for s in slots]
+            sized = optimal_input(
+                hops, a_acc, c_acc, rates, rec.exact, cap, rec.flash, rec.phi, curvs
+            )
+            if sized is None:
+                return None
+            stats["evaluations"] += sized.evaluations
+            amount_in, amount_out = sized.amount_in, sized.amount_out
+            # The sizing's objective is gross − flash fee: the fee is already known.
+            flash_fee = amount_out - amount_in - sized.objective
+        gross = amount_out - amount_in
         if gross <= fixed:
             return None
-        # The sizing's objective is gross − flash fee: the fee is already known.
-        fees = self.fee_model.breakdown(loan, sized.amount_in, gross, parts, gross - sized.objective)
+        fees = self.fee_model.breakdown(loan, amount_in, gross, parts, flash_fee)
         net = gross - fees.total
         if net <= 0:
             return None
-        state_slots = tuple([pools[q].slot for q in rec.pidx])  # type: ignore[union-attr]
+        state_slots = rec.state_slots(self._slot_at)
         self._event_id += 1
-        return Opportunity(  # positional: the hot path (fields in declaration order)
-            self._event_id, rec.cid, loan, rec.route, sized.amount_in, sized.amount_out, gross, fees,
+        return new_opportunity(  # Opportunity(...) with all fields positional, faster
+            self._event_id, rec.cid, loan, rec.route, amount_in, amount_out, gross, fees,
             net, max(state_slots), state_slots, time.monotonic_ns(),
         )
+
+    def _closed_form_cp(self, rec: _CycleRec, a: float, c: float, cap: int) -> int:
+        """optimal_input's closed-form amount x0 when its noise test says x0 alone is taken (the
+        constant-product branch, same float operations in the same order); 0 otherwise."""
+        if cap < 1 or not (0.0 < a < math.inf and 0.0 < c < math.inf):
+            return 0
+        k1 = 1.0 + rec.phi
+        x_star = (math.sqrt(a / k1) - 1.0) / c if a > k1 else 0.0
+        x_c = min(x_star, float(cap))
+        g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
+        rate = self._rate
+        noise, suffix = 2.0, 1.0
+        for s in reversed(rec.slots):
+            r = rate[s]
+            noise += (r + 1.0) * suffix
+            suffix *= r
+        if noise <= NOISE_SHARE * g_c:
+            return min(max(1, round(x_star)), cap)
+        lo, hi = exact_bracket(a, c, k1, noise, g_c)
+        lo, hi = max(1, lo), min(cap, hi)
+        if hi - lo + 1 > EXHAUSTIVE_SMALL_PROFIT:  # too wide to scan: x0 again
+            return min(max(1, round(x_star)), cap)
+        return 0
+
+    def _bind_cp(self, s: int) -> tuple[int, int, int, int]:
+        p = (s - 1) // 2
+        pool, model = self._pools[p], self._model[p]
+        assert pool is not None and model is not None and model.cp_params is not None
+        params = self._cp[s] = model.cp_params(pool.state, s % 2 == 1)
+        return params
 
     def _bind(self, s: int) -> BoundQuote:
         """Slot s's exact quoter with its pool state bound (kept until the pool's next update)."""
@@ -532,11 +613,4 @@ class SearchEngine:
                 if p is not None:
                     self._active_by_pool[p].discard(cid)
         self._event_id += 1
-        return OpportunityWithdrawn(
-            id=self._event_id,
-            cycle_id=cid,
-            replaces=old.id,
-            reason=reason,
-            slot=slot,
-            detected_at_ns=time.monotonic_ns(),
-        )
+        return new_withdrawn(self._event_id, cid, old.id, reason, slot, time.monotonic_ns())

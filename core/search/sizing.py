@@ -262,7 +262,7 @@ def optimal_input(
             # so a golden section would only chase it. x0 and its neighbours are all that is taken.
             return _near(hops, flash, x0, max(1, x0 - NEAR_SCAN), min(cap, x0 + NEAR_SCAN))
         f = _Objective(hops, flash)
-        lo, hi = _exact_bracket(a, c, k1, noise, g_c)
+        lo, hi = exact_bracket(a, c, k1, noise, g_c)
         lo, hi = max(1, lo), min(cap, hi)
         if not lo <= x0 <= hi:
             f(x0)
@@ -369,7 +369,7 @@ def _walk(
     return key, (ma, mb, mc, md)
 
 
-def _exact_bracket(a: float, c: float, k1: float, noise: float, g_c: float) -> tuple[int, int]:
+def exact_bracket(a: float, c: float, k1: float, noise: float, g_c: float) -> tuple[int, int]:
     """Roots of g(x) = g_c − noise, widened by the float margin (g = a·x/(1+c·x) − k1·x)."""
     k = g_c - noise * (1.0 + 1e-6)
     # k1·c·x² − (a − k1 − k·c)·x + k = 0
