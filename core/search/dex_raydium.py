@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from core.protocols.raydium_amm import AmmInfo
 from core.quote.raydium_amm import pool_reserves, swap_base_in
-from core.search.dex_models import U64_MAX, BoundQuote, DexModel, HopLine, constant_product_line
+from core.search.dex_models import DEAD_LINE, U64_MAX, BoundQuote, DexModel, HopLine
 
 RAYDIUM_AMM_V4 = "raydium_amm_v4"
 
@@ -56,9 +56,15 @@ def cp_params(state: RaydiumState, coin_to_pc: bool) -> tuple[int, int, int, int
 
 
 def linearize(state: RaydiumState) -> HopLine:
-    return constant_product_line(
-        state.coin_reserve, state.pc_reserve, state.swap_fee_numerator, state.swap_fee_denominator
-    )
+    # constant_product_line, inlined: the search linearises every pool update.
+    x, y = state.coin_reserve, state.pc_reserve
+    num, den = state.swap_fee_numerator, state.swap_fee_denominator
+    if x <= 0 or y <= 0 or den <= 0 or not 0 <= num < den:
+        return DEAD_LINE
+    gamma = (den - num) / den
+    ga = gamma / x
+    gb = gamma / y
+    return HopLine(ga * y, ga, gb * x, gb)
 
 
 def max_input(state: RaydiumState, coin_to_pc: bool) -> int:

@@ -481,7 +481,25 @@ class SearchEngine:
             return None
         stats = self.stats
         stats["searches"] += 1
-        x0 = self._closed_form_cp(rec, a_acc, c_acc, cap) if rec.cp else 0
+        x0 = 0
+        if rec.cp and cap >= 1 and 0.0 < c_acc < math.inf and a_acc < math.inf:
+            # optimal_input's closed-form amount x0 when its noise test says x0 alone is taken (the
+            # constant-product branch, same float operations in the same order), inlined.
+            k1 = 1.0 + rec.phi
+            x_star = (math.sqrt(a_acc / k1) - 1.0) / c_acc if a_acc > k1 else 0.0
+            x_c = min(x_star, float(cap))
+            g_c = a_acc * x_c / (1.0 + c_acc * x_c) - k1 * x_c
+            noise, suffix = 2.0, 1.0
+            for s in reversed(slots):
+                r = rate[s]
+                noise += (r + 1.0) * suffix
+                suffix *= r
+            if noise <= NOISE_SHARE * g_c:
+                x0 = min(max(1, round(x_star)), cap)
+            else:
+                lo, hi = exact_bracket(a_acc, c_acc, k1, noise, g_c)
+                if min(cap, hi) - max(1, lo) + 1 > EXHAUSTIVE_SMALL_PROFIT:  # too wide to scan: x0 again
+                    x0 = min(max(1, round(x_star)), cap)
         if x0 > 0:
             # optimal_input's constant-product fast path, swap_base_in inlined: x0 alone is within
             # the rounding noise of the optimum; any refusal or oddity goes the general way.
@@ -528,29 +546,6 @@ class SearchEngine:
             self._event_id, rec.cid, loan, rec.route, amount_in, amount_out, gross, fees,
             net, max(state_slots), state_slots, time.monotonic_ns(),
         )
-
-    def _closed_form_cp(self, rec: _CycleRec, a: float, c: float, cap: int) -> int:
-        """optimal_input's closed-form amount x0 when its noise test says x0 alone is taken (the
-        constant-product branch, same float operations in the same order); 0 otherwise."""
-        if cap < 1 or not (0.0 < a < math.inf and 0.0 < c < math.inf):
-            return 0
-        k1 = 1.0 + rec.phi
-        x_star = (math.sqrt(a / k1) - 1.0) / c if a > k1 else 0.0
-        x_c = min(x_star, float(cap))
-        g_c = a * x_c / (1.0 + c * x_c) - k1 * x_c
-        rate = self._rate
-        noise, suffix = 2.0, 1.0
-        for s in reversed(rec.slots):
-            r = rate[s]
-            noise += (r + 1.0) * suffix
-            suffix *= r
-        if noise <= NOISE_SHARE * g_c:
-            return min(max(1, round(x_star)), cap)
-        lo, hi = exact_bracket(a, c, k1, noise, g_c)
-        lo, hi = max(1, lo), min(cap, hi)
-        if hi - lo + 1 > EXHAUSTIVE_SMALL_PROFIT:  # too wide to scan: x0 again
-            return min(max(1, round(x_star)), cap)
-        return 0
 
     def _bind_cp(self, s: int) -> tuple[int, int, int, int]:
         p = (s - 1) // 2

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 
 from core.protocols.ids import NATIVE_MINT, USDC_MINT
 from core.search import Pool, SearchEngine
+from core.search.dex_models import constant_product_line
 from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
+from core.search.dex_raydium import linearize as raydium_linearize
 from tests.search.market import LOANS
 from tests.search.test_engine import costly_fees, key, random_market
 
@@ -46,3 +48,8 @@ def test_inlined_constant_product_sizing_equals_the_general_path(seed: int, sigm
         assert got == want
     assert [full_key(o) for o in fast.top(10**9)] == [full_key(o) for o in general.top(10**9)]
     assert fast.stats["searches"] == general.stats["searches"]
+
+
+@given(st.integers(-5, 10**18), st.integers(-5, 10**18), st.integers(-3, 10_003), st.integers(-3, 10_003))
+def test_raydium_linearize_is_the_constant_product_line(x: int, y: int, num: int, den: int) -> None:
+    assert raydium_linearize(RaydiumState(x, y, num, den)) == constant_product_line(x, y, num, den)
