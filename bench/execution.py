@@ -31,7 +31,12 @@ Then, each on a fresh local cluster of the same seed (the same starting market):
     default dynamic policy (`core.execution.tips.DynamicTip`, default `[jito]`, live tip floor,
     its history steering the inclusion multiplier), a fixed `--fixed-tip`, and the "50 % of profit"
     policy public bots use; each gap opens once the submitter's token buckets are full, so the
-    policies compete on tip, not on waiting for a token. Inclusion = opportunities landed /
+    policies compete on tip, not on waiting for a token. Run twice: against the block engine's
+    searchers as configured (`--competitor-reaction-ms`, its 60 ms default: the bot usually reaches
+    the auction first) and against searchers as quick as the bot (`--quick-rival-reaction-ms`,
+    10 ms: the same auction, decided by tip per requested CU; keys suffixed `_quick_rivals`).
+    Eight to twelve gaps per policy are few: expect ± one or two landings between runs. Inclusion
+    = opportunities landed /
     opportunities opened; profit kept per landed bundle = the wallet's USDC gain (at the scenario's
     SOL price) + its lamport change (tips and fees), in lamports;
   * transaction size of a 3-hop flash loan (Solend USDC → Raydium USDT → SOL → USDC, built by
@@ -42,10 +47,13 @@ Then, each on a fresh local cluster of the same seed (the same starting market):
     landing, as the engine feeds it) against the units the landed transaction used, over the
     bundles built after `CU_WARMUP` measurements: (limit − used) / used, mean and max, in %.
 
-The last line is one JSON object with unit-suffixed keys.
+Every bundle's CU limit comes from that planner (`compute` defaults: 2 × 150k + 50k before any
+measurement, then p95 × 1.1), the first one sized by a simulation. The default run takes about two
+minutes on 2 cores. The last line is one JSON object with unit-suffixed keys.
 
     .venv/bin/python bench/execution.py [--opportunities 12] [--competitors 0] [--slot-ms 50]
-        [--fast-rate-limit 10] [--tip-opportunities 12] [--tip-competitors 3] [--fixed-tip 10000]
+        [--rate-limit 1] [--fast-rate-limit 10] [--tip-opportunities 12] [--tip-competitors 3]
+        [--competitor-reaction-ms 60] [--quick-rival-reaction-ms 10] [--fixed-tip 10000]
 """
 
 from __future__ import annotations
@@ -307,9 +315,13 @@ class TipChooser:
         self.tip_share = tip_share
         self.tips = DynamicTip(config, TipHistory(config.tip_history)) if policy == "dynamic" else None
 
+    async def refresh(self) -> None:
+        """The live tip floor, fetched off the critical path as the engine's background refresh does."""
+        if self.tips is not None:
+            await self.tips.refresh_floor(self.jito)
+
     async def tip(self, profit_lamports: int) -> int | None:
         if self.tips is not None:
-            await self.tips.refresh_floor(self.jito)  # the live floor, as the engine keeps it
             decision = self.tips.decide(profit_lamports, self.min_profit, publish=False)
             return None if decision.dropped else decision.tip_lamports
         if self.policy == "fixed":
@@ -349,6 +361,7 @@ async def run_submitter(market: Market, rpc_url: str, be_url: str, http: httpx.A
     before, lamports_before = market.usdc_balance(), market.lamports()
     t0 = time.perf_counter()
     for i in range(n):
+        await chooser.refresh()
         while pace and any(bucket.delay() > 0 for bucket in jito.buckets.values()):
             await asyncio.sleep(0.02)
         route = market.open_gap(i)
