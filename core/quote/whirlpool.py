@@ -921,6 +921,41 @@ class ExactInQuoter:
                 deepest = max(deepest, liquidity)
         return deepest
 
+    @property
+    def liquid_start(self) -> tuple[int, int] | None:
+        """(sqrt price, liquidity) where the swap first trades against liquidity: the pool's own
+        when it has some; else, as the program does, the steps across a range without liquidity
+        take and pay nothing (the price moves to each next initialized tick for free) and the swap
+        trades from the first tick whose crossing leaves liquidity. None if no such tick lies in the
+        arrays the swap walks (or the pool is one the quoter refuses outright)."""
+        pool, a_to_b = self._pool, self.a_to_b
+        if pool.liquidity > 0:
+            return pool.sqrt_price, pool.liquidity
+        if pool.is_initialized_with_adaptive_fee_tier or self._g <= 0:
+            return None
+        try:
+            sequence = build_tick_sequence(pool, self._arrays, a_to_b)
+        except WhirlpoolSwapError:
+            return None
+        liquidity = 0
+        current, spacing = pool.tick_current_index, pool.tick_spacing
+        for array in sequence:
+            if array is None:
+                continue
+            start, ticks = array.start_tick_index, array.ticks
+            offsets = _indexed(array, start).inits
+            for offset in reversed(offsets) if a_to_b else offsets:
+                tick = start + offset * spacing
+                if (a_to_b and tick > current) or (not a_to_b and tick <= current):
+                    continue
+                net = ticks[offset].liquidity_net
+                liquidity += -net if a_to_b else net
+                if liquidity < 0 or liquidity > U128_MAX:
+                    return None  # the crossing fails in the program
+                if liquidity > 0:
+                    return sqrt_price_from_tick_index(tick), liquidity
+        return None
+
     def _build(self) -> None:
         pool, a_to_b = self._pool, self.a_to_b
         if pool.is_initialized_with_adaptive_fee_tier or self._g <= 0:

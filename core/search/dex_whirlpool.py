@@ -10,6 +10,10 @@ of the pool is at most that of a constant-product pool at the current price with
 liquidity the swap can reach (`ExactInQuoter.max_liquidity`). The integer swap rounds input and
 price against the trader and output down, so it stays under its real curve: the Möbius line with
 that liquidity bounds the exact quote at every amount.
+
+A pool with no liquidity at its price is not dead: its swaps cross to the next initialized tick
+for free and trade from there (`ExactInQuoter.liquid_start`), so its line and envelope are taken
+at that tick's price, per direction, and its cycles are checked like any other.
 """
 
 from __future__ import annotations
@@ -41,28 +45,57 @@ def bind(state: WhirlpoolState, a_to_b: bool) -> ExactInQuoter:
 
 
 def _line(pool: Whirlpool, liquidity_ab: int, liquidity_ba: int) -> HopLine:
-    if min(liquidity_ab, liquidity_ba, pool.sqrt_price) <= 0 or pool.is_initialized_with_adaptive_fee_tier:
+    return _start_line(pool, (pool.sqrt_price, liquidity_ab), (pool.sqrt_price, liquidity_ba))
+
+
+_Start = tuple[int, int] | None  # (sqrt price x64, liquidity) where a direction starts trading
+
+
+def _start_line(pool: Whirlpool, start_ab: _Start, start_ba: _Start) -> HopLine:
+    """Per direction, the constant product on the virtual reserves at a (sqrt price, liquidity)
+    the swap trades from; a direction without one gets rate 0 (no cycle through it is checked)."""
+    if pool.is_initialized_with_adaptive_fee_tier or not 0 <= pool.fee_rate < _FEE_RATE_MUL:
         return DEAD_LINE
     gamma = (_FEE_RATE_MUL - pool.fee_rate) / _FEE_RATE_MUL
-    sp = pool.sqrt_price / _Q64
-    # a→b: x = L/sp, y = L·sp → rate γ·sp², curvature γ·sp/L; b→a mirrors with 1/sp.
-    return HopLine(gamma * sp * sp, gamma * sp / liquidity_ab, gamma / (sp * sp), gamma / (sp * liquidity_ba))
+    rate_ab = curv_ab = rate_ba = curv_ba = 0.0
+    if start_ab is not None and start_ab[0] > 0 and start_ab[1] > 0:
+        # a→b: x = L/sp, y = L·sp → rate γ·sp², curvature γ·sp/L.
+        sp = start_ab[0] / _Q64
+        rate_ab, curv_ab = gamma * sp * sp, gamma * sp / start_ab[1]
+    if start_ba is not None and start_ba[0] > 0 and start_ba[1] > 0:
+        # b→a mirrors with 1/sp.
+        sp = start_ba[0] / _Q64
+        rate_ba, curv_ba = gamma / (sp * sp), gamma / (sp * start_ba[1])
+    if rate_ab == 0.0 and rate_ba == 0.0:
+        return DEAD_LINE
+    return HopLine(rate_ab, curv_ab, rate_ba, curv_ba)
 
 
 def linearize(state: WhirlpoolState) -> HopLine:
-    return _line(state.pool, state.pool.liquidity, state.pool.liquidity)
+    pool = state.pool
+    if pool.liquidity > 0 or pool.is_initialized_with_adaptive_fee_tier:
+        return _line(pool, pool.liquidity, pool.liquidity)
+    # No liquidity at the price: the swap moves for free to the next initialized tick that leaves
+    # some (as the program does), so each direction is linearised where it starts trading.
+    return _start_line(
+        pool,
+        ExactInQuoter(pool, state.tick_arrays, True).liquid_start,
+        ExactInQuoter(pool, state.tick_arrays, False).liquid_start,
+    )
 
 
 def envelope(state: WhirlpoolState, line: HopLine, quote_ab: BoundQuote, quote_ba: BoundQuote) -> HopLine:
     if line == DEAD_LINE:
         return DEAD_LINE
-    depth = []
+    starts: list[_Start] = []
     for quote, a_to_b in ((quote_ab, True), (quote_ba, False)):
         if not isinstance(quote, ExactInQuoter):
             quote = bind(state, a_to_b)
-        depth.append(quote.max_liquidity)
+        start = quote.liquid_start
+        # From where it starts trading, the deepest liquidity the swap reaches, at that price.
+        starts.append(None if start is None else (start[0], quote.max_liquidity))
     # The float curvature is shrunk by a margin far above its rounding, so it stays a lower bound.
-    env = _line(state.pool, *depth)
+    env = _start_line(state.pool, *starts)
     return HopLine(line.rate_ab, env.curv_ab * _SHRINK, line.rate_ba, env.curv_ba * _SHRINK)
 
 

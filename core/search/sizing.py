@@ -283,7 +283,13 @@ def optimal_input(
         # The linearisation holds until the next initialized tick; past it liquidity can thin or
         # deepen, so bracket around x0 and widen the side the best amount keeps landing on. The
         # golden section stops at a quarter of the width where the local curve is flat to a unit.
-        f(x0)
+        if f(x0) == _NEG and x0 > 1:
+            # x0 is past what the pools can take (a swap ran out of liquidity): amounts fail from
+            # some point on, so step down to a feasible one, bisect to where they start failing, and
+            # search below it (a concave profit peaks inside or at that end).
+            end = _feasible_end(f, x0)
+            if end:
+                cap = x0 = end
         curvature = 2.0 * a * c / (1.0 + c * x0) ** 3
         flat = int(0.5 * math.sqrt(2.0 / curvature)) if curvature > 0.0 else 0
         lo, hi = max(1, x0 // 4), min(cap, 4 * x0 + 64)
@@ -301,6 +307,23 @@ def optimal_input(
     if value == _NEG:
         return None
     return Sized(x, out, value, len(f.cache))
+
+
+def _feasible_end(f: _Objective, x: int) -> int:
+    """The largest amount below the infeasible x that the chain takes (feasible amounts below it
+    forming an interval), found by steps down by 4 then bisection; 0 if none is found."""
+    bad, ok = x, x // 4
+    while ok >= 1 and f(ok) == _NEG:
+        bad, ok = ok, ok // 4
+    if ok < 1:
+        return 0
+    while bad - ok > 1:
+        mid = (ok + bad) // 2
+        if f(mid) == _NEG:
+            bad = mid
+        else:
+            ok = mid
+    return ok
 
 
 def _on_pieces(
