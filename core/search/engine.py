@@ -419,20 +419,29 @@ class SearchEngine:
         still: set[int] = set()
         self.stats["candidates"] += len(candidates)
         per_loan: dict[Pubkey, _LoanCosts] = {}  # loan → (flash cap, fixed cost), this update
+        cycles, active, active_by_pool = self._cycles, self._active, self._active_by_pool
+        ranked = self._ranked
         for cid in candidates:
-            opp = self._price(self._cycles[cid], per_loan)
+            rec = cycles[cid]
+            opp = self._price(rec, per_loan)
             if opp is None:
                 continue
             still.add(cid)
-            old = self._active.get(cid)
-            if (
-                old is not None
-                and old.amount_in == opp.amount_in
+            old = active.get(cid)
+            if old is None:
+                # _publish of a new opportunity, inlined: what most shocks produce.
+                for q in rec.pidx:
+                    active_by_pool[q].add(cid)
+                active[cid] = opp
+                bisect.insort(ranked, (-opp.net, cid))
+            elif (
+                old.amount_in == opp.amount_in
                 and old.expected_out == opp.expected_out
                 and old.state_slots == opp.state_slots
             ):
                 continue
-            self._publish(opp)
+            else:
+                self._publish(opp)
             events.append(opp)
         for cid in [c for c in previously if c not in still]:
             events.append(self._withdraw(cid, "no longer profitable", slot))
