@@ -180,7 +180,7 @@ class SearchEngine:
         if model is None:
             raise UnknownDexError(pool.id, pool.dex)
         p = self._pidx.get(pool.id)
-        events: list[OpportunityEvent] = []
+        events: list[OpportunityEvent] | None = None
         if p is not None:
             old = self._pools[p]
             assert old is not None
@@ -194,21 +194,32 @@ class SearchEngine:
         self._slot_at[p] = pool.slot
         line = model.linearize(pool.state)
         s = 2 * p + 1
-        self._rate[s], self._curv[s], self._rate[s + 1], self._curv[s + 1] = line
+        rate = self._rate
+        was_ab, was_ba = rate[s], rate[s + 1]
+        rate[s], self._curv[s], rate[s + 1], self._curv[s + 1] = line
         # Bound quoters and input bounds are made when a cycle through the pool is sized.
         self._quote[s] = self._quote[s + 1] = None
         self._cp[s] = self._cp[s + 1] = None
         self._max_in[s] = self._max_in[s + 1] = -1
-        at, edge_slots, edge_best = self._rate.__getitem__, self._edge_slots, self._edge_best
-        for e in (self._slot_edge[s], self._slot_edge[s + 1]):
-            edge_best[e] = max(map(at, edge_slots[e]))
+        # The best rate of each directed pair: a rate at or above it is the new best; a rate that
+        # was the best and fell calls for the max over the pair's slots; else the best stays.
+        edge_best, slot_edge = self._edge_best, self._slot_edge
+        for t, was in ((s, was_ab), (s + 1, was_ba)):
+            e, now = slot_edge[t], rate[t]
+            if now >= edge_best[e]:
+                edge_best[e] = now
+            elif was >= edge_best[e]:
+                edge_best[e] = max(map(rate.__getitem__, self._edge_slots[e]))
         if model.mobius_exact:
             self._env[s], self._env[s + 1] = line.curv_ab, line.curv_ba
         else:
             # Found on first need: it may walk the pool's ticks, and most updates size nothing.
             self._env[s] = self._env[s + 1] = _UNKNOWN
-        events.extend(self._requote(p, pool.slot))
-        return events
+        requoted = self._requote(p, pool.slot)
+        if events:
+            events.extend(requoted)
+            return events
+        return requoted
 
     def remove_pool(self, pool_id: Pubkey) -> list[OpportunityEvent]:
         """Forget a pool and every cycle through it; returns the withdrawn opportunities."""

@@ -53,3 +53,36 @@ def test_inlined_constant_product_sizing_equals_the_general_path(seed: int, sigm
 @given(st.integers(-5, 10**18), st.integers(-5, 10**18), st.integers(-3, 10_003), st.integers(-3, 10_003))
 def test_raydium_linearize_is_the_constant_product_line(x: int, y: int, num: int, den: int) -> None:
     assert raydium_linearize(RaydiumState(x, y, num, den)) == constant_product_line(x, y, num, den)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32))
+def test_best_rate_of_every_directed_pair_is_kept_exact_through_updates_and_removals(seed: int) -> None:
+    rng = random.Random(seed)
+    pools = random_market(rng, 6, 25, 0.02)
+    eng = SearchEngine(LOANS, lambda _m: 10**13, costly_fees(), FAST)
+    live = {}
+    for pool in pools:
+        eng.upsert_pool(pool)
+        live[pool.id] = pool
+    for step in range(120):
+        roll = rng.random()
+        if roll < 0.15 and live:
+            victim = rng.choice(list(live))
+            eng.remove_pool(victim)
+            del live[victim]
+        elif roll < 0.3 and len(live) < len(pools):
+            back = rng.choice([p for p in pools if p.id not in live])
+            eng.upsert_pool(back)
+            live[back.id] = back
+        elif live:
+            pool = live[rng.choice(list(live))]
+            s = pool.state
+            scale = math.exp(rng.gauss(0, 0.05))
+            moved = Pool(pool.id, pool.dex, pool.mint_a, pool.mint_b, RaydiumState(
+                max(1000, int(s.coin_reserve * scale)), s.pc_reserve, s.swap_fee_numerator,
+                s.swap_fee_denominator), pool.slot + step + 1)
+            eng.upsert_pool(moved)
+            live[pool.id] = moved
+        for e, slots in enumerate(eng._edge_slots):
+            assert eng._edge_best[e] == max((eng._rate[s] for s in slots), default=0.0)
