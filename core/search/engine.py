@@ -12,7 +12,10 @@ Hot path of `upsert_pool` for a known pool:
    profit curve is concave and starts with slope ∏r − 1 ≤ 0);
 3. each survivor gets the closed-form bound (constant product) or the chained envelope bound
    (Whirlpool hops: deepest reachable liquidity; else (A − 1)·cap); only if that bound beats the
-   fixed costs does the exact integer search run (sizing.optimal_input);
+   fixed costs does the exact integer search run (sizing.optimal_input). Cycles whose every hop has
+   `DexModel.cp_params` (Raydium) take optimal_input's closed-form branch inlined, with
+   swap_base_in's arithmetic on the hops' reserves; anything it would not take alone (a refused
+   quote, a bracket to scan) goes the general way, so the result is the same to the unit;
 4. opportunities are replaced, withdrawn and re-ranked (a sorted list keyed by −net).
 
 `refresh_costs` re-prices a loan mint's cycles after its fee conversion or flash cap moved.
