@@ -9,6 +9,7 @@ candidate, and the test approves it as the `a` key does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import subprocess
@@ -89,8 +90,9 @@ class Stack:
             await asyncio.sleep(0.02)
 
 
-@pytest.fixture
-async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+@contextlib.asynccontextmanager
+async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
+    """The console's Runtime (engine + default pipeline) on the local cluster with its block engine."""
     live = await start_live()
     be = await start_block_engine(live.local)
     store = tmp_path / "store"
@@ -112,18 +114,29 @@ async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
         "search.loan_mints": ["USDC"],
         "mode.approval": "manual",
         "mode.approval_ttl_slots": 1000,
+        **overrides,
     }, search_default_paths=False)
-    runtime = Runtime(config)
-    await runtime.start()
+    stack = Stack(live, be, Runtime(config), store)
     try:
-        assert isinstance(runtime.pipeline, FlashLoanPipeline), "the default pipeline was not built"
-        runtime.pipeline.poll_interval_s = 0.02
-        await runtime.engine.feed.wait_synced(WAIT)  # type: ignore[union-attr]
-        yield Stack(live, be, runtime, store)
+        await start_runtime(stack)
+        yield stack
     finally:
-        await runtime.close()
+        await stack.runtime.close()
         await stop_block_engine(be)
         await stop_live(live)
+
+
+async def start_runtime(stack: Stack) -> None:
+    await stack.runtime.start()
+    assert isinstance(stack.runtime.pipeline, FlashLoanPipeline), "the default pipeline was not built"
+    stack.runtime.pipeline.poll_interval_s = 0.02
+    await stack.runtime.engine.feed.wait_synced(WAIT)  # type: ignore[union-attr]
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    async with open_stack(tmp_path) as opened:
+        yield opened
 
 
 def attempt_row(store: Path, mode: str, attempt_id: str):  # type: ignore[no-untyped-def]

@@ -5,13 +5,10 @@ its block engine where anything is built or sent."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -23,16 +20,13 @@ from core.config import load_config
 from core.daemon.server import EngineServer
 from core.events import TipPolicy
 from core.execution.compute import route_shape
-from core.keypair import localnet_keypair_path
-from core.localnet.genesis import operator_keypair
 from core.pipeline import FlashLoanPipeline
 from core.protocols import ids
 from core.runtime import KillSwitchEngaged, Runtime
 from core.store import BundleAttempt, StoreReader
-from tests.feed.live import WAIT, pool_by, start_live, stop_live, swap, units
-from tests.localnet.conftest import start_block_engine, stop_block_engine
+from tests.feed.live import WAIT, pool_by, swap, units
 from tests.localnet.rpc_helpers import signed_v0, transfer_ix
-from tests.test_pipeline import GAP_USDC, SEND_METHODS, Stack, attempt_row
+from tests.test_pipeline import GAP_USDC, SEND_METHODS, Stack, attempt_row, open_stack, start_runtime
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -130,48 +124,6 @@ async def test_arbtui_resume_reset_clears_the_kill_switch_through_the_engine_soc
 
 
 # -- on the local cluster with its block engine ---------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
-    """tests/test_pipeline.py's stack (the console's Runtime on the local cluster), with overrides."""
-    live = await start_live()
-    be = await start_block_engine(live.local)
-    store = tmp_path / "store"
-    store.mkdir()
-    wallet, _ = operator_keypair(live.local.cluster.seed, None)
-    key = localnet_keypair_path(store)
-    key.write_text(json.dumps(list(bytes(wallet))))
-    key.chmod(0o600)
-    config = load_config(None, {
-        "store.dir": str(store),
-        "cluster.name": "localnet",
-        "cluster.rpc_url": live.rpc_url,
-        "cluster.ws_url": live.ws_url,
-        "jito.regions": {name: be.url(name) for name in ("ny", "frankfurt")},
-        "flash_loan.enabled": True,
-        "flash_loan.provider": "solend",
-        "flash_loan.min_profit_usd": 1.0,
-        "search.loan_mints": ["USDC"],
-        "mode.approval": "manual",
-        "mode.approval_ttl_slots": 1000,
-        **overrides,
-    }, search_default_paths=False)
-    stack = Stack(live, be, Runtime(config), store)
-    try:
-        await start_runtime(stack)
-        yield stack
-    finally:
-        await stack.runtime.close()
-        await stop_block_engine(be)
-        await stop_live(live)
-
-
-async def start_runtime(stack: Stack) -> None:
-    await stack.runtime.start()
-    assert isinstance(stack.runtime.pipeline, FlashLoanPipeline), "the default pipeline was not built"
-    stack.runtime.pipeline.poll_interval_s = 0.02
-    await stack.runtime.engine.feed.wait_synced(WAIT)  # type: ignore[union-attr]
 
 
 async def fresh_candidate(stack: Stack, trader: int = 0) -> Candidate:
