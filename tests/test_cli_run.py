@@ -35,8 +35,8 @@ def _free_port_pair(rng: random.Random) -> int:
     raise RuntimeError("no free port pair")
 
 
-def _run_until_events(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]] | None:
-    """Start `arbtui run --headless --json`; None if its cluster lost a race for the ports."""
+def _headless(tmp_path: Path, store: Path, port: int, *extra: str) -> tuple[list[str], dict[str, str]]:
+    """`arbtui run --headless --json` on a localnet at `port`, auto-approving, with a clean env."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
     env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
     cmd = [
@@ -46,13 +46,20 @@ def _run_until_events(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str],
         "run",
         "--headless",
         "--json",
+        *extra,
         "--store-dir",
-        str(tmp_path / "store"),
+        str(store),
         "--set",
         f'cluster.rpc_url="http://127.0.0.1:{port}"',
         "--set",
         "mode.approval=auto",
     ]
+    return cmd, env
+
+
+def _run_until_events(tmp_path: Path, port: int) -> tuple[subprocess.Popen[str], list[str]] | None:
+    """Start `arbtui run --headless --json`; None if its cluster lost a race for the ports."""
+    cmd, env = _headless(tmp_path, tmp_path / "store", port)
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -142,25 +149,9 @@ def test_for_duration_stops_by_itself_and_prints_a_summary(tmp_path: Path) -> No
     rng = random.Random(os.getpid() + 1)
     for _ in range(3):
         port = _free_port_pair(rng)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ARB_")}
-        env.update(HOME=str(tmp_path), PYTHONUNBUFFERED="1")
+        cmd, env = _headless(tmp_path, tmp_path / f"store{port}", port, "--for", "8s")
         done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "arbtui",
-                "run",
-                "--headless",
-                "--json",
-                "--for",
-                "8s",
-                "--store-dir",
-                str(tmp_path / f"store{port}"),
-                "--set",
-                f'cluster.rpc_url="http://127.0.0.1:{port}"',
-                "--set",
-                "mode.approval=auto",
-            ],
+            cmd,
             cwd=tmp_path,
             env=env,
             text=True,
