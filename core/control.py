@@ -1,7 +1,8 @@
 """The commands a console (or any other front end) may send the engine, and the stream it reads.
 
 The console holds only an `EngineLink`: in one process it is the engine's own `Runtime`; across
-processes it is a socket client with the same methods, so the console never knows which.
+processes it is `core.daemon.client.EngineClient` with the same methods, so the console never
+knows which.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The engine host: search engine + pipeline + approval queue + mode + controls, behind `EngineLink`.
 
-The console (in this process today, over a socket later) only ever calls these methods; pause,
-kill and the mode are enforced here, so no front end can send what the engine would refuse.
+A console (in this process, or attached over the engine socket of core/daemon) only ever calls
+these methods; pause, kill and the mode are enforced here, so no front end can send what the
+engine would refuse.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ ENGAGED = frozenset({"killed", "stopped"})
 
 class KillSwitchEngaged(Exception):
     """A resume that the kill switch refuses (killed, and no explicit reset with who and why)."""
+
 
 SNAPSHOT_OPPORTUNITIES = 200
 # Approved and not yet decided by the chain: what quitting or stopping must wait for.
