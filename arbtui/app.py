@@ -366,8 +366,8 @@ class ArbConsole(App[int]):
         # Only what can be seen (plus a page below the cursor) is rebuilt each frame: at 20,000
         # updates/s the table rebuild is the console's main cost.
         shown = min(OPPORTUNITIES_SHOWN, max(table.size.height, table.cursor_row + 1) + 10)
-        every = sorted_rows(self.view, self.sort, self.text_filter)
-        rows = every[:shown]
+        rows = sorted_rows(self.view, self.sort, self.text_filter, limit=shown)
+        total = len(self.view.opportunities)
         table.clear()
         for row in rows:
             cells = opp_cells(row, self.view.slot, self.view.tokens, wide=pane.columns == WIDE_COLUMNS)
@@ -377,7 +377,7 @@ class ArbConsole(App[int]):
             with contextlib.suppress(RowDoesNotExist):  # the row left: the cursor stays where it is
                 table.move_cursor(row=table.get_row_index(selected), animate=False)
         pane.show_placeholder(not rows)
-        pane.border_title = f"Opportunities ({len(every)}) sort:{self.sort}" + (
+        pane.border_title = f"Opportunities ({total}) sort:{self.sort}" + (
             f" filter:{self.text_filter}" if self.text_filter else ""
         )
 

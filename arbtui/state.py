@@ -6,8 +6,11 @@ and marks panes dirty, and the app redraws dirty panes at `ui.refresh_hz`.
 
 from __future__ import annotations
 
+import heapq
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.events import (
     ApprovalDecision,
@@ -47,6 +50,7 @@ class TokenBook:
 
     names: dict[str, tuple[str, int]] = field(default_factory=lambda: dict(KNOWN_TOKENS))
     usd: dict[str, float] = field(default_factory=lambda: dict(STABLE))
+    _routes: dict[int, str] = field(default_factory=dict, repr=False)
 
     def label(self, mint: object) -> str:
         known = self.names.get(str(mint))
@@ -70,6 +74,17 @@ class TokenBook:
         return None if price is None else units * price
 
     def route(self, opp: Opportunity) -> str:
+        # A cycle's route never changes; only a token list can rename it (and clears this cache).
+        cached = self._routes.get(opp.cycle_id)
+        if cached is None:
+            cached = self._routes[opp.cycle_id] = self._route(opp)
+        return cached
+
+    def rename(self, mint: str, symbol: str, decimals: int) -> None:
+        self.names[mint] = (symbol, decimals)
+        self._routes.clear()
+
+    def _route(self, opp: Opportunity) -> str:
         parts = [self.label(opp.loan_mint)]
         for hop in opp.route:
             dex = DEX_SHORT.get(hop.dex.split("_")[0], hop.dex[:4])
@@ -177,7 +192,7 @@ class ConsoleState:
             self.dirty.add("header")
         elif isinstance(event, TokenList):
             for t in event.tokens:
-                self.tokens.names[t.mint] = (t.symbol, t.decimals)
+                self.tokens.rename(t.mint, t.symbol, t.decimals)
             self.dirty.add("opportunities")
         elif isinstance(event, MarketPrices):
             self.tokens.usd.update((p.mint, p.usd_per_unit) for p in event.prices)
@@ -215,25 +230,35 @@ class ConsoleState:
 SORT_KEYS = ("net", "size", "age", "route")
 
 
-def sorted_rows(state: ConsoleState, sort: str, text_filter: str) -> list[OppRow]:
+def sorted_rows(state: ConsoleState, sort: str, text_filter: str, limit: int | None = None) -> list[OppRow]:
+    """The rows in display order; with `limit`, only the first `limit` (a partial sort: the screen
+    shows a few dozen of thousands, every frame)."""
     book = state.tokens
-    rows = list(state.opportunities.values())
+    rows: Iterable[OppRow] = state.opportunities.values()
     if text_filter:
         needle = text_filter.lower()
         rows = [r for r in rows if needle in book.route(r.opp).lower()]
+    key: Callable[[OppRow], Any]
     if sort == "size":
-        rows.sort(key=lambda r: book.usd_value(r.opp.loan_mint, r.opp.amount_in) or 0.0, reverse=True)
+
+        def key(r: OppRow) -> float:
+            return -(book.usd_value(r.opp.loan_mint, r.opp.amount_in) or 0.0)
     elif sort == "age":
-        rows.sort(key=lambda r: r.opp.slot, reverse=True)
+
+        def key(r: OppRow) -> int:
+            return -r.opp.slot
     elif sort == "route":
-        rows.sort(key=lambda r: book.route(r.opp))
+
+        def key(r: OppRow) -> str:
+            return book.route(r.opp)
     else:
         # Pending first, then by net in USD: base units of different tokens do not compare.
-        def rank(r: OppRow) -> tuple[bool, float]:
+        def key(r: OppRow) -> tuple[bool, float]:
             return (r.pending_until is None, -(book.usd_value(r.opp.loan_mint, r.opp.net) or 0.0))
 
-        rows.sort(key=rank)
-    return rows
+    if limit is None:
+        return sorted(rows, key=key)
+    return heapq.nsmallest(limit, rows, key=key)
 
 
 def opp_cells(row: OppRow, slot: int, book: TokenBook, *, wide: bool = False) -> tuple[str, ...]:
