@@ -378,7 +378,35 @@ def compute_swap(
 # -- tick sequence -----------------------------------------------------------------------------------
 
 
-class _SequenceArray:
+class _ArrayBounds:
+    """Where a tick falls in an array starting at `start`: the one rule both array kinds share."""
+
+    __slots__ = ()
+    start: int
+
+    def offset(self, tick_index: int, tick_spacing: int) -> int:
+        return (tick_index - self.start) // tick_spacing
+
+    def search_offset(self, tick_index: int, tick_spacing: int, a_to_b: bool) -> int:
+        """The offset a next-initialized-tick search starts from; the program's bounds (shifted one
+        spacing down when searching b→a), else InvalidTickArraySequence."""
+        lower = self.start
+        upper = self.start + TICK_ARRAY_SIZE * tick_spacing
+        if not a_to_b:
+            lower -= tick_spacing
+            upper -= tick_spacing
+        if not lower <= tick_index < upper:
+            raise InvalidTickArraySequence(f"tick {tick_index} outside the array at {self.start}")
+        return self.offset(tick_index, tick_spacing)
+
+    def tick_offset(self, tick_index: int, tick_spacing: int) -> int | None:
+        """The offset of a usable tick inside this array, or None."""
+        in_bounds = self.start <= tick_index < self.start + TICK_ARRAY_SIZE * tick_spacing
+        usable = MIN_TICK_INDEX <= tick_index <= MAX_TICK_INDEX and tick_index % tick_spacing == 0
+        return self.offset(tick_index, tick_spacing) if in_bounds and usable else None
+
+
+class _SequenceArray(_ArrayBounds):
     __slots__ = ("initialized", "start", "ticks", "updated")
 
     def __init__(self, start: int, ticks: tuple[Tick, ...] | None) -> None:
@@ -387,18 +415,8 @@ class _SequenceArray:
         self.ticks: list[Tick] = list(ticks) if ticks is not None else [EMPTY_TICK] * TICK_ARRAY_SIZE
         self.updated: dict[int, Tick] = {}
 
-    def offset(self, tick_index: int, tick_spacing: int) -> int:
-        return (tick_index - self.start) // tick_spacing
-
     def next_init_tick_index(self, tick_index: int, tick_spacing: int, a_to_b: bool) -> int | None:
-        lower = self.start
-        upper = self.start + TICK_ARRAY_SIZE * tick_spacing
-        if not a_to_b:
-            lower -= tick_spacing
-            upper -= tick_spacing
-        if not lower <= tick_index < upper:
-            raise InvalidTickArraySequence(f"tick {tick_index} outside the array at {self.start}")
-        offset = self.offset(tick_index, tick_spacing)
+        offset = self.search_offset(tick_index, tick_spacing, a_to_b)
         step = -1 if a_to_b else 1
         if not a_to_b:
             offset += 1
@@ -410,11 +428,9 @@ class _SequenceArray:
         return None
 
     def get_tick(self, tick_index: int, tick_spacing: int) -> tuple[int, Tick] | None:
-        in_bounds = self.start <= tick_index < self.start + TICK_ARRAY_SIZE * tick_spacing
-        usable = MIN_TICK_INDEX <= tick_index <= MAX_TICK_INDEX and tick_index % tick_spacing == 0
-        if not in_bounds or not usable:
+        offset = self.tick_offset(tick_index, tick_spacing)
+        if offset is None:
             return None
-        offset = self.offset(tick_index, tick_spacing)
         return offset, self.ticks[offset]
 
 
@@ -779,7 +795,7 @@ def quote_exact_out(pool: Whirlpool, tick_arrays: Iterable[TickArray], amount_ou
 
 # -- exact-in quotes from a step table -----------------------------------------------------------------
 
-class _IndexedArray:
+class _IndexedArray(_ArrayBounds):
     """A tick array for the step table: `_SequenceArray`'s searches by bisection over the offsets
     of its initialized ticks (the table never writes ticks back)."""
 
@@ -790,18 +806,8 @@ class _IndexedArray:
         self.ticks = ticks
         self.inits = inits
 
-    def offset(self, tick_index: int, tick_spacing: int) -> int:
-        return (tick_index - self.start) // tick_spacing
-
     def next_init_tick_index(self, tick_index: int, tick_spacing: int, a_to_b: bool) -> int | None:
-        lower = self.start
-        upper = self.start + TICK_ARRAY_SIZE * tick_spacing
-        if not a_to_b:
-            lower -= tick_spacing
-            upper -= tick_spacing
-        if not lower <= tick_index < upper:
-            raise InvalidTickArraySequence(f"tick {tick_index} outside the array at {self.start}")
-        offset = self.offset(tick_index, tick_spacing)
+        offset = self.search_offset(tick_index, tick_spacing, a_to_b)
         inits = self.inits
         if a_to_b:
             i = bisect_right(inits, offset) - 1
@@ -810,11 +816,9 @@ class _IndexedArray:
         return inits[i] * tick_spacing + self.start if i < len(inits) else None
 
     def get_tick(self, tick_index: int, tick_spacing: int) -> tuple[int, Tick] | None:
-        in_bounds = self.start <= tick_index < self.start + TICK_ARRAY_SIZE * tick_spacing
-        usable = MIN_TICK_INDEX <= tick_index <= MAX_TICK_INDEX and tick_index % tick_spacing == 0
-        if not in_bounds or not usable:
+        offset = self.tick_offset(tick_index, tick_spacing)
+        if offset is None:
             return None
-        offset = self.offset(tick_index, tick_spacing)
         return offset, self.ticks[offset] if self.ticks is not None else EMPTY_TICK
 
 
