@@ -28,10 +28,8 @@ from core.events import (
 )
 from core.protocols import ids
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
-from core.store import FINAL_STATES
+from core.store import FINAL_STATES, IN_FLIGHT_STATES
 
-# After approval and before an outcome: what the Retries pane and the quit prompt count.
-IN_FLIGHT_STATES = frozenset({"approved", "simulated", "submitted"})
 PANES = ("opportunities", "validations", "inclusion", "retries", "trades", "header")
 HISTORY = 60
 

@@ -32,7 +32,7 @@ from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
 from core.mode import LivePreview, ModeController, StoreSet
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
-from core.store import KillSwitchEvent, Mode, StoreError, StoreReader, store_exists
+from core.store import IN_FLIGHT_STATES, KillSwitchEvent, Mode, StoreError, StoreReader, store_exists
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ class KillSwitchEngaged(Exception):
 
 
 SNAPSHOT_OPPORTUNITIES = 200
-# Approved and not yet decided by the chain: what quitting or stopping must wait for.
-IN_FLIGHT_STATES = frozenset({"approved", "simulated", "submitted"})
 
 
 class Pipeline(Protocol):

@@ -49,6 +49,8 @@ STATES: tuple[str, ...] = (
     "settled",
 )
 FINAL_STATES = frozenset({"rejected", "expired", "failed", "dropped", "settled"})
+# Approved and not yet decided by the chain: what quitting, stopping and the Retries pane count.
+IN_FLIGHT_STATES = frozenset({"approved", "simulated", "submitted"})
 
 
 class StoreError(Exception):
