@@ -90,18 +90,23 @@ class Stack:
             await asyncio.sleep(0.02)
 
 
+def operator_store(tmp_path: Path, live: Live) -> Path:
+    """A store dir holding the cluster's operator keypair, where the launcher's cluster writes it (0600)."""
+    store = tmp_path / "store"
+    store.mkdir()
+    wallet, _ = operator_keypair(live.local.cluster.seed, None)
+    key = localnet_keypair_path(store)
+    key.write_text(json.dumps(list(bytes(wallet))))
+    key.chmod(0o600)
+    return store
+
+
 @contextlib.asynccontextmanager
 async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
     """The console's Runtime (engine + default pipeline) on the local cluster with its block engine."""
     live = await start_live()
     be = await start_block_engine(live.local)
-    store = tmp_path / "store"
-    store.mkdir()
-    # The localnet operator keypair, where the launcher's cluster writes it (0600).
-    wallet, _ = operator_keypair(live.local.cluster.seed, None)
-    key = localnet_keypair_path(store)
-    key.write_text(json.dumps(list(bytes(wallet))))
-    key.chmod(0o600)
+    store = operator_store(tmp_path, live)
     config = load_config(None, {
         "store.dir": str(store),
         "cluster.name": "localnet",

@@ -17,7 +17,6 @@ settled and that kills caught trades in flight, never a count or a duration.
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import subprocess
 from collections import Counter
@@ -33,11 +32,10 @@ from core.config import AppConfig, load_config
 from core.daemon.client import EngineClient, EngineUnavailable
 from core.daemon.process import spawn_engine, stop_engine, tail
 from core.execution.jito_client import bundle_id_of
-from core.keypair import localnet_keypair_path
-from core.localnet.genesis import operator_keypair
 from core.store import FINAL_STATES, BundleAttempt, StoreReader, store_exists
 from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, units
 from tests.localnet.conftest import LocalBlockEngine, start_block_engine, stop_block_engine
+from tests.test_pipeline import operator_store
 
 pytestmark = pytest.mark.timeout(170)
 
@@ -183,12 +181,7 @@ class Harness:
 async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
     live = await start_live()
     be = await start_block_engine(live.local)
-    store = tmp_path / "store"
-    store.mkdir()
-    wallet, _ = operator_keypair(live.local.cluster.seed, None)
-    key = localnet_keypair_path(store)
-    key.write_text(json.dumps(list(bytes(wallet))))
-    key.chmod(0o600)
+    store = operator_store(tmp_path, live)
     h = Harness(live, be, store)
     try:
         yield h
