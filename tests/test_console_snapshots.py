@@ -73,12 +73,14 @@ def app_for(tmp_path: Path) -> tuple[ArbConsole, Any]:
         pilot.app.attach(runtime)  # type: ignore[attr-defined]
         bus = runtime.bus
         bus.publish(EngineState("running", "dry-run", cluster="localnet"))
-        bus.publish(FeedHealth(connected=True, slot=42, stale_slots=0, pools=30))
         for oid, net in ((1, 3_210_000), (2, 1_500_000), (3, 870_000)):
             opp = fixed_opportunity(oid, net)
             bus.publish(opp)
             if oid != 3:
                 await runtime.handle(opp)
+        # After the queue took the quotes (at their slot 40): the runtime learns slot 42 by
+        # following the bus, and whether it had yet must not decide the expiry the image shows.
+        bus.publish(FeedHealth(connected=True, slot=42, stale_slots=0, pools=30))
         checks = (
             CheckResult("liquidity", True, "250.00", ">= 250.00"),
             CheckResult("net_profit", True, "$3.21", ">= $0.50"),
