@@ -1,7 +1,8 @@
 """The operator console (Textual). Renders core's events and sends core's commands; decides nothing.
 
-Events are drained and folded into `ConsoleState` on every event (cheap), and panes are redrawn
-only when dirty at `ui.refresh_hz`, so a 20,000-update/s engine never waits on the screen.
+Events are folded into `ConsoleState` as they arrive, a bounded chunk at a time (cheap, and a key
+never waits behind a long fold), and panes are redrawn only when dirty at `ui.refresh_hz`, in place
+(`TableRows`), so a 20,000-update/s engine never waits on the screen.
 The engine runs in its own background process per store dir (`core.daemon`), which on `localnet`
 also starts the embedded cluster: the console attaches to it, and quitting only detaches.
 """
@@ -11,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 from collections.abc import Iterable
 from functools import partial
+from itertools import islice
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -23,8 +26,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Grid, Vertical
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
-from textual.widgets.data_table import RowDoesNotExist
 
+from arbtui.fast_table import FastDataTable
 from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
 from arbtui.state import (
     SORT_KEYS,
@@ -34,6 +37,7 @@ from arbtui.state import (
     sorted_rows,
     sparkline,
 )
+from arbtui.table_rows import ShownRow, TableRows
 from core.config import AppConfig
 from core.events import Subscription
 from core.keypair import KeypairError, load_keypair
@@ -54,6 +58,8 @@ OPPORTUNITIES_SHOWN = 60
 NARROW_COLUMNS = ("route", "size", "gross", "cost", "net", "$", "age", "state")
 WIDE_COLUMNS = ("route", "size", "gross", "fees", "tip", "cost", "net", "$", "age", "state")
 WIDE_AT = 120
+# Events folded per turn of the event loop before a key or a paint gets its turn (~1 ms of folding).
+FOLD_CHUNK = 256
 
 
 def mode_of(config: AppConfig) -> Mode:
@@ -110,7 +116,7 @@ class StatusHeader(Static):
         if self.slot:
             text.append(f" · slot {self.slot}")
         self.plain = text.plain
-        self.update(text)
+        self.update(text, layout=False)  # one line, full width: new text never changes its size
 
 
 class Pane(Vertical):
@@ -121,9 +127,11 @@ class Pane(Vertical):
         self.border_title = title
         self.columns = columns
         self.placeholder = placeholder
+        self._rows: TableRows | None = None
+        self._placeholder_shown: bool | None = None
 
     def compose(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
+        table = FastDataTable(cursor_type="row", zebra_stripes=True)
         table.add_columns(*self.columns)
         yield table
         yield Static(self.placeholder, classes="placeholder")
@@ -132,8 +140,18 @@ class Pane(Vertical):
     def table(self) -> DataTable[str]:
         return self.query_one(DataTable)
 
+    @property
+    def rows(self) -> TableRows:
+        """The table's rows, updated in place (made on first use: the table exists once composed)."""
+        if self._rows is None:
+            self._rows = TableRows(self.query_one(DataTable))
+        return self._rows
+
     def show_placeholder(self, show: bool) -> None:
         # An empty table's header row would cost a line the 80×24 layout cannot spare.
+        if self._placeholder_shown is show:
+            return  # unchanged: toggling display asks for a layout pass
+        self._placeholder_shown = show
         self.query_one(".placeholder", Static).display = show
         self.table.display = not show
 
@@ -206,6 +224,7 @@ class ArbConsole(App[int]):
         self._trade_keys: tuple[tuple[str, str, float | None], ...] | None = None
         self._readers: dict[Mode, StoreReader] = {}
         self._pnl: list[float] = []
+        self._bindings_shown: tuple[bool | None, ...] | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -246,6 +265,11 @@ class ArbConsole(App[int]):
         return self.link.mode if self.link is not None else mode_of(self.config)
 
     async def on_mount(self) -> None:
+        # Everything alive now (modules, widgets, styles) lives as long as the console: keep it out
+        # of the cyclic garbage collector's full passes, which otherwise pause every key and paint
+        # for 50-100 ms at a time under a busy engine (measured by bench/console.py).
+        gc.collect()
+        gc.freeze()
         self.sub_title = f"{self.config.cluster.name} · {self.mode}"
         self.query_one("#opportunities", Pane).table.focus()
         if self.link is not None:
@@ -276,6 +300,21 @@ class ArbConsole(App[int]):
             self.view.apply(event)
         self.sync_header()
         self.redraw()
+        self.follow()
+
+    def follow(self) -> None:
+        """Fold the engine's events into the view as they arrive (the panes redraw at refresh_hz)."""
+        self.run_worker(self._fold(), group="fold", exclusive=True)
+
+    async def _fold(self) -> None:
+        sub = self._sub
+        assert sub is not None
+        while True:
+            self.view.apply(await sub.get())
+            for event in islice(sub.drain(), FOLD_CHUNK - 1):
+                self.view.apply(event)
+            # Let a key, a paint or the engine run before the next chunk.
+            await asyncio.sleep(0)
 
     async def on_unmount(self) -> None:
         if self._sub is not None:
@@ -320,12 +359,13 @@ class ArbConsole(App[int]):
     # ------------------------------------------------------------------ rendering
 
     def redraw(self) -> None:
-        if self._sub is not None:
+        if self._sub is not None:  # normally empty (`_fold` keeps up); for callers that publish, then redraw
             for event in self._sub.drain():
                 self.view.apply(event)
         self.view.expire_rows()
         dirty = self.view.take_dirty()
         if not dirty:
+            self.sync_bindings()
             return
         if "header" in dirty:
             self.sync_header()
@@ -337,7 +377,15 @@ class ArbConsole(App[int]):
             self.draw_inclusion()
         if "retries" in dirty:
             self.draw_retries()
-        self.refresh_bindings()
+        self.sync_bindings()
+
+    def sync_bindings(self) -> None:
+        """Refresh the footer only when a key's availability changed: a refresh recomposes the
+        footer and lays the screen out again, far too dear for every frame."""
+        shown = tuple(self.check_action(b.action, ()) for b in self.BINDINGS if isinstance(b, Binding))
+        if shown != self._bindings_shown:
+            self._bindings_shown = shown
+            self.refresh_bindings()
 
     def sync_header(self) -> None:
         header = self.query_one(StatusHeader)
@@ -362,20 +410,21 @@ class ArbConsole(App[int]):
     def draw_opportunities(self) -> None:
         pane = self.query_one("#opportunities", Pane)
         table = pane.table
-        selected = self.selected_key()
-        # Only what can be seen (plus a page below the cursor) is rebuilt each frame: at 20,000
-        # updates/s the table rebuild is the console's main cost.
+        # Only what can be seen (plus a page below the cursor) is drawn: of thousands of cycles
+        # the screen holds a few dozen, and the table is patched in place, not rebuilt.
         shown = min(OPPORTUNITIES_SHOWN, max(table.size.height, table.cursor_row + 1) + 10)
         rows = sorted_rows(self.view, self.sort, self.text_filter, limit=shown)
         total = len(self.view.opportunities)
-        table.clear()
-        for row in rows:
-            cells = opp_cells(row, self.view.slot, self.view.tokens, wide=pane.columns == WIDE_COLUMNS)
-            style = "bold yellow" if row.pending_id is not None else ""
-            table.add_row(*(Text(c, style=style) for c in cells), key=str(row.opp.cycle_id))
-        if selected is not None:
-            with contextlib.suppress(RowDoesNotExist):  # the row left: the cursor stays where it is
-                table.move_cursor(row=table.get_row_index(selected), animate=False)
+        wide = pane.columns == WIDE_COLUMNS
+        slot, book = self.view.slot, self.view.tokens
+        pane.rows.show([
+            ShownRow(
+                str(row.opp.cycle_id),
+                opp_cells(row, slot, book, wide=wide),
+                "bold yellow" if row.pending_id is not None else "",
+            )
+            for row in rows
+        ])  # fmt: skip
         pane.show_placeholder(not rows)
         pane.border_title = f"Opportunities ({total}) sort:{self.sort}" + (
             f" filter:{self.text_filter}" if self.text_filter else ""
@@ -417,7 +466,7 @@ class ArbConsole(App[int]):
                 f"  {tip.profit_percent:g}%×{tip.inclusion_multiplier:g}×{tip.time_of_day_multiplier:g}"
                 f" floor {tip.tip_floor_lamports:,}"
             )
-        self.query_one("#inclusion-spark", Static).update(line)
+        self.query_one("#inclusion-spark", Static).update(line, layout=False)  # height 1, docked
         pane.show_placeholder(not self.view.regions)
 
     def draw_retries(self) -> None:
@@ -472,7 +521,7 @@ class ArbConsole(App[int]):
         return self._readers[mode].recent_attempts(TRADES_SHOWN)
 
     def say(self, message: str) -> None:
-        self.query_one("#message", Static).update(message)
+        self.query_one("#message", Static).update(message, layout=False)  # height 1
 
     # ------------------------------------------------------------------ selection
 
@@ -600,13 +649,18 @@ class ArbConsole(App[int]):
         event.input.remove_class("visible")
         self.query_one("#opportunities", Pane).table.focus()
         self.draw_opportunities()
-        self.refresh_bindings()
+        self.sync_bindings()
 
     def action_clear_filter(self) -> None:
         self.text_filter = ""
         self.query_one("#filter", Input).remove_class("visible")
         self.draw_opportunities()
-        self.refresh_bindings()
+        self.sync_bindings()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # approve / reject apply only to a pending row: the footer follows the cursor.
+        if event.data_table is self.query_one("#opportunities", Pane).table:
+            self.sync_bindings()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         # The table takes `enter` itself; a selected opportunity row opens its detail.
