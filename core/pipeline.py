@@ -39,7 +39,7 @@ import dataclasses
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -142,22 +142,78 @@ class FlashLoanPipeline:
         self._prepared: OrderedDict[str, Prepared] = OrderedDict()
         self._rechecked: dict[str, Prepared] = {}
         self._submitter: Submitter | None = None
+        self._submitter_start: asyncio.Task[Submitter] | None = None
         self._sending: set[asyncio.Task[None]] = set()
+        # Pools written by live bundles still in flight (count per pool); the cycles passed over
+        # for one (with their pools), handed to `on_free` once none of their pools is busy.
+        self._busy_pools: dict[Pubkey, int] = {}
+        self._deferred: dict[int, tuple[Pubkey, ...]] = {}
+        self.passed_busy = 0
+        # The slot each pool was last moved by a bundle of ours: a quote of an older state of it
+        # is sized for a gap our trade has already taken.
+        self._moved_at: dict[Pubkey, int] = {}
+        self.passed_stale = 0
+        self.passed_small = 0
+        self.on_free: Callable[[list[int]], None] | None = None
+        # flash_loan.min_profit_usd in each loan mint's units, at the price of its latest build;
+        # and the last quote (opportunity id) of each cycle that was validated.
+        self._min_net: dict[Pubkey, int] = {}
+        self._validated_quote: dict[int, int] = {}
+
+    async def start(self) -> None:
+        """Reconcile what an earlier run left unsettled in the live store now, in the background,
+        rather than when the first live opportunity turns up: a restart after a crash follows its
+        bundles to the end even if the market stays quiet. The first live `prepare` waits for it."""
+        if not store_exists(self.stores.store_dir, "live"):
+            return
+        try:
+            with StoreReader(self.stores.store_dir, "live") as reader:
+                leftovers = bool(reader.unsettled_attempts())
+        except StoreError as exc:
+            log.warning("live store not read for reconciliation: %s", exc)
+            return
+        if leftovers:
+            self._submitter_start = asyncio.create_task(self._live_submitter(), name="reconcile")
 
     # -- Pipeline ---------------------------------------------------------------------------------
 
     async def prepare(self, opportunity: Opportunity, mode: Mode) -> Candidate | None:
         if not self.config.flash_loan.enabled:
             return None
+        if opportunity.net < self._min_net.get(opportunity.loan_mint, 0):
+            # The search's net is at its profit-maximising size with fewer costs than the
+            # validator counts (no rent, no priority fee): under the minimum there, under it at
+            # any size. Not worth a build and a simulation, nor a row.
+            self.passed_small += 1
+            return None
         if mode == "live":
             # Reconciliation (at the Submitter's start) must run before this run's first live row
             # exists, or it would take that row for a leftover of a crashed run.
             await self._live_submitter()
+            pools = opportunity.pools
+            states = zip(pools, opportunity.state_slots, strict=True)
+            if any(slot < self._moved_at.get(pool, -1) for pool, slot in states):
+                # The search quotes the new state as soon as the feed delivers it.
+                self.passed_stale += 1
+                return None
+            if any(pool in self._busy_pools for pool in pools):
+                # A bundle of ours that writes one of these pools is still out. Sent now, this one
+                # would be sized on the state before that bundle and race it for the same gap: at
+                # best one lands, the other fails at the profit guard, spending rate-limit tokens
+                # and counting as a failure. It is taken up again, quoted on the state after ours,
+                # once the pools are free.
+                self._deferred[opportunity.cycle_id] = pools
+                self.passed_busy += 1
+                return None
         writer = self.stores.writer(mode)
+        self._validated_quote[opportunity.cycle_id] = opportunity.id
         await self._refresh_tip_floor()
         attempt = self.executor.new_attempt(opportunity, mode)
         prepared = await self.executor.prepare(opportunity, attempt)
         self._learn(prepared, mode)
+        if prepared.prices is not None:
+            self._min_net[opportunity.loan_mint] = prepared.prices.from_usd(
+                self.config.flash_loan.min_profit_usd)
         writer.add_opportunity(stored_opportunity(opportunity, attempt))
         lifecycle = Lifecycle(writer, bus=self.bus)
         if not prepared.passed:
@@ -261,23 +317,60 @@ class FlashLoanPipeline:
         await lifecycle.transition(attempt, "approved", signatures=[str(built.tx.signatures[0])], **fields)
         self._publish_tip_policy(prepared)
 
+        pools = prepared.opportunity.pools
+
         async def send() -> None:
             try:
                 result = await submit(built.tx, built, attempt=attempt)  # type: ignore[call-arg]
+                if result.landed and result.slot is not None:
+                    for pool in pools:
+                        self._moved_at[pool] = max(self._moved_at.get(pool, -1), result.slot)
                 if result.landed and self.metrics is not None:
                     self.metrics.flash_loans_successful.inc()
             except Exception:
                 log.exception("submission of attempt %s failed; reconciliation finishes its row", attempt.id)
 
+        for pool in pools:
+            self._busy_pools[pool] = self._busy_pools.get(pool, 0) + 1
+
+        def done(task: asyncio.Task[None]) -> None:
+            self._sending.discard(task)
+            for pool in pools:
+                left = self._busy_pools.pop(pool) - 1
+                if left:
+                    self._busy_pools[pool] = left
+            self._release_deferred()
+
         # The operator's keypress returns once `approved` is written; landing is followed here.
         task = asyncio.create_task(send(), name=f"submit-{attempt.id}")
         self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+        task.add_done_callback(done)
         self._sync_tables(keypair)
+
+    def worth_another_look(self, opportunity: Opportunity) -> bool:
+        """Whether a cycle passed over while its pools were busy is worth preparing again: its
+        latest quote was not validated already (a refused quote would be refused again, and
+        would bounce between the queue and the busy pools for ever)."""
+        return self._validated_quote.get(opportunity.cycle_id) != opportunity.id
+
+    def _release_deferred(self) -> None:
+        free = [cycle for cycle, pools in self._deferred.items()
+                if not any(pool in self._busy_pools for pool in pools)]
+        for cycle in free:
+            del self._deferred[cycle]
+        if free and self.on_free is not None:
+            self.on_free(free)
 
     async def _live_submitter(self) -> Submitter:
         if self._submitter is not None:
             return self._submitter
+        starting = self._submitter_start
+        if starting is not None and asyncio.current_task() is not starting:
+            try:
+                return await asyncio.shield(starting)
+            except Exception as exc:  # the background start failed: this call starts it again
+                log.warning("reconciliation at start failed (%s); retrying now", exc)
+                self._submitter_start = None
         writer = self.stores.writer("live")
         jito = self._jito_client()
         # Outcomes, measurements and tables made from here on are the live store's.
@@ -450,6 +543,9 @@ class FlashLoanPipeline:
         # In-flight bundles get a moment to land and settle; what is still out after that stays
         # `submitted` in the store, and the next start's reconciliation follows it (never re-sends).
         await self.drain(timeout=CLOSE_GRACE_S)
+        if self._submitter_start is not None and not self._submitter_start.done():
+            self._submitter_start.cancel()  # what it has not followed yet, the next start does
+            await asyncio.gather(self._submitter_start, return_exceptions=True)
         for task in list(self._sending):
             task.cancel()
         await asyncio.gather(*list(self._sending), return_exceptions=True)

@@ -45,6 +45,8 @@ class KillSwitchEngaged(Exception):
 
 
 SNAPSHOT_OPPORTUNITIES = 200
+# How long a clean stop waits for the opportunity being validated (a build and one simulation).
+HANDLE_GRACE_S = 10.0
 
 
 class Pipeline(Protocol):
@@ -100,6 +102,8 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self._recent_attempts: deque[AttemptUpdate] = deque(maxlen=200)
         self._owns_pipeline = False
+        self._handling: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     # -------------------------------------------------------------- EngineLink
 
@@ -193,6 +197,11 @@ class Runtime:
             self._owns_pipeline = self.pipeline is not None
         if self.engine is None and self.with_engine:
             self.engine = self._default_engine()
+        if hasattr(self.pipeline, "on_free"):
+            self.pipeline.on_free = self._requeue  # type: ignore[union-attr]
+        start_pipeline = getattr(self.pipeline, "start", None)
+        if start_pipeline is not None:
+            await start_pipeline()  # reconciliation of an earlier run's bundles begins now
         if self.engine is not None:
             await self.engine.start()
         if self.kill_switch.state in ENGAGED:
@@ -203,8 +212,13 @@ class Runtime:
             self._set_state("running", "")
 
     async def close(self) -> None:
+        if self._closing:
+            return
+        self._closing = True
         if self.engine is not None:
             await self.engine.stop()
+        if self._handling:  # the opportunity being prepared reaches the queue, or is closed
+            await asyncio.wait(list(self._handling), timeout=HANDLE_GRACE_S)
         await self._clear("engine stopped")
         if self._owns_pipeline and self.pipeline is not None:
             await self.pipeline.close()  # type: ignore[attr-defined]
@@ -257,15 +271,41 @@ class Runtime:
     # -------------------------------------------------------------- pipeline
 
     async def handle(self, opportunity: Opportunity) -> None:
-        """The engine's handler: every fresh opportunity goes through validation and the queue."""
+        """The engine's handler: every fresh opportunity goes through validation and the queue.
+
+        Runs shielded from the engine's stop: a candidate half-way between its row and the queue
+        would otherwise be left `awaiting_approval` by a clean stop. `close` waits for it instead."""
         if self._state != "running" or self.pipeline is None or not self.kill_switch.allows_new:
             return
         if any(p.candidate.opportunity.cycle_id == opportunity.cycle_id for p in self.queue.pending()):
             return  # the operator is already deciding on this cycle; it is re-checked on approval
+        task = asyncio.create_task(self._handle(opportunity), name=f"handle-{opportunity.id}")
+        self._handling.add(task)
+        task.add_done_callback(self._handling.discard)
+        await asyncio.shield(task)
+
+    async def _handle(self, opportunity: Opportunity) -> None:
+        assert self.pipeline is not None
         candidate = await self.pipeline.prepare(opportunity, self.mode)
-        if candidate is None or self._state != "running":
+        if candidate is None:
+            return
+        if self._state != "running" or self._closing:
+            await self._release([candidate], "expired", "engine stopping" if self._closing
+                                else f"engine {self._state}")
             return
         await self.queue.offer(candidate, max(self._slot, opportunity.slot))
+
+    def _requeue(self, cycle_ids: list[int]) -> None:
+        """Cycles the pipeline passed over while a bundle of ours wrote their pools: their latest
+        quotes go back to the engine's handler queue (a cycle since withdrawn has none)."""
+        queue = getattr(self.engine, "queue", None)
+        if queue is None or self._state != "running" or self._closing:
+            return
+        worth = getattr(self.pipeline, "worth_another_look", None)
+        for cycle_id in cycle_ids:
+            latest = self._latest.get(cycle_id)
+            if latest is not None and (worth is None or worth(latest)):
+                queue.put(latest)
 
     async def offer(self, candidate: Candidate) -> Outcome | None:
         return await self.queue.offer(candidate, max(self._slot, candidate.opportunity.slot))

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,11 +102,15 @@ def operator_store(tmp_path: Path, live: Live) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def open_stack(tmp_path: Path, **overrides: object) -> AsyncIterator[Stack]:
-    """The console's Runtime (engine + default pipeline) on the local cluster with its block engine."""
+async def open_stack(tmp_path: Path, *, before_start: Callable[[Path], Awaitable[None]] | None = None,
+                     **overrides: object) -> AsyncIterator[Stack]:
+    """The console's Runtime (engine + default pipeline) on the local cluster with its block engine;
+    `before_start(store_dir)` may leave what an earlier run would have left there."""
     live = await start_live()
     be = await start_block_engine(live.local)
     store = operator_store(tmp_path, live)
+    if before_start is not None:
+        await before_start(store)
     config = load_config(None, {
         "store.dir": str(store),
         "cluster.name": "localnet",

@@ -98,6 +98,7 @@ def flash_loan_submit(
             realised_profit=outcome.realised_profit if outcome.landed else None,
             fee_lamports=None,
             error="" if outcome.landed else f"{outcome.error_class}: {outcome.reason}",
+            slot=outcome.slot if outcome.landed else None,
         )
 
     return submit

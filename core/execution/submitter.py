@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 Bundle = VersionedTransaction | Sequence[VersionedTransaction]
 PRE_SUBMIT_STATES = frozenset({"detected", "validated", "approved", "simulated"})
+# Unsettled attempts of an earlier run followed at once by the reconciliation at start.
+RECONCILE_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,15 @@ class Submitter:
             pending = reader.unsettled_attempts()
         finally:
             reader.close()
-        outcomes = [await self._reconcile_one(attempt) for attempt in pending]
+        # Concurrently: each submitted bundle is followed until it lands or its blockhash expires,
+        # and a crash can leave many of them.
+        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def one(attempt: BundleAttempt) -> SubmitOutcome:
+            async with limit:
+                return await self._reconcile_one(attempt)
+
+        outcomes = list(await asyncio.gather(*(one(attempt) for attempt in pending)))
         self._ready.set()
         return outcomes
 

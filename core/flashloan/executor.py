@@ -66,6 +66,7 @@ class SubmitResult:
     realised_profit: int | None = None  # loan base units; None: use the expected net
     fee_lamports: int | None = None
     error: str = ""
+    slot: int | None = None  # where it landed
 
 
 TipPolicy = Callable[[int, int], TipDecision]

@@ -6,12 +6,10 @@ the end and checks that no attempt is lost or left half-done, nothing reached th
 twice, every bundle the block engine saw is in the store, and the store's realised profit is
 exactly the wallet's USDC change.
 
-Honest size: the issue asks for a run of at least 200 live trades. This run opens 53 gaps over
-KILLS + 1 engine lives and, on the 2-core dev machine, reaches about 340 attempts of which about 175
-land and settle (each gap yields several cycles through the moved pool; the rest are refused by
-validation or fail on-chain against an earlier landing) in about 40 s — fewer than 200 settled
-trades; more gaps or kills mostly add restart time, not trades. The test asserts that trades
-settled and that kills caught trades in flight, never a count or a duration.
+Size: the run keeps opening gaps until at least TARGET_SETTLED live trades have landed and
+settled across KILLS + 1 engine lives (each gap yields a few trades: the engine sends one bundle
+per pool at a time, and the cycles through the moved pool are quoted again after each landing).
+The test asserts the count of settled trades it reached, never a duration.
 """
 
 from __future__ import annotations
@@ -37,12 +35,13 @@ from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, un
 from tests.localnet.conftest import LocalBlockEngine, start_block_engine, stop_block_engine
 from tests.test_pipeline import operator_store
 
-pytestmark = pytest.mark.timeout(170)
+pytestmark = pytest.mark.timeout(300)
 
 SEED = 20261126
 KILLS = 8
-GAPS_PER_LIFE = (4, 7)  # gaps opened in one engine life before its kill (inclusive range)
-FINAL_GAPS = 6  # gaps opened in the last life, which ends in a clean stop
+TARGET_SETTLED = 200
+GAPS_PER_LIFE = (6, 10)  # gaps opened in one engine life before its kill (inclusive range)
+MAX_GAPS = 150  # the last life, which ends in a clean stop, opens gaps until TARGET_SETTLED
 GAP_USDC = 400_000
 REGIONS = ("ny", "frankfurt")
 QUIET_S = 2.0  # 40 slots without a new row or anything in flight before the final clean stop
@@ -71,8 +70,8 @@ class Harness:
             "cluster.rpc_url": self.live.rpc_url,
             "cluster.ws_url": self.live.ws_url,
             "jito.regions": {name: self.be.url(name) for name in REGIONS},
-            # The local block engine has no rate limit; Jito's 1 request/s per region would queue
-            # the dozens of bundles each gap yields (one per cycle through the moved pool) for minutes.
+            # The local block engine here has no rate limit; at Jito's 1 request/s per region the
+            # 200 trades would take minutes (each bundle goes to every region).
             "jito.rate_limit_per_s": 1000,
             "flash_loan.enabled": True,
             "flash_loan.provider": "solend",
@@ -83,11 +82,8 @@ class Harness:
             "mode.auto_min_profit_usd": 1.0,
             "mode.auto_max_amount_usdc": 10_000,
             "mode.approval_ttl_slots": 1000,
-            # Crashes, and the many overlapping bundles per gap that cannot all land, are the point
-            # here: the kill switch must not stop the run on their account.
-            "risk.failure_window": 10_000,  # the rate counts only once the window is full
-            "risk.max_consecutive_failures": 10_000,
-            "risk.max_drawdown_usd": 1e9,
+            # The failure thresholds stay at their defaults. The local market's gaps are worth
+            # thousands of dollars a trade, so the tips they pay would trip the hourly tip budget.
             "risk.max_tip_spend_sol_per_hour": 1e6,
         }, search_default_paths=False)
 
@@ -156,7 +152,7 @@ class Harness:
         record = self.be.engine.book.get(bid) if bid else None
         return None if record is None else record.state
 
-    async def wait_quiet(self, timeout: float) -> None:
+    async def wait_quiet(self, timeout: float, quiet_s: float = QUIET_S) -> None:
         """Until, for QUIET_S on end, no bundle of ours is pending at the block engine, no live row
         is unsettled and no new row appears: the market has been arbitraged flat and the engine has
         nothing left to do (a stop that races a fresh opportunity is not what this test is about)."""
@@ -172,7 +168,7 @@ class Harness:
                 quiet_since, seen = None, len(rows)
             elif quiet_since is None:
                 quiet_since = loop.time()
-            elif loop.time() - quiet_since >= QUIET_S:
+            elif loop.time() - quiet_since >= quiet_s:
                 return
             await asyncio.sleep(0.1)
 
@@ -226,13 +222,17 @@ async def test_sigkilled_engine_process_restarts_on_its_store_losing_and_resendi
         settled_at_kill.append(sum(a.state == "settled" for a in rows))
         open_at_kill.append(sum(a.state not in FINAL_STATES for a in rows))
 
-    # The last life trades a few more gaps, then stops cleanly: in-flight bundles settle first.
+    # The last life trades until the run holds TARGET_SETTLED trades, then stops cleanly:
+    # in-flight bundles settle first.
     process = await harness.start_engine()
-    for _ in range(FINAL_GAPS):
-        settled = sum(a.state == "settled" for a in await harness.attempts())
+    settled = sum(a.state == "settled" for a in await harness.attempts())
+    while settled < TARGET_SETTLED and gaps < MAX_GAPS:
         await harness.open_gap(gaps)
         gaps += 1
         await harness.wait_settled_beyond(settled, timeout=5)
+        # Each landing moves pools and opens smaller gaps elsewhere: let the engine take them.
+        await harness.wait_quiet(timeout=10, quiet_s=0.5)
+        settled = sum(a.state == "settled" for a in await harness.attempts())
     # Let every bundle still out be decided by the block engine (landed, or its blockhash expired)
     # and followed into the store, so the clean stop has nothing left in flight.
     await harness.wait_quiet(timeout=40)
@@ -246,7 +246,7 @@ async def test_sigkilled_engine_process_restarts_on_its_store_losing_and_resendi
     print(f"gaps opened {gaps}, attempts {len(attempts)}, settled {len(settled_rows)}, "
           f"settled at each kill {settled_at_kill}, open at each kill {open_at_kill}, "
           f"states {Counter(a.state for a in attempts)}")
-    assert settled_rows, Counter(a.state for a in attempts)
+    assert len(settled_rows) >= TARGET_SETTLED, Counter(a.state for a in attempts)
     # Nothing lost half-way: every attempt of every life reached a final state.
     open_rows = [(a.state, a.opportunity_id, a.created_at, harness.book_state(a.bundle_id)) for a in attempts
                  if a.state not in FINAL_STATES]
