@@ -463,7 +463,7 @@ class FeePercentiles(Section):
 
 
 class ComputeConfig(Section):
-    """Compute-unit limits and priority fees."""
+    """Compute-unit limits, priority fees and the lookup tables transactions compile with."""
 
     max_compute_units: int = Field(
         MAX_COMPUTE_UNITS_PER_TX,
@@ -485,6 +485,10 @@ class ComputeConfig(Section):
     margin: float = Field(1.1, ge=1.0, le=5.0, description="Multiplier on the p95 of measured CU.")
     fee_percentile: FeePercentiles = Field(
         default_factory=FeePercentiles, description="Priority-fee percentiles."
+    )
+    lookup_table_idle_hours: float = Field(
+        24.0, gt=0, description="A lookup table no build has used for this long is deactivated, and "
+        "closed 512 slots later to recover its rent (live only)."
     )
 
 

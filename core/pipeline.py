@@ -499,20 +499,30 @@ class FlashLoanPipeline:
             self.planner.record(shape, sim.units_consumed, "simulation", writer=self.stores.writer(mode))
 
     def _sync_tables(self, signer: Keypair) -> None:
-        """Create/extend tables for the recurring accounts in the background (live only)."""
+        """In the background (live only): create/extend tables for the recurring accounts,
+        deactivate the ones no build has used for `compute.lookup_table_idle_hours`, and close the
+        deactivated ones once they may be (their rent comes back to the wallet)."""
         if self.kill_switch is not None and not self.kill_switch.allows_new:
             return
         if self._table_sync is not None and not self._table_sync.done():
             return
-        if not self.tables.candidates():
+        idle_s = self.config.compute.lookup_table_idle_hours * 3600
+        wanted = bool(self.tables.candidates())
+        if not wanted and not self.tables.retiring(idle_s):
             return
         self.tables.signer = signer
 
         async def sync() -> None:
             try:
-                made = await self.tables.sync()
-                ready = ", ".join(f"{t.address} ({len(t.addresses)})" for t in made)
-                log.info("lookup tables ready: %s", ready)
+                if wanted:
+                    made = await self.tables.sync()
+                    ready = ", ".join(f"{t.address} ({len(t.addresses)})" for t in made)
+                    log.info("lookup tables ready: %s", ready)
+                for table in await self.tables.deactivate_stale(idle_s):
+                    log.info("lookup table %s unused for %.1f h: deactivated", table.address, idle_s / 3600)
+                if any(t.deactivated_slot is not None for t in self.tables.tables):
+                    for table in await self.tables.close_deactivated():
+                        log.info("lookup table %s closed, rent recovered", table.address)
             except (LookupTableError, RpcError, httpx.HTTPError) as exc:
                 log.warning("lookup tables not extended: %s", exc)
             except Exception:

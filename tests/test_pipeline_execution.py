@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from solana.rpc.commitment import Processed
 from solders.compute_budget import set_compute_unit_price
+from solders.pubkey import Pubkey
 
 from core.approvals import Candidate
 from core.config import load_config
@@ -291,3 +292,25 @@ def test_urgency_grows_with_how_far_the_profit_clears_the_minimum(
     profit: int, minimum: int, urgency: str
 ) -> None:
     assert FlashLoanPipeline.urgency(profit, minimum) == urgency
+
+
+async def test_lookup_tables_left_unused_past_the_idle_limit_are_deactivated_by_the_live_path(
+    tmp_path: Path,
+) -> None:
+    # An idle limit of ~4 ms: a table is stale as soon as it is warm, before any build used it.
+    async with open_stack(tmp_path, **{"compute.lookup_table_idle_hours": 1e-6}) as stack:
+        await stack.runtime.switch_to_live("live")
+        await trade_live(stack, trader=0)
+        await stack.pipeline.drain(timeout=WAIT)  # the table maintenance after the dispatch
+        with StoreReader(stack.store, "live") as reader:
+            made = reader.lookup_tables()
+        assert made and all(t.deactivated_slot is not None and t.closed_at is None for t in made)
+        async with stack.live.local.client("processed") as client:
+            for table in made:  # deactivated on chain too: its deactivation slot is no longer u64::MAX
+                info = await client.get_account_info(Pubkey.from_string(table.address), Processed)
+                assert info.value is not None
+                assert int.from_bytes(bytes(info.value.data)[4:12], "little") == table.deactivated_slot
+
+        second = await trade_live(stack, trader=1)  # compiles without the deactivated tables
+        used = set(second.validation_results["transaction"]["lookup_tables"])
+        assert used.isdisjoint(t.address for t in made)

@@ -241,6 +241,11 @@ class LookupTableManager:
 
     # -- retiring ---------------------------------------------------------------------------------
 
+    def retiring(self, max_idle_s: float) -> bool:
+        """Whether a table is due for deactivation, or deactivated and waiting to be closed."""
+        now = time.time()
+        return any(t.deactivated_slot is not None or now - t.last_used_at > max_idle_s for t in self.tables)
+
     async def deactivate_stale(self, max_idle_s: float) -> list[ManagedTable]:
         now = time.time()
         stale = [t for t in self.tables if t.deactivated_slot is None and now - t.last_used_at > max_idle_s]
