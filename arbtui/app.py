@@ -54,6 +54,8 @@ log = logging.getLogger(__name__)
 TRADES_SHOWN = 50
 TRADES_POLL_SECONDS = 1.0
 OPPORTUNITIES_SHOWN = 60
+# Rows drawn past the last visible one: the cursor can move that far down before the next redraw.
+ROWS_BELOW = 5
 # 80 columns hold the totals; from WIDE_AT columns on, fees and tip get their own columns.
 NARROW_COLUMNS = ("route", "size", "gross", "cost", "net", "$", "age", "state")
 WIDE_COLUMNS = ("route", "size", "gross", "fees", "tip", "cost", "net", "$", "age", "state")
@@ -412,7 +414,7 @@ class ArbConsole(App[int]):
         table = pane.table
         # Only what can be seen (plus a page below the cursor) is drawn: of thousands of cycles
         # the screen holds a few dozen, and the table is patched in place, not rebuilt.
-        shown = min(OPPORTUNITIES_SHOWN, max(table.size.height, table.cursor_row + 1) + 10)
+        shown = min(OPPORTUNITIES_SHOWN, max(table.size.height, table.cursor_row + 1) + ROWS_BELOW)
         rows = sorted_rows(self.view, self.sort, self.text_filter, limit=shown)
         total = len(self.view.opportunities)
         wide = pane.columns == WIDE_COLUMNS
@@ -426,9 +428,11 @@ class ArbConsole(App[int]):
             for row in rows
         ])  # fmt: skip
         pane.show_placeholder(not rows)
-        pane.border_title = f"Opportunities ({total}) sort:{self.sort}" + (
+        title = f"Opportunities ({total}) sort:{self.sort}" + (
             f" filter:{self.text_filter}" if self.text_filter else ""
         )
+        if pane.border_title != title:  # setting it repaints the whole pane, even to the same text
+            pane.border_title = title
 
     def draw_validations(self) -> None:
         pane = self.query_one("#validations", Pane)

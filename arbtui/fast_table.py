@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.color import Color
+from textual.css.styles import RenderStyles
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -49,17 +51,40 @@ class FastDataTable(DataTable[Text]):
         self._painting = False
         self._pass: _Pass | None = None
         self._row_styles: dict[tuple[int, Style], Style] = {}
+        self._paint_components: dict[tuple[str, ...], _PaintStyles] = {}
+        self._background_colors: tuple[Color, Color] | None = None
         self._metas: dict[tuple[int, int], Style] = {}
 
     def render_lines(self, crop: Region) -> list[Strip]:
         self._pass = None
-        self._row_styles.clear()  # component styles may differ from one paint to the next (focus)
+        # Styles may differ from one paint to the next (focus, theme): remembered for one paint only.
+        self._row_styles.clear()
+        self._paint_components.clear()
+        self._background_colors = None
         self._painting = True
         try:
             return super().render_lines(crop)
         finally:
             self._painting = False
             self._pass = None
+
+    def get_component_styles(self, *names: str) -> RenderStyles:
+        # DataTable asks for the header's style on every row it draws, and each answer walks every
+        # ancestor's CSS (Styles.rich_style is not cached); within one paint it cannot change.
+        if not self._painting:
+            return super().get_component_styles(*names)
+        styles = self._paint_components.get(names)
+        if styles is None:
+            styles = self._paint_components[names] = _PaintStyles(super().get_component_styles(*names))
+        return cast(RenderStyles, styles)
+
+    @property
+    def background_colors(self) -> tuple[Color, Color]:
+        if not self._painting:
+            return super().background_colors
+        if self._background_colors is None:
+            self._background_colors = super().background_colors
+        return self._background_colors
 
     def _get_row_style(self, row_index: int, base_style: Style) -> Style:
         # Once per row and paint DataTable asks the CSS for the zebra stripe's style, walking every
@@ -232,6 +257,23 @@ class FastDataTable(DataTable[Text]):
         lines = [line]
         cache[cache_key] = lines
         return lines
+
+
+class _PaintStyles:
+    """A component's styles for one paint: `rich_style` computed once, the rest passed through."""
+
+    def __init__(self, styles: RenderStyles) -> None:
+        self._styles = styles
+        self._rich_style: Style | None = None
+
+    @property
+    def rich_style(self) -> Style:
+        if self._rich_style is None:
+            self._rich_style = self._styles.rich_style
+        return self._rich_style
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._styles, name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from solders.pubkey import Pubkey
-from textual.widgets import Input
+from textual.widgets import Footer, Input
 
 from arbtui.app import ArbConsole, Pane, StatusHeader
 from arbtui.screens import ConfirmQuit, DetailScreen, HelpScreen, LiveModal
@@ -368,5 +368,41 @@ async def test_no_color_is_honoured(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     async with app.run_test(size=(80, 24)) as pilot:
         assert app.no_color
         assert "DRY-RUN" in app.query_one(StatusHeader).plain  # the mode still reads in words
+        await pilot.press("q")
+    await runtime.close()
+
+
+async def test_footer_offers_approve_only_on_a_pending_row_and_quiet_redraws_leave_it_alone(
+    tmp_path: Path,
+) -> None:
+    runtime, _ = await started(tmp_path)
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await offer(runtime, 2)  # waits for approval: sorted first, under the cursor
+        runtime.bus.publish(opportunity(1, net=1_000_000))  # seen only
+        await pilot.pause(0.3)
+        footer = app.query_one(Footer)
+
+        def offered() -> set[str]:
+            return {str(getattr(key, "action", "")) for key in footer.children}
+
+        assert {"approve", "reject"} <= offered()
+        recomposed = 0
+        recompose = footer.recompose
+
+        async def counted() -> None:
+            nonlocal recomposed
+            recomposed += 1
+            await recompose()
+
+        footer.recompose = counted  # type: ignore[method-assign]
+        for _ in range(3):
+            app.redraw()  # nothing changed for any key: the footer is not rebuilt
+        await pilot.pause(0.1)
+        assert recomposed == 0
+        await pilot.press("down")  # onto the row that is only seen
+        await pilot.pause(0.2)
+        assert recomposed == 1
+        assert "approve" not in offered() and "reject" not in offered()
         await pilot.press("q")
     await runtime.close()
