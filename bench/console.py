@@ -261,6 +261,8 @@ def main() -> None:
         "dropped_updates": int(ours["dropped"]),
         "naive_painted_frames_per_s": round(naive["painted_fps"], 1),
         "naive_keypress_p50_ms": round(naive["p50_ms"], 2),
+        "naive_keypress_max_ms": round(naive["max_ms"], 2),
+        "naive_dropped_updates": int(naive["dropped"]),
         "load_avg_1min_before": round(load_before, 2),
         "textual_max_fps": textual_constants.MAX_FPS,
         "presses": args.presses,
