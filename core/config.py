@@ -227,7 +227,8 @@ class ModeConfig(Section):
         1000, ge=0, description="Largest flash amount (USDC) auto approval may accept."
     )
     auto_min_profit_usd: float = Field(
-        10.0, ge=0, description="Smallest expected net profit (USD) auto approval may accept."
+        5.0, ge=0, description="Smallest expected net profit (USD) auto approval may accept (the "
+        "default is flash_loan.min_profit_usd's: the first graduated cap, 100 USDC, rarely clears more)."
     )
 
 

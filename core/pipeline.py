@@ -155,6 +155,10 @@ class FlashLoanPipeline:
         self.passed_stale = 0
         self.passed_small = 0
         self.on_free: Callable[[list[int]], None] | None = None
+        # The live signer while the engine is live (the Runtime's ModeController holds it): lookup
+        # tables are made from the first live candidate, since without them a 3-hop route does
+        # not fit a transaction and nothing would ever be dispatched to make them.
+        self.live_signer: Callable[[], Signer | None] = lambda: None
         # flash_loan.min_profit_usd in each loan mint's units, at the price of its latest build;
         # and the last quote (opportunity id) of each cycle that was validated.
         self._min_net: dict[Pubkey, int] = {}
@@ -211,6 +215,9 @@ class FlashLoanPipeline:
         attempt = self.executor.new_attempt(opportunity, mode)
         prepared = await self.executor.prepare(opportunity, attempt)
         self._learn(prepared, mode)
+        signer = self.live_signer() if mode == "live" else None
+        if signer is not None and signer.pubkey == self.owner:
+            self._sync_tables(signer.solders_keypair())
         if prepared.prices is not None:
             self._min_net[opportunity.loan_mint] = prepared.prices.from_usd(
                 self.config.flash_loan.min_profit_usd)

@@ -199,6 +199,7 @@ class Runtime:
             self.engine = self._default_engine()
         if hasattr(self.pipeline, "on_free"):
             self.pipeline.on_free = self._requeue  # type: ignore[union-attr]
+            self.pipeline.live_signer = lambda: self.modes.signer if self.mode == "live" else None  # type: ignore[union-attr]
         start_pipeline = getattr(self.pipeline, "start", None)
         if start_pipeline is not None:
             await start_pipeline()  # reconciliation of an earlier run's bundles begins now

@@ -247,9 +247,12 @@ async def test_live_trades_create_lookup_tables_that_shrink_the_transaction_and_
     tmp_path: Path,
 ) -> None:
     async with open_stack(tmp_path) as stack:
+        # The size without tables: a dry-run rehearsal (dry-run makes none, and none exist yet).
+        rehearsal = await fresh_candidate(stack, trader=3)
+        legacy = attempt_row(stack.store, "dry-run", rehearsal.attempt_id).validation_results["transaction"]
+        assert legacy["lookup_tables"] == []
         await stack.runtime.switch_to_live("live")
-        first = await trade_live(stack, trader=0)
-        assert first.validation_results["transaction"]["lookup_tables"] == []
+        await trade_live(stack, trader=0)
         with StoreReader(stack.store, "live") as reader:
             tables = reader.lookup_tables()
         assert tables, "the first live trade made no lookup table"
@@ -260,7 +263,7 @@ async def test_live_trades_create_lookup_tables_that_shrink_the_transaction_and_
         second = await trade_live(stack, trader=1)
         used = second.validation_results["transaction"]
         assert set(used["lookup_tables"]) <= {t.address for t in tables} and used["lookup_tables"]
-        legacy_size = first.validation_results["transaction"]["size"]
+        legacy_size = legacy["size"]
         assert used["size"] < legacy_size
         assert len(stack.be.engine.book.records()) == 2
         with StoreReader(stack.store, "live") as reader:
@@ -314,3 +317,35 @@ async def test_lookup_tables_left_unused_past_the_idle_limit_are_deactivated_by_
         second = await trade_live(stack, trader=1)  # compiles without the deactivated tables
         used = set(second.validation_results["transaction"]["lookup_tables"])
         assert used.isdisjoint(t.address for t in made)
+
+
+async def test_live_mode_makes_lookup_tables_from_the_first_candidate_before_anything_is_approved(
+    tmp_path: Path,
+) -> None:
+    # Without tables a 3-hop route does not fit 1,232 bytes: waiting for a dispatch to make them
+    # would leave such routes refused for ever.
+    async with open_stack(tmp_path) as stack:
+        await stack.runtime.switch_to_live("live")
+        await stack.open_gap()
+        await stack.pending()  # waits for the operator (manual approval): nothing is dispatched
+        deadline = time.monotonic() + WAIT
+        while True:
+            with StoreReader(stack.store, "live") as reader:
+                tables = reader.lookup_tables()
+            if tables:
+                break
+            assert time.monotonic() < deadline, "no lookup table was made in live mode"
+            await asyncio.sleep(0.05)
+        assert stack.be.engine.book.records() == []  # tables are plain transactions, not bundles
+        with StoreReader(stack.store, "live") as reader:
+            assert all(a.state != "approved" for a in reader.iter_attempts())
+
+
+async def test_dry_run_makes_no_lookup_table(tmp_path: Path) -> None:
+    async with open_stack(tmp_path) as stack:
+        await stack.open_gap()
+        stack.live.local.rpc.request_log.clear()  # the market's own swap went before this
+        await stack.pending()
+        await asyncio.sleep(0.5)  # what a live engine would have sent by now
+        assert "sendTransaction" not in stack.request_log()
+        assert stack.pipeline.tables.tables == []

@@ -62,12 +62,22 @@ class ManagedTable:
     last_extended_slot: int
     deactivated_slot: int | None = None
     last_used_at: float = field(default_factory=time.time)
+    # Where the last extension's addresses start (the program's last_extended_slot_start_index):
+    # the ones before it stay usable in the extension's own slot. 0 for a table loaded from the
+    # store, which is then treated as if all of it were new (older than a slot in practice).
+    extended_from: int = 0
 
     def account(self) -> AddressLookupTableAccount:
         return AddressLookupTableAccount(self.address, list(self.addresses))
 
-    def usable_at(self, slot: int) -> bool:
-        return self.deactivated_slot is None and slot > self.last_extended_slot
+    def active_addresses(self, slot: int) -> list[Pubkey]:
+        """What a transaction executed at `slot` may look up: addresses appended in that very slot
+        are not active until the next (the ALT program's get_active_addresses_len)."""
+        if self.deactivated_slot is not None:
+            return []
+        if slot > self.last_extended_slot:
+            return list(self.addresses)
+        return self.addresses[: self.extended_from]
 
 
 class LookupTableManager:
@@ -203,6 +213,8 @@ class LookupTableManager:
 
     async def _extend(self, table: ManagedTable, more: list[Pubkey]) -> ManagedTable:
         slot = await self._send([self._extend_ix(table.address, more)])
+        if slot > table.last_extended_slot:
+            table.extended_from = len(table.addresses)
         table.addresses.extend(more)
         table.last_extended_slot = slot
         self._save(table)
@@ -227,7 +239,9 @@ class LookupTableManager:
         if not self.tables:
             return []
         slot = await self._slot("processed")
-        return [t.account() for t in self.tables if t.usable_at(slot)]
+        # A table being extended stays in use with what it held before the extension.
+        return [AddressLookupTableAccount(t.address, active) for t in self.tables
+                if (active := t.active_addresses(slot))]
 
     async def compile(self, payer: Pubkey, ixs: Sequence[Instruction], blockhash: Hash) -> MessageV0:
         """A v0 message looking up every account the warm tables hold."""

@@ -11,7 +11,7 @@ from solders.message import Message
 from solders.pubkey import Pubkey
 from solders.transaction import VersionedTransaction
 
-from core.execution.alt_manager import LookupTableManager
+from core.execution.alt_manager import LookupTableManager, ManagedTable
 from core.execution.compute import budget_instructions
 from core.execution.rpc import JsonRpc
 from core.protocols import ids
@@ -129,3 +129,15 @@ async def test_stale_tables_are_deactivated_and_only_closed_after_the_cooldown(s
     assert onchain is not None and onchain.meta.deactivation_slot == table.deactivated_slot
     assert await manager.usable() == []
     assert await manager.close_deactivated() == []  # 512 slots must pass first
+
+
+def test_addresses_appended_in_a_slot_wait_for_the_next_while_the_older_ones_stay_usable() -> None:
+    # The ALT program's get_active_addresses_len: in the slot of the last extension only the
+    # addresses before last_extended_slot_start_index resolve.
+    a = [Pubkey.new_unique() for _ in range(5)]
+    table = ManagedTable(Pubkey.new_unique(), created_slot=10, addresses=a[:3], last_extended_slot=10)
+    assert table.active_addresses(10) == [] and table.active_addresses(11) == a[:3]
+    table.extended_from, table.addresses, table.last_extended_slot = 3, list(a), 20
+    assert table.active_addresses(20) == a[:3] and table.active_addresses(21) == a
+    table.deactivated_slot = 30
+    assert table.active_addresses(31) == []
