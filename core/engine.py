@@ -180,7 +180,10 @@ class Engine:
         self.fee_model = fee_model or default_fee_model(config, self.prices, flash_fee)
         self.loan_mints = s.loan_mint_keys()
         self.flash_cap = flash_cap_fn or self._flash_cap
-        self.search = SearchEngine(self.loan_mints, self.flash_cap, self.fee_model)
+        # Opportunity ids name rows in the store: numbered from the microsecond clock, a restarted
+        # engine's never meet an earlier run's (that would need over a million events a second).
+        self.search = SearchEngine(self.loan_mints, self.flash_cap, self.fee_model,
+                                   first_event_id=time.time_ns() // 1000)
         self.queue = FreshestQueue()
         self.stats = EngineStats()
         self.state = "stopped"

@@ -125,6 +125,7 @@ class SearchEngine:
     flash_cap_fn(loan_mint) -> the largest flash loan available, base units.
     fee_model: flash fee, network fees and tip; see FeeModel.
     dex_models: dex name → DexModel (defaults to every dex whose quoter is importable).
+    first_event_id: events are numbered from first_event_id + 1.
     """
 
     def __init__(
@@ -133,6 +134,7 @@ class SearchEngine:
         flash_cap_fn: Callable[[Pubkey], int],
         fee_model: FeeModel,
         dex_models: Mapping[str, DexModel] | None = None,
+        first_event_id: int = 0,
     ) -> None:
         self.loan_mints = tuple(dict.fromkeys(loan_mints))
         if not self.loan_mints:
@@ -166,7 +168,7 @@ class SearchEngine:
         self._active: dict[int, Opportunity] = {}
         self._active_by_pool: list[set[int]] = []
         self._ranked: list[tuple[int, int]] = []  # (−net, cycle id), ascending
-        self._event_id = 0
+        self._event_id = first_event_id
         self._flash_fn: dict[Pubkey, Callable[[int], int]] = {}
         self._phi: dict[Pubkey, float] = {}
         for mint in self.loan_mints:
