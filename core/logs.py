@@ -13,6 +13,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 
 LOG_FILE_NAME = "arbtui.log"
+# The background engine's own (core.daemon): a console in the same store dir writes arbtui.log,
+# and two processes rotating one file would rename it under each other.
+ENGINE_LOG_FILE_NAME = "arbtui-engine.log"
 REDACTED = "[REDACTED]"
 
 _BYTE = r"\s*(?:25[0-5]|2[0-4]\d|1?\d?\d)\s*"
@@ -42,12 +45,13 @@ class RedactingFilter(logging.Filter):
 
 
 def configure_logging(
-    store_dir: Path, *, level: int = logging.INFO, max_bytes: int = 10_000_000, backups: int = 5
+    store_dir: Path, *, level: int = logging.INFO, max_bytes: int = 10_000_000, backups: int = 5,
+    file_name: str = LOG_FILE_NAME,
 ) -> Path:
-    """Send the root logger to `<store_dir>/arbtui.log` (rotated); returns the file path."""
+    """Send the root logger to `<store_dir>/<file_name>` (rotated); returns the file path."""
     store_dir = Path(store_dir).expanduser()
     store_dir.mkdir(parents=True, exist_ok=True)
-    path = store_dir / LOG_FILE_NAME
+    path = store_dir / file_name
     root = logging.getLogger()
     for handler in list(root.handlers):
         if isinstance(handler, RotatingFileHandler) and Path(handler.baseFilename) == path:

@@ -16,7 +16,7 @@ import sys
 from core.config import AppConfig
 from core.daemon.host import host_engine, load_factory
 from core.daemon.lock import EngineLock, EngineLocked
-from core.logs import configure_logging
+from core.logs import ENGINE_LOG_FILE_NAME, configure_logging
 
 EXIT_LOCKED = 3
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:  # json.JSONDecodeError and pydantic's ValidationError both
         print(f"core.daemon: no valid configuration on stdin: {exc}", file=sys.stderr)
         return 2
-    configure_logging(config.store.dir)
+    configure_logging(config.store.dir, file_name=ENGINE_LOG_FILE_NAME)
     for name in ("httpx", "httpx2"):
         logging.getLogger(name).setLevel(logging.WARNING)
     lock = EngineLock(config.store.dir)

@@ -25,6 +25,7 @@ from core.daemon import STDIO_LOG_NAME, socket_path
 from core.daemon.__main__ import EXIT_LOCKED
 from core.daemon.client import EngineClient, EngineRefused, EngineUnavailable
 from core.daemon.lock import holder
+from core.logs import ENGINE_LOG_FILE_NAME
 
 START_TIMEOUT_S = 60.0  # a first localnet start builds its genesis
 STOP_TIMEOUT_S = 120.0  # settling in-flight bundles may wait out a blockhash's validity
@@ -161,7 +162,7 @@ def _remove_stale_socket(store_dir: Path) -> None:
 
 def tail(store_dir: Path, lines: int = 20) -> str:
     out: list[str] = []
-    for name in (STDIO_LOG_NAME, "arbtui.log"):
+    for name in (STDIO_LOG_NAME, ENGINE_LOG_FILE_NAME):
         try:
             text = (Path(store_dir) / name).read_text(errors="replace")
         except OSError:

@@ -17,6 +17,7 @@ from core.daemon import socket_path
 from core.daemon.lock import holder
 from core.daemon.process import ensure_engine
 from core.events import PendingApproval
+from core.logs import ENGINE_LOG_FILE_NAME
 from tests.daemon.conftest import SCRIPTED
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +73,7 @@ async def test_sigkilled_engine_leaves_a_stale_lock_and_socket_that_the_next_sta
                 await asyncio.sleep(0.05)
     finally:
         await client.close()
-    log = (store / "arbtui.log").read_text()
+    log = (store / ENGINE_LOG_FILE_NAME).read_text()
     assert f"took over the store dir from engine pid {crashed}" in log
     assert "removed a stale engine socket" in log
 
