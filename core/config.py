@@ -1169,10 +1169,21 @@ def config_toml() -> str:
             out += [f"# {line}" for line in _wrap(field.description or "")]
             default = _default_of(section, name)
             if default is None:
-                out.append(f'# {name} = ""  # derived')
+                out.append(f"# {name} = {_derived_placeholder(section_name, name)}")
             else:
                 out.append(f"# {name} = {_toml_value(default)}")
     return "\n".join(out) + "\n"
+
+
+def _derived_placeholder(section_name: str, name: str) -> str:
+    """A value that is valid TOML for the key when uncommented: empty where empty means derived,
+    else (booleans) the value derived for the default cluster."""
+    value = getattr(getattr(AppConfig(), section_name), name)
+    if isinstance(value, bool):
+        return f"{_toml_value(value)}  # unset: derived (this is {AppConfig().cluster.name}'s)"
+    if isinstance(value, dict):
+        return "{}  # empty: derived"
+    return '""  # empty: derived'
 
 
 def _wrap(text: str, width: int = 100) -> list[str]:

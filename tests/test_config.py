@@ -340,6 +340,18 @@ def test_repo_arb_toml_is_the_generated_one() -> None:
     assert (REPO / "arb.toml").read_text() == config_toml()
 
 
+def test_repo_arb_toml_with_every_key_uncommented_loads_to_the_defaults(tmp_path: Path) -> None:
+    # An operator uncomments a line to change it: each shown value must be a valid one.
+    lines = []
+    for line in (REPO / "arb.toml").read_text().splitlines():
+        key, sep, value = line.removeprefix("# ").partition(" = ")
+        lines.append(f"{key} = {value}" if line.startswith("# ") and sep and key.isidentifier() else line)
+    path = tmp_path / "arb.toml"
+    path.write_text("\n".join(lines) + "\n")
+    uncommented = load_config(path, search_default_paths=False)
+    assert uncommented.model_dump() == load_config(None, search_default_paths=False).model_dump()
+
+
 def test_every_key_is_documented_in_repo_arb_toml() -> None:
     text = (REPO / "arb.toml").read_text()
     for key in leaf_keys():
