@@ -27,9 +27,14 @@ Execution policy, the same in both modes (dry-run rehearses exactly what live wo
   and landing, persisted), the CU price from getRecentPrioritizationFees over the transaction's
   writable accounts at `compute.fee_percentile` for its urgency (how far its profit clears the
   minimum);
-- `LookupTableManager` counts the accounts of every built route; live dispatches create and
-  extend tables (never in dry-run: it sends nothing), and every build compiles with the tables
-  that are warm. Tables are persisted in the live store and reused after a restart.
+- `LookupTableManager` counts the accounts of every built route; in live mode tables are created
+  and extended from the first candidate on (never in dry-run: it sends nothing), every build
+  compiles with the tables that are warm, and tables left unused are deactivated and closed.
+  Tables are persisted in the live store and reused after a restart;
+- live, at most one bundle of ours writes a pool at a time: a cycle through a pool with a bundle
+  still out is passed over and handed back (`on_free`) once it is decided, so the bot never races
+  its own bundles for one gap; a quote of a pool state older than our own landing on it, or whose
+  best net is under the minimum, is not built at all.
 """
 
 from __future__ import annotations
