@@ -92,6 +92,59 @@ DERIVED = "derived"
 # Loan tokens `search.loan_mints` may name by symbol.
 FEED_DEXES = ("raydium_amm_v4", "whirlpool")  # the dexes core/feed can load (core.search dex names)
 LOAN_MINT_SYMBOLS: dict[str, Pubkey] = {"USDC": ids.USDC_MINT, "SOL": ids.NATIVE_MINT, "USDT": ids.USDT_MINT}
+# Raydium AMM v4 SOL/USDC (protocols.md §5 V4): prices lamports in USD on mainnet-beta.
+MAINNET_SOL_USDC_POOL = "58oQChx4yWmvKdwLLZzBi4ChoCc2fqCUWBkwMihLYQo2"
+# Lending accounts protocols.md documents as real mainnet accounts, by cluster (empty elsewhere).
+# MarginFi's USDT bank is marginfi-v2's bank_sample_3 fixture (§5 V9): it decodes to the USDT mint
+# in the main group 4qp6Fx… (§3.1). No Solend or Kamino reserve address is documented there.
+MARGINFI_BANKS: dict[str, dict[str, str]] = {
+    "mainnet-beta": {"USDT": "HmpMfL8942u22htC4EMiWgLX931g3sacXFR6KjuLgKLV"},
+}
+
+
+def resolve_mint(text: str) -> Pubkey:
+    """A mint named by symbol (`USDC`, `SOL`, `USDT`, any case) or base58; ValueError otherwise."""
+    return LOAN_MINT_SYMBOLS.get(text.strip().upper()) or Pubkey.from_string(text.strip())
+
+
+def _check_pubkey(value: str) -> str:
+    text = value.strip()
+    try:
+        Pubkey.from_string(text)
+    except ValueError:
+        raise PydanticCustomError("pubkey", "not a base58 public key") from None
+    return text
+
+
+def _check_mint_table(table: dict[str, str], what: str) -> dict[str, str]:
+    """mint (symbol or base58) → base58 address; each mint at most once once symbols are resolved."""
+    seen: dict[Pubkey, str] = {}
+    out: dict[str, str] = {}
+    for mint, address in table.items():
+        try:
+            key = resolve_mint(mint)
+        except ValueError:
+            raise PydanticCustomError(
+                "mint", "'{mint}' is neither USDC, SOL, USDT nor a base58 mint", {"mint": mint}
+            ) from None
+        if key in seen:
+            raise PydanticCustomError(
+                "mint", "'{mint}' and '{other}' name the same mint", {"mint": mint, "other": seen[key]}
+            )
+        seen[key] = mint
+        try:
+            out[mint] = _check_pubkey(str(address))
+        except PydanticCustomError:
+            raise PydanticCustomError(
+                "pubkey", "{mint}: '{address}' is not a base58 {what} address",
+                {"mint": mint, "address": address, "what": what},
+            ) from None
+    return out
+
+
+def mint_table_keys(table: Mapping[str, str]) -> dict[Pubkey, Pubkey]:
+    """A validated mint table as pubkeys: mint → address."""
+    return {resolve_mint(mint): Pubkey.from_string(address) for mint, address in table.items()}
 
 
 def default_store_dir() -> Path:
@@ -199,6 +252,18 @@ class WalletConfig(Section):
         "On localnet a generated keypair in `store.dir` is used instead.",
     )
 
+    pubkey: str = Field(
+        "",
+        description="The operator wallet's PUBLIC key (base58). Needed to build and dry-run flash loans on "
+        "any cluster but localnet without reading the secret; in live mode the keypair's public key "
+        "must equal it. Empty: not trading on non-local clusters.",
+    )
+
+    @field_validator("pubkey")
+    @classmethod
+    def _pubkey_base58(cls, value: str) -> str:
+        return _check_pubkey(value) if value.strip() else ""
+
     @property
     def keypair_path(self) -> Path:
         return self.keypair.expanduser()
@@ -281,6 +346,68 @@ class FlashLoanConfig(Section):
         "5000 until 100, "
         "then 10000. Ascending; the effective cap is never above `max_amount_usdc`.",
     )
+
+    solend_reserves: dict[str, str] = Field(
+        default_factory=dict,
+        description="Solend reserves to borrow from off localnet: mint (`USDC`, `SOL`, `USDT` or base58) → "
+        "reserve address (base58). Localnet reads its genesis instead.",
+    )
+    kamino_reserves: dict[str, str] = Field(
+        default_factory=dict,
+        description="Kamino (klend) reserves to borrow from off localnet: mint → reserve address (base58).",
+    )
+    marginfi_banks: dict[str, str] = Field(
+        default_factory=dict,
+        description="MarginFi v2 banks to borrow from off localnet: mint → bank address (base58). Empty: "
+        "derived from `cluster.name` (mainnet-beta: the USDT bank "
+        "HmpMfL8942u22htC4EMiWgLX931g3sacXFR6KjuLgKLV; elsewhere none). Used only with `marginfi_account`.",
+        json_schema_extra={DERIVED: True},
+    )
+    marginfi_account: str = Field(
+        "",
+        description="Your existing MarginFi account (base58; create it once with the MarginFi app or CLI, "
+        "owned by `wallet.pubkey`). Empty: MarginFi is not used off localnet.",
+    )
+    sol_usdc_pool: str = Field(
+        MAINNET_SOL_USDC_POOL,
+        description="Raydium AMM v4 SOL/USDC pool whose price converts lamport costs to USDC and USD off "
+        "localnet (default: mainnet's 58oQ… pool).",
+    )
+    sol_pools: dict[str, str] = Field(
+        default_factory=dict,
+        description="Raydium AMM v4 SOL/<mint> pools pricing loan mints other than SOL and USDC off "
+        "localnet: mint → pool address. A loan mint without one is not traded.",
+    )
+
+    @field_validator("solend_reserves")
+    @classmethod
+    def _solend_reserves(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_mint_table(value, "reserve")
+
+    @field_validator("kamino_reserves")
+    @classmethod
+    def _kamino_reserves(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_mint_table(value, "reserve")
+
+    @field_validator("marginfi_banks")
+    @classmethod
+    def _marginfi_banks(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_mint_table(value, "bank")
+
+    @field_validator("sol_pools")
+    @classmethod
+    def _sol_pools(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_mint_table(value, "pool")
+
+    @field_validator("marginfi_account")
+    @classmethod
+    def _marginfi_account_base58(cls, value: str) -> str:
+        return _check_pubkey(value) if value.strip() else ""
+
+    @field_validator("sol_usdc_pool")
+    @classmethod
+    def _sol_usdc_pool_base58(cls, value: str) -> str:
+        return _check_pubkey(value)
 
     @field_validator("provider", mode="before")
     @classmethod
@@ -622,7 +749,7 @@ class SearchConfig(Section):
 
     def loan_mint_keys(self) -> list[Pubkey]:
         """The loan mints as pubkeys, in order, without duplicates."""
-        keys = [LOAN_MINT_SYMBOLS.get(m.upper()) or Pubkey.from_string(m) for m in self.loan_mints]
+        keys = [resolve_mint(m) for m in self.loan_mints]
         return list(dict.fromkeys(keys))
 
 
@@ -692,6 +819,9 @@ class AppConfig(BaseSettings):
             object.__setattr__(self.jito, "regions", dict(JITO_REGIONS[self.cluster.name]))
         if self.flash_loan.enabled is None:
             object.__setattr__(self.flash_loan, "enabled", self.cluster.name == "localnet")
+        if not self.flash_loan.marginfi_banks:
+            banks = dict(MARGINFI_BANKS.get(self.cluster.name, {}))
+            object.__setattr__(self.flash_loan, "marginfi_banks", banks)
         if self.compute.default_cu_per_swap + self.compute.overhead_cu > self.compute.max_compute_units:
             raise PydanticCustomError(
                 "compute",
@@ -1021,7 +1151,8 @@ def load_config(
 
     merged: dict[str, Any] = {}
     sources: dict[str, str] = dict.fromkeys(leaf_keys(), "default")
-    for key in ("cluster.rpc_url", "cluster.ws_url", "jito.regions", "flash_loan.enabled"):
+    for key in ("cluster.rpc_url", "cluster.ws_url", "jito.regions", "flash_loan.enabled",
+                "flash_loan.marginfi_banks"):
         sources[key] = "derived from cluster.name"
 
     problems: list[ConfigProblem] = []
@@ -1114,6 +1245,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, dict):
+        if not value:
+            return "{}"
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"

@@ -602,30 +602,38 @@ async def default_pipeline(
         log.info("flash_loan.enabled is false: opportunities are shown, not traded")
         return None
     if config.cluster.name != "localnet":
-        # Mainnet reserves/banks and the wallet's public key are not configurable yet.
-        log.warning("no flash-loan providers configured for %s: opportunities are shown, not traded",
-                    config.cluster.name)
-        return None
-    from core.flashloan.localnet_setup import (
-        ScenarioUnavailable,
-        fetch_scenario,
-        pricer_from_scenario,
-        providers_from_scenario,
-    )
+        # Off localnet the configuration names the reserves/banks and the wallet's public key.
+        from core.flashloan.configured_setup import ConfiguredSetupError, configured_setup
 
-    try:
-        scenario = await fetch_scenario(config.cluster.rpc_url)
-        bus.publish(TokenList(tuple(TokenMeta(str(m), sym, dec) for m, sym, dec in scenario.tokens)))
-        providers = providers_from_scenario(scenario)
-        pricer = pricer_from_scenario(scenario)
-    except (ScenarioUnavailable, ValueError) as exc:
-        log.error("local cluster's scenario unavailable, nothing will be traded: %s", exc)
-        return None
+        try:
+            setup = configured_setup(config)
+        except ConfiguredSetupError as exc:
+            log.warning("no flash-loan providers configured for %s (%s): opportunities are shown, not traded",
+                        config.cluster.name, exc)
+            return None
+        owner, providers, pricer = setup.owner, setup.providers, setup.pricer
+    else:
+        from core.flashloan.localnet_setup import (
+            ScenarioUnavailable,
+            fetch_scenario,
+            pricer_from_scenario,
+            providers_from_scenario,
+        )
+
+        try:
+            scenario = await fetch_scenario(config.cluster.rpc_url)
+            bus.publish(TokenList(tuple(TokenMeta(str(m), sym, dec) for m, sym, dec in scenario.tokens)))
+            providers = providers_from_scenario(scenario)
+            pricer = pricer_from_scenario(scenario)
+        except (ScenarioUnavailable, ValueError) as exc:
+            log.error("local cluster's scenario unavailable, nothing will be traded: %s", exc)
+            return None
+        owner = scenario.wallet
     client = AsyncClient(config.cluster.rpc_url, commitment="confirmed", timeout=10)
     started = time.monotonic()
-    pipeline = FlashLoanPipeline(config=config, client=client, owner=scenario.wallet, providers=providers,
+    pipeline = FlashLoanPipeline(config=config, client=client, owner=owner, providers=providers,
                                  pricer=pricer, stores=stores, bus=bus, kill_switch=kill_switch,
                                  owns_client=True)
-    log.info("flash-loan pipeline for localnet wallet %s ready in %.3fs", scenario.wallet,
-             time.monotonic() - started)
+    log.info("flash-loan pipeline for %s wallet %s (%s) ready in %.3fs", config.cluster.name, owner,
+             ", ".join(p.name for p in providers), time.monotonic() - started)
     return pipeline
