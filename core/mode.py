@@ -101,7 +101,9 @@ class ModeController:
         problem = ""
         wallet = "?"
         try:
-            wallet = load_keypair(keypair_path(self.config), for_live=True).short
+            signer = load_keypair(keypair_path(self.config), for_live=True)
+            wallet = signer.short
+            problem = self._wallet_mismatch(signer)
         except KeypairError as exc:
             problem = str(exc)
         return LivePreview(
@@ -134,12 +136,23 @@ class ModeController:
             signer = load_keypair(keypair_path(self.config), for_live=True)
         except KeypairError as exc:
             raise ModeSwitchRefused(str(exc)) from None
+        mismatch = self._wallet_mismatch(signer)
+        if mismatch:
+            raise ModeSwitchRefused(mismatch)
         await self._record("live", wallet=signer.short, reason=reason)
         self.signer = signer
         self.mode = "live"
         if self.on_change:
             self.on_change("live", reason)
         return signer
+
+    def _wallet_mismatch(self, signer: Signer) -> str:
+        """Off localnet transactions are built for `wallet.pubkey`: a keypair for another wallet
+        could sign none of them, so live is refused up front rather than attempt by attempt."""
+        expected = self.config.wallet.pubkey
+        if self.config.cluster.name == "localnet" or not expected or str(signer.pubkey) == expected:
+            return ""
+        return f"keypair {keypair_path(self.config)} is {signer.short}, not wallet.pubkey {expected}"
 
     async def _record(self, to_mode: Mode, *, wallet: str | None, reason: str) -> None:
         change = ModeChange(

@@ -6,9 +6,10 @@ import os
 from pathlib import Path
 
 import pytest
+from solders.keypair import Keypair
 
 from core.config import load_config
-from core.keypair import generate_localnet_keypair
+from core.keypair import generate_localnet_keypair, load_keypair
 from core.mode import ModeController, ModeSwitchRefused, StoreSet, confirmation_word
 from core.store import StoreReader
 
@@ -72,4 +73,24 @@ async def test_configured_live_goes_through_the_keypair_checks(tmp_path: Path) -
     assert ctl.mode == "live" and ctl.signer is not None
     preview = ctl.preview_live()
     assert preview.word == "live" and preview.cluster == "localnet" and "USDC" in preview.caps
+    await ctl.stores.close()
+
+
+async def test_live_off_localnet_refuses_a_keypair_that_is_not_the_configured_wallet(tmp_path: Path) -> None:
+    path = generate_localnet_keypair(tmp_path)  # a 0600 keypair file, used here as wallet.keypair
+    other = str(Keypair().pubkey())
+    overrides = {"cluster.name": "custom", "cluster.rpc_url": "http://127.0.0.1:1",
+                 "wallet.keypair": str(path)}
+    ctl = ModeController(config_for(tmp_path, **overrides, **{"wallet.pubkey": other}), StoreSet(tmp_path))
+    assert "not wallet.pubkey" in ctl.preview_live().problem
+    with pytest.raises(ModeSwitchRefused, match=r"not wallet\.pubkey"):
+        await ctl.switch_to_live("custom")
+    assert ctl.mode == "dry-run" and ctl.signer is None
+    await ctl.stores.close()
+
+    mine = str(load_keypair(path, for_live=True).pubkey)
+    ctl = ModeController(config_for(tmp_path, **overrides, **{"wallet.pubkey": mine}), StoreSet(tmp_path))
+    assert ctl.preview_live().problem == ""
+    await ctl.switch_to_live("custom")
+    assert ctl.mode == "live"
     await ctl.stores.close()

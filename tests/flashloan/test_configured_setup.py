@@ -33,7 +33,7 @@ from core.keypair import localnet_keypair_path
 from core.localnet.genesis import Scenario
 from core.localnet.genesis_kamino import kamino_reserves
 from core.localnet.genesis_marginfi import marginfi_account, marginfi_banks
-from core.mode import StoreSet
+from core.mode import ModeSwitchRefused, StoreSet
 from core.pipeline import default_pipeline
 from core.protocols import ids
 from core.runtime import Runtime
@@ -264,15 +264,11 @@ async def test_configured_live_refuses_a_keypair_that_is_not_wallet_pubkey(tmp_p
     stranger.write_text(json.dumps(list(bytes(Keypair()))))
     stranger.chmod(0o600)
     async with custom_stack(tmp_path, "solend", keypair=stranger) as stack:
-        await stack.runtime.switch_to_live("custom")
+        # Refused at the switch (the live modal shows the same problem), not attempt by attempt.
+        assert "not wallet.pubkey" in stack.runtime.preview_live().problem
+        with pytest.raises(ModeSwitchRefused, match=str(stack.wallet)):
+            await stack.runtime.switch_to_live("custom")
+        assert stack.runtime.mode == "dry-run" and stack.runtime.modes.signer is None
         await stack.open_gap()
-        candidate = await stack.pending()
-        stack.live.local.rpc.request_log.clear()
-
-        await stack.runtime.approve(candidate.opportunity_id)
-        await stack.pipeline.drain(timeout=WAIT)
-
-        row = attempt_row(stack.store, "live", candidate.attempt_id)
-        assert row.state == "dropped" and row.error_class == "signer"
-        assert str(stack.wallet) in (row.error_detail or "")
-        assert SEND_METHODS.isdisjoint(stack.request_log()) and stack.be.engine.book.records() == []
+        await stack.pending()  # the engine goes on rehearsing in dry-run
+        assert stack.be.engine.book.records() == []
