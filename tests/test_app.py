@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from textual.widgets import DataTable
 
-from arbtui.app import ArbConsole, HelpScreen, Pane, StatusHeader
+from arbtui.app import FOLD_CHUNK, ArbConsole, HelpScreen, Pane, StatusHeader
 from core.config import load_config
 from core.keypair import generate_localnet_keypair, load_keypair, localnet_keypair_path
 from core.store import BundleAttempt, StoreWriter
@@ -132,3 +134,30 @@ async def test_console_starts_the_background_engine_and_q_only_detaches(tmp_path
     finally:
         await stop_engine(store)
     assert holder(store) is None and not is_listening("127.0.0.1", port)
+
+
+async def test_engine_events_are_folded_as_they_come_a_bounded_chunk_per_turn(tmp_path: Path) -> None:
+    from core.events import SlotTick
+    from core.runtime import Runtime
+
+    config = config_for(tmp_path)
+    runtime = Runtime(config, with_engine=False)
+    await runtime.start()
+    app = ArbConsole(config, link=runtime)
+    app.redraw = lambda: None  # type: ignore[method-assign]  # only the fold consumes events here
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        base = app.view.applied
+        sent = 3 * FOLD_CHUNK + 10
+        for i in range(sent):
+            runtime.bus.publish(SlotTick(100 + i))
+        folded = [0]
+        async with asyncio.timeout(10):
+            while folded[-1] < sent:
+                await asyncio.sleep(0)  # one turn of the loop: the fold gets one turn too
+                folded.append(app.view.applied - base)
+        steps = [after - before for before, after in pairwise(folded) if after > before]
+        assert max(steps) <= FOLD_CHUNK  # a key or a paint never waits behind more than a chunk
+        assert len(steps) >= 4 and app.view.slot == 100 + sent - 1
+        await pilot.press("q")
+    await runtime.close()
