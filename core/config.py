@@ -368,6 +368,25 @@ class FlashLoanConfig(Section):
         description="Your existing MarginFi account (base58; create it once with the MarginFi app or CLI, "
         "owned by `wallet.pubkey`). Empty: MarginFi is not used off localnet.",
     )
+    profit_guard_program: str = Field(
+        "",
+        description="Program id of the deployed profit guard (core/localnet/programs/profit_guard.c; every "
+        "flash-loan transaction ends with its check). Empty: derived — the local cluster's "
+        "ArbGuard111…; no default elsewhere: off localnet nothing is traded until it is set.",
+        json_schema_extra={DERIVED: True},
+    )
+    @field_validator("profit_guard_program")
+    @classmethod
+    def _guard_base58(cls, value: str) -> str:
+        return _check_pubkey(value) if value.strip() else ""
+
+    def guard_program(self) -> Pubkey:
+        """The profit guard the builder calls and the validator looks for (the local cluster's when
+        unset: off localnet the pipeline is not built without one)."""
+        if not self.profit_guard_program:
+            return ids.PROFIT_GUARD
+        return Pubkey.from_string(self.profit_guard_program)
+
     sol_usdc_pool: str = Field(
         MAINNET_SOL_USDC_POOL,
         description="Raydium AMM v4 SOL/USDC pool whose price converts lamport costs to USDC and USD off "
@@ -819,6 +838,8 @@ class AppConfig(BaseSettings):
             object.__setattr__(self.jito, "regions", dict(JITO_REGIONS[self.cluster.name]))
         if self.flash_loan.enabled is None:
             object.__setattr__(self.flash_loan, "enabled", self.cluster.name == "localnet")
+        if not self.flash_loan.profit_guard_program and self.cluster.name == "localnet":
+            object.__setattr__(self.flash_loan, "profit_guard_program", str(ids.PROFIT_GUARD))
         if not self.flash_loan.marginfi_banks:
             banks = dict(MARGINFI_BANKS.get(self.cluster.name, {}))
             object.__setattr__(self.flash_loan, "marginfi_banks", banks)

@@ -37,6 +37,14 @@ SLIPPAGE_ERRORS: dict[Pubkey, frozenset[int]] = {
     ),
     ids.RAYDIUM_AMM_V4: frozenset({AmmError.EXCEEDED_SLIPPAGE}),
 }
+
+
+def register_guard_program(program: Pubkey) -> None:
+    """A profit guard deployed at another id (`flash_loan.profit_guard_program`) fails with the
+    same errors, and they mean the same: the price moved."""
+    SLIPPAGE_ERRORS.setdefault(program, SLIPPAGE_ERRORS[ids.PROFIT_GUARD])
+
+
 # SPL Token `InsufficientFunds` and System `ResultWithNegativeLamports` are both Custom(1).
 INSUFFICIENT_FUNDS_ERRORS: dict[Pubkey, int] = {ids.TOKEN_PROGRAM: 1, ids.SYSTEM_PROGRAM: 1}
 RETRYABLE_KINDS = frozenset({"blockhash", "rpc_unavailable"})

@@ -214,6 +214,7 @@ class FlashLoanTxBuilder:
         slippage_bps: int = 0,
         rng: random.Random | None = None,
         tip_accounts: Sequence[Pubkey] = ids.JITO_TIP_ACCOUNTS,
+        guard_program: Pubkey = profit_guard.PROGRAM_ID,
     ) -> None:
         if not 0 <= slippage_bps <= MAX_SLIPPAGE_BPS:
             raise BuildError(f"slippage_bps {slippage_bps} is not within 0..10000")
@@ -223,6 +224,7 @@ class FlashLoanTxBuilder:
         self.owner = payer.pubkey() if isinstance(payer, Keypair) else payer
         self.slippage_bps = slippage_bps
         self.tip_accounts = tuple(tip_accounts)
+        self.guard_program = guard_program
         self._rng = rng or random.SystemRandom()
 
     def token_account(self, mint: Pubkey) -> Pubkey:
@@ -309,7 +311,7 @@ class FlashLoanTxBuilder:
         if min_gain is None:
             min_gain = max(legs[-1].min_out - amount - fee, 0)
         floor = loan_balance_before + min_gain
-        guard = profit_guard.check_floor(loan_ata, floor)
+        guard = profit_guard.check_floor(loan_ata, floor, program_id=self.guard_program)
         tip = transfer(TransferParams(from_pubkey=owner, to_pubkey=tip_to, lamports=tip_lamports))
         instructions = (*budget, *creates, *flash.before, *swaps, *flash.after, guard, tip)
         assert len(instructions) == layout.total

@@ -45,6 +45,9 @@ def missing_keys(config: AppConfig) -> list[str]:
     missing = []
     if not config.wallet.pubkey:
         missing.append("wallet.pubkey (the operator wallet's public key)")
+    if not fl.profit_guard_program:
+        missing.append("flash_loan.profit_guard_program (the profit guard you deployed: "
+                       "core/localnet/programs/profit_guard.c)")
     marginfi_usable = bool(fl.marginfi_banks) and bool(fl.marginfi_account)
     if not (fl.solend_reserves or fl.kamino_reserves or marginfi_usable):
         if fl.marginfi_banks and not fl.marginfi_account:

@@ -33,6 +33,7 @@ from solders.transaction import VersionedTransaction
 
 from core.config import AppConfig
 from core.events import AttemptUpdate, EventBus, ValidationResult
+from core.execution.simulation import register_guard_program
 from core.execution.tips import TipDecision
 from core.flashloan.builder import BuiltFlashLoan, FlashLoanTxBuilder
 from core.flashloan.caps import cap_amount, successful_flash_loans
@@ -209,7 +210,9 @@ class FlashLoanExecutor:
         self._tip_policy = tip_policy
         self._priority_fee = priority_fee
         self._tables_source = lookup_tables_source
-        self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng)
+        self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng,
+                                          guard_program=config.flash_loan.guard_program())
+        register_guard_program(self.builder.guard_program)
         self._known_accounts: set[Pubkey] = set()
         self._submit_takes_attempt = submit is not None and _takes_keyword(submit, "attempt")
         self._handed_over: set[str] = set()

@@ -126,6 +126,7 @@ class FlashLoanValidator:
         max_utilization_bps: int = 10_000,
         tip_accounts: Sequence[Pubkey] = ids.JITO_TIP_ACCOUNTS,
         allow_unsigned: bool = False,
+        guard_program: Pubkey = profit_guard.PROGRAM_ID,
     ) -> None:
         self.client = client
         self.min_profit_usd = min_profit_usd
@@ -136,6 +137,7 @@ class FlashLoanValidator:
         # Dry-run holds no key: an all-placeholder signature set passes the signer check, which
         # then only proves the slots are there; the signed transaction is checked again before sending.
         self.allow_unsigned = allow_unsigned
+        self.guard_program = guard_program
 
     @classmethod
     def from_config(
@@ -143,7 +145,7 @@ class FlashLoanValidator:
     ) -> FlashLoanValidator:
         return cls(client, min_profit_usd=config.flash_loan.min_profit_usd,
                    max_compute_units=config.compute.max_compute_units, slippage_bps=slippage_bps,
-                   allow_unsigned=allow_unsigned)
+                   allow_unsigned=allow_unsigned, guard_program=config.flash_loan.guard_program())
 
     async def validate(
         self,
@@ -299,7 +301,7 @@ class FlashLoanValidator:
         self, built: BuiltFlashLoan, ixs: list[CompiledInstruction], keys: list[Pubkey]
     ) -> CheckResult:
         layout = built.layout
-        where = [i for i, ix in enumerate(ixs) if _program(ix, keys) == profit_guard.PROGRAM_ID]
+        where = [i for i, ix in enumerate(ixs) if _program(ix, keys) == self.guard_program]
         threshold = f"guard on {built.loan_token_account} between the repay and the tip, floor >= balance"
         if not where:
             return _check("profit_guard", False, "absent", threshold)

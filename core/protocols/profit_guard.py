@@ -71,6 +71,7 @@ def check_floor(
     *,
     lamports_account: Pubkey | None = None,
     min_lamports: int | None = None,
+    program_id: Pubkey = PROGRAM_ID,
 ) -> Instruction:
     """The guard instruction: fail unless `token_account` holds >= `min_token_amount` (and
     `lamports_account` holds >= `min_lamports` when both are given)."""
@@ -79,4 +80,4 @@ def check_floor(
     accounts = [AccountMeta(token_account, is_signer=False, is_writable=False)]
     if lamports_account is not None:
         accounts.append(AccountMeta(lamports_account, is_signer=False, is_writable=False))
-    return Instruction(PROGRAM_ID, check_floor_data(min_token_amount, min_lamports), accounts)
+    return Instruction(program_id, check_floor_data(min_token_amount, min_lamports), accounts)

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from solders.keypair import Keypair
 from solders.pubkey import Pubkey
+from solders.signature import Signature
 
 from core.config import LOAN_MINT_SYMBOLS, ConfigError, load_config, mint_table_keys
 from core.events import EventBus
@@ -33,6 +34,7 @@ from core.keypair import localnet_keypair_path
 from core.localnet.genesis import Scenario
 from core.localnet.genesis_kamino import kamino_reserves
 from core.localnet.genesis_marginfi import marginfi_account, marginfi_banks
+from core.localnet.programs import program_bytes
 from core.mode import ModeSwitchRefused, StoreSet
 from core.pipeline import default_pipeline
 from core.protocols import ids
@@ -121,11 +123,14 @@ def test_missing_keys_name_the_wallet_and_the_reserves() -> None:
     with pytest.raises(ConfiguredSetupError) as raised:
         configured_setup(config(**{"wallet.pubkey": SOME_KEY}))
     assert raised.value.missing and "flash_loan.marginfi_account" in str(raised.value)
+    # Every flash-loan transaction ends with the profit guard: off localnet it must be named.
+    assert any(m.startswith("flash_loan.profit_guard_program") for m in missing)
 
 
 def test_providers_follow_the_configured_tables_in_config_order() -> None:
     cfg = config(**{
         "wallet.pubkey": SOME_KEY,
+        "flash_loan.profit_guard_program": SOME_KEY,
         "flash_loan.kamino_reserves": {"USDC": SOME_KEY},
         "flash_loan.solend_reserves": {"USDC": SOME_KEY},
         "flash_loan.marginfi_account": SOLEND_USDC,
@@ -176,14 +181,20 @@ def lending_config(scenario: Scenario) -> dict[str, object]:
         "flash_loan.marginfi_banks": {mint_name(b.mint): str(b.address) for b in marginfi_banks(scenario)},
         "flash_loan.marginfi_account": str(account),
         "flash_loan.sol_usdc_pool": str(pool_by(scenario, "SOL", "USDC", 0).address),
+        # The guard the operator deployed: here the local cluster's, at its own id.
+        "flash_loan.profit_guard_program": str(ids.PROFIT_GUARD),
     }
 
 
 @contextlib.asynccontextmanager
-async def custom_stack(tmp_path: Path, provider: str, *, keypair: Path | None = None) -> AsyncIterator[Stack]:
+async def custom_stack(tmp_path: Path, provider: str, *, keypair: Path | None = None,
+                       guard: Pubkey | None = None) -> AsyncIterator[Stack]:
     """The console's Runtime on a `custom` cluster that happens to be the local one; `keypair`
-    replaces the operator's key file (wallet.pubkey stays the operator's)."""
+    replaces the operator's key file (wallet.pubkey stays the operator's); `guard`: the profit
+    guard deployed again at this id, as an operator deploys their own."""
     live = await start_live()
+    if guard is not None:
+        live.local.cluster.svm.add_program(guard, program_bytes("profit_guard"))
     be = await start_block_engine(live.local)
     store = operator_store(tmp_path, live)
     cfg = load_config(None, {
@@ -200,6 +211,7 @@ async def custom_stack(tmp_path: Path, provider: str, *, keypair: Path | None = 
         "mode.approval": "manual",
         "mode.approval_ttl_slots": 1000,
         **lending_config(live.scenario),
+        **({"flash_loan.profit_guard_program": str(guard)} if guard is not None else {}),
     }, search_default_paths=False)
     stack = Stack(live, be, Runtime(cfg), store)
     try:
@@ -257,6 +269,27 @@ async def test_configured_live_approval_lands_and_the_wallet_gains_the_recorded_
         assert len(stack.be.engine.book.records()) == 1
         with StoreReader(stack.store, "live") as reader:
             assert json.dumps(reader.attempt(candidate.attempt_id).validation_results)  # recorded
+
+
+async def test_a_profit_guard_deployed_at_the_operators_own_id_guards_the_trade(tmp_path: Path) -> None:
+    guard = Pubkey.new_unique()
+    async with custom_stack(tmp_path, "solend", guard=guard) as stack:
+        await stack.runtime.switch_to_live("custom")
+        await stack.open_gap()
+        candidate = await stack.pending()
+        outcome = await stack.runtime.approve(candidate.opportunity_id)
+        assert outcome.accepted, outcome.reason
+        await stack.pipeline.drain(timeout=WAIT)
+        row = attempt_row(stack.store, "live", candidate.attempt_id)
+        assert row.state == "settled", (row.state, row.error_detail)
+        checks = {c["name"]: c for c in row.validation_results["checks"]}
+        assert checks["profit_guard"]["passed"]
+        record = stack.live.local.cluster.transaction(Signature.from_string(row.signatures[0]))
+        assert record is not None
+        message = record.tx.message
+        keys = list(message.account_keys)
+        programs = {keys[ix.program_id_index] for ix in message.instructions}
+        assert guard in programs and ids.PROFIT_GUARD not in programs
 
 
 async def test_configured_live_refuses_a_keypair_that_is_not_wallet_pubkey(tmp_path: Path) -> None:
