@@ -13,7 +13,7 @@ import functools
 import time
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -216,53 +216,88 @@ class EventDecodeError(ValueError):
 EVENT_TYPES: dict[str, type[Any]] = {cls.__name__: cls for cls in typing.get_args(Event)}
 
 
+_Decoder = Callable[[Any], Any]
+# Decoders raise EventDecodeError with the path below them (".field", "[i]") then ": why"; each
+# level prepends its own step, so no path string is built unless something is wrong.
+
+
+def _at(step: str, decode: _Decoder, value: Any) -> Any:
+    try:
+        return decode(value)
+    except EventDecodeError as exc:
+        raise EventDecodeError(f"{step}{exc.args[0]}") from None
+
+
 @functools.cache
-def _hints(cls: type[Any]) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _decode(hint: Any, value: Any, where: str) -> Any:
+def _decoder(hint: Any) -> _Decoder:
+    """One decoder per type hint, compiled once: a console attached over the socket decodes every
+    event the engine publishes (thousands a second), so nothing reflective runs per event."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        for option in options:
-            if option is not type(None):
-                return _decode(option, value, where)
+        inner = _decoder(next(o for o in options if o is not type(None)))
+        if type(None) not in options:
+            return inner
+        return lambda value: None if value is None else inner(value)
     if origin is tuple:
-        item = typing.get_args(hint)[0]
-        if not isinstance(value, list):
-            raise EventDecodeError(f"{where}: expected a list, got {type(value).__name__}")
-        return tuple(_decode(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+        item = _decoder(typing.get_args(hint)[0])
+
+        def decode_tuple(value: Any) -> tuple[Any, ...]:
+            if not isinstance(value, list):
+                raise EventDecodeError(f": expected a list, got {type(value).__name__}")
+            return tuple(_at(f"[{i}]", item, v) for i, v in enumerate(value))
+
+        return decode_tuple
     if dataclasses.is_dataclass(hint):
-        return _from_fields(hint, value, where)
+        return _class_decoder(typing.cast(type[Any], hint))
     if hint is Pubkey:
-        try:
-            return Pubkey.from_string(value)
-        except (ValueError, TypeError):
-            raise EventDecodeError(f"{where}: not a base58 pubkey: {value!r:.60}") from None
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)  # JSON writes 1.0 as 1.0, but a hand-written 1 is still a float field
+
+        def decode_pubkey(value: Any) -> Pubkey:
+            try:
+                return Pubkey.from_string(value)
+            except (ValueError, TypeError):
+                raise EventDecodeError(f": not a base58 pubkey: {value!r:.60}") from None
+
+        return decode_pubkey
     if hint in (int, str, bool, float):
-        if type(value) is not hint:
-            raise EventDecodeError(f"{where}: expected {hint.__name__}, got {type(value).__name__}")
-        return value
-    raise EventDecodeError(f"{where}: no decoder for {hint!r}")
+        name = hint.__name__
+
+        def decode_plain(value: Any) -> Any:
+            if type(value) is hint:
+                return value
+            if hint is float and type(value) is int:
+                return float(value)  # JSON writes 1.0 as 1.0, but a hand-written 1 is still a float field
+            raise EventDecodeError(f": expected {name}, got {type(value).__name__}")
+
+        return decode_plain
+
+    def undecodable(value: Any) -> Any:
+        raise EventDecodeError(f": no decoder for {hint!r}")
+
+    return undecodable
 
 
-def _from_fields(cls: type[Any], data: Any, where: str) -> Any:
-    if not isinstance(data, dict):
-        raise EventDecodeError(f"{where}: expected an object, got {type(data).__name__}")
-    hints = _hints(cls)
-    values = {}
-    for f in dataclasses.fields(cls):
-        if f.name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise EventDecodeError(f"{where}.{f.name}: missing")
-            continue
-        values[f.name] = _decode(hints[f.name], data[f.name], f"{where}.{f.name}")
-    return cls(**values)
+@functools.cache
+def _class_decoder(cls: type[Any]) -> _Decoder:
+    hints = typing.get_type_hints(cls)
+    fields = [
+        (f.name, _decoder(hints[f.name]),
+         f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        for f in dataclasses.fields(cls)
+    ]
+
+    def decode_object(data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise EventDecodeError(f": expected an object, got {type(data).__name__}")
+        values = {}
+        for name, decode, required in fields:
+            if name in data:
+                values[name] = _at(f".{name}", decode, data[name])
+            elif required:
+                raise EventDecodeError(f".{name}: missing")
+        return cls(**values)
+
+    return decode_object
 
 
 def from_json_dict(data: dict[str, Any]) -> Event:
@@ -276,7 +311,7 @@ def from_json_dict(data: dict[str, Any]) -> Event:
     cls = EVENT_TYPES.get(data.get("type"))  # type: ignore[arg-type]
     if cls is None:
         raise EventDecodeError(f"unknown event type {data.get('type')!r:.40}")
-    return typing.cast(Event, _from_fields(cls, data, cls.__name__))
+    return typing.cast(Event, _at(cls.__name__, _class_decoder(cls), data))
 
 
 class EventBus:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
 BACKLOG = 5000  # events since the snapshot, replayed by `snapshot()` for a late subscriber
+YIELD_EVERY = 64  # messages read before the reader lets the rest of the event loop run
 
 
 class EngineUnavailable(Exception):
@@ -227,9 +228,15 @@ class EngineClient:
 
     async def _read_loop(self) -> None:
         reason = "engine closed the connection"
+        read = 0
         try:
             while True:
                 message = await self._next()
+                read += 1
+                if read % YIELD_EVERY == 0:
+                    # readline() returns without yielding while the buffer holds lines: at thousands
+                    # of events a second the console's keys and redraws would wait for the backlog.
+                    await asyncio.sleep(0)
                 kind = message["kind"]
                 if kind == "event":
                     event = _event(message.get("event"))
