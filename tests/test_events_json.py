@@ -17,6 +17,7 @@ from core.events import (
     EVENT_TYPES,
     ApprovalDecision,
     EventDecodeError,
+    _plain,
     from_json_dict,
     to_json_dict,
 )
@@ -54,6 +55,12 @@ any_event = st.one_of(*(fields_of(cls) for cls in EVENT_TYPES.values()))
 def test_every_event_survives_a_json_round_trip_as_the_same_typed_value(event: Any) -> None:
     wire = json.dumps(to_json_dict(event))
     assert from_json_dict(json.loads(wire)) == event
+
+
+@settings(max_examples=200)
+@given(any_event)
+def test_the_compiled_encoder_writes_exactly_what_the_general_walk_writes(event: Any) -> None:
+    assert to_json_dict(event) == {"type": type(event).__name__, **_plain(event)}
 
 
 def test_opportunity_comes_back_with_pubkeys_hops_and_fee_breakdown() -> None:

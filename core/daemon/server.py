@@ -48,7 +48,10 @@ from core.search.opportunities import Opportunity, OpportunityWithdrawn
 log = logging.getLogger(__name__)
 
 HELLO_TIMEOUT_S = 5.0
-PUMP_BATCH = 500  # events per write to one console
+PUMP_BATCH = 5000  # events per write to one console
+# The pump lets events gather this long between writes: a console redraws at ui.refresh_hz, and a
+# cycle re-quoted several times in the window is encoded (on the engine's loop) once.
+PUMP_PACE_S = 0.05
 
 
 def coalesce(events: list[Event]) -> list[Event]:
@@ -254,6 +257,7 @@ class EngineServer:
                     messages.append({"kind": "status", "status": self.status(with_preview=preview)})
                 messages.append(self._event_message(event))
             await console.send(*messages)
+            await asyncio.sleep(PUMP_PACE_S)
 
     async def _read_commands(self, reader: asyncio.StreamReader, console: _Console) -> None:
         while line := await reader.readline():
