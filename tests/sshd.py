@@ -132,8 +132,13 @@ class Tmux:
     def send(self, *keys: str) -> None:
         self.server.run(f"tmux send-keys -t {self.session} " + " ".join(shlex.quote(k) for k in keys))
 
-    def capture(self) -> str:
-        return self.server.run(f"tmux capture-pane -p -t {self.session}")
+    def capture(self, *, escapes: bool = False) -> str:
+        """The pane's text; with `escapes`, with the SGR sequences of the colours it holds."""
+        flags = "-p -e" if escapes else "-p"
+        return self.server.run(f"tmux capture-pane {flags} -t {self.session}")
+
+    def resize(self, width: int, height: int) -> None:
+        self.server.run(f"tmux resize-window -t {self.session} -x {width} -y {height}")
 
     def wait_for(self, needle: str, timeout: float = 60) -> str:
         deadline = time.monotonic() + timeout
@@ -158,11 +163,11 @@ class Tmux:
             self.server.run(f"tmux kill-session -t {self.session}")
 
 
-def console_command(store: Path, args: Iterable[str]) -> str:
+def console_command(store: Path, args: Iterable[str], *, term: str = "xterm-256color") -> str:
     """The shell line that runs `arbtui console <args>` next to `store` inside an ssh session.
 
     A login shell over ssh has none of the test's environment: everything is said explicitly.
     """
     arbtui = Path(sys.executable).with_name("arbtui")
     words = " ".join(shlex.quote(arg) for arg in args)
-    return f"cd {shlex.quote(str(store.parent))} && TERM=xterm-256color {arbtui} console {words}"
+    return f"cd {shlex.quote(str(store.parent))} && TERM={shlex.quote(term)} {arbtui} console {words}"
