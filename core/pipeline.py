@@ -71,6 +71,7 @@ from core.flashloan.provider import FlashLoanProvider
 from core.keypair import Signer
 from core.metrics import Metrics
 from core.mode import StoreSet
+from core.protocols import ids
 from core.search.opportunities import Opportunity
 from core.store import BundleAttempt, Mode, StoreError, StoreReader, store_exists
 
@@ -598,6 +599,9 @@ async def default_pipeline(
     config: AppConfig, stores: StoreSet, bus: EventBus, kill_switch: KillSwitch | None
 ) -> FlashLoanPipeline | None:
     """The pipeline for the configured cluster, or None (logged) when it cannot trade there."""
+    if config.cluster.name != "localnet":
+        # No genesis names the tokens here: the console shows at least the loan mints by name.
+        bus.publish(TokenList(tuple(TokenMeta(str(m), sym, dec) for m, sym, dec in ids.WELL_KNOWN_TOKENS)))
     if not config.flash_loan.enabled:
         log.info("flash_loan.enabled is false: opportunities are shown, not traded")
         return None

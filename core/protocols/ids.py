@@ -19,6 +19,10 @@ SYSVAR_RENT = Pubkey.from_string("SysvarRent111111111111111111111111111111111")
 NATIVE_MINT = Pubkey.from_string("So11111111111111111111111111111111111111112")
 USDC_MINT = Pubkey.from_string("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v")
 USDT_MINT = Pubkey.from_string("Es9vMFrzaCERmJfrF4H2FYD4KCoNkY11McCe8BenwNYB")
+# The loan mints' symbols and decimals (their mint accounts' `decimals`), for display.
+WELL_KNOWN_TOKENS: tuple[tuple[Pubkey, str, int], ...] = (
+    (USDC_MINT, "USDC", 6), (NATIVE_MINT, "SOL", 9), (USDT_MINT, "USDT", 6),
+)
 
 RAYDIUM_AMM_V4 = Pubkey.from_string("675kPX9MHTjS2zt1qfr1NYHuzeLXfQM9H24wFSUt1Mp8")
 ORCA_WHIRLPOOL = Pubkey.from_string("whirLbMiicVdio4qvUfM5KAg6Ct8VwpYzGff3uctyCc")

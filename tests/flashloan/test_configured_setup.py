@@ -23,7 +23,7 @@ from solders.pubkey import Pubkey
 from solders.signature import Signature
 
 from core.config import LOAN_MINT_SYMBOLS, ConfigError, load_config, mint_table_keys
-from core.events import EventBus
+from core.events import EventBus, TokenList
 from core.flashloan.configured_setup import (
     ConfiguredSetupError,
     configured_setup,
@@ -147,11 +147,17 @@ async def test_default_pipeline_without_wallet_pubkey_is_none_and_says_why(
     cfg = config(**{"flash_loan.enabled": True, "flash_loan.solend_reserves": {"USDC": SOME_KEY},
                     "store.dir": str(tmp_path)})
     stores = StoreSet(tmp_path)
+    bus = EventBus()
+    shown = bus.subscribe()
     try:
         with caplog.at_level(logging.WARNING, logger="core.pipeline"):
-            assert await default_pipeline(cfg, stores, EventBus(), None) is None
+            assert await default_pipeline(cfg, stores, bus, None) is None
     finally:
         await stores.close()
+    # Not traded, but shown: the console still names the loan mints.
+    (tokens,) = list(shown.drain())
+    assert isinstance(tokens, TokenList)
+    assert {(t.symbol, t.decimals) for t in tokens.tokens} == {("USDC", 6), ("SOL", 9), ("USDT", 6)}
     (record,) = [r for r in caplog.records if "no flash-loan providers" in r.getMessage()]
     assert "wallet.pubkey" in record.getMessage() and "mainnet-beta" in record.getMessage()
     assert "solend_reserves" not in record.getMessage()  # configured: not named as missing
