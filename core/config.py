@@ -33,6 +33,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -398,25 +399,11 @@ class FlashLoanConfig(Section):
         "localnet: mint → pool address. A loan mint without one is not traded.",
     )
 
-    @field_validator("solend_reserves")
+    @field_validator("solend_reserves", "kamino_reserves", "marginfi_banks", "sol_pools")
     @classmethod
-    def _solend_reserves(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_mint_table(value, "reserve")
-
-    @field_validator("kamino_reserves")
-    @classmethod
-    def _kamino_reserves(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_mint_table(value, "reserve")
-
-    @field_validator("marginfi_banks")
-    @classmethod
-    def _marginfi_banks(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_mint_table(value, "bank")
-
-    @field_validator("sol_pools")
-    @classmethod
-    def _sol_pools(cls, value: dict[str, str]) -> dict[str, str]:
-        return _check_mint_table(value, "pool")
+    def _mint_tables(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        what = {"marginfi_banks": "bank", "sol_pools": "pool"}.get(info.field_name or "", "reserve")
+        return _check_mint_table(value, what)
 
     @field_validator("marginfi_account")
     @classmethod

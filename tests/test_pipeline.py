@@ -103,14 +103,18 @@ def operator_store(tmp_path: Path, live: Live) -> Path:
 
 @contextlib.asynccontextmanager
 async def open_stack(tmp_path: Path, *, before_start: Callable[[Path], Awaitable[None]] | None = None,
+                     settings: Callable[[Live, Path], dict[str, object]] | None = None,
                      **overrides: object) -> AsyncIterator[Stack]:
     """The console's Runtime (engine + default pipeline) on the local cluster with its block engine;
-    `before_start(store_dir)` may leave what an earlier run would have left there."""
+    `before_start(store_dir)` may leave what an earlier run would have left there, and
+    `settings(live, store_dir)` adds configuration that depends on the running cluster."""
     live = await start_live()
     be = await start_block_engine(live.local)
     store = operator_store(tmp_path, live)
     if before_start is not None:
         await before_start(store)
+    if settings is not None:
+        overrides = {**overrides, **settings(live, store)}
     config = load_config(None, {
         "store.dir": str(store),
         "cluster.name": "localnet",

@@ -38,11 +38,9 @@ from core.localnet.programs import program_bytes
 from core.mode import ModeSwitchRefused, StoreSet
 from core.pipeline import default_pipeline
 from core.protocols import ids
-from core.runtime import Runtime
 from core.store import StoreReader
-from tests.feed.live import WAIT, pool_by, start_live, stop_live
-from tests.localnet.conftest import start_block_engine, stop_block_engine
-from tests.test_pipeline import SEND_METHODS, Stack, attempt_row, operator_store, start_runtime
+from tests.feed.live import WAIT, Live, pool_by
+from tests.test_pipeline import SEND_METHODS, Stack, attempt_row, open_stack
 
 REPO = Path(__file__).resolve().parents[2]
 SOLEND_USDC = "So1endDq2YkqhipRh3WViPa8hdiSpxWy6z3Z6tMCpAo"  # any valid base58 key serves here
@@ -198,35 +196,20 @@ async def custom_stack(tmp_path: Path, provider: str, *, keypair: Path | None = 
     """The console's Runtime on a `custom` cluster that happens to be the local one; `keypair`
     replaces the operator's key file (wallet.pubkey stays the operator's); `guard`: the profit
     guard deployed again at this id, as an operator deploys their own."""
-    live = await start_live()
-    if guard is not None:
-        live.local.cluster.svm.add_program(guard, program_bytes("profit_guard"))
-    be = await start_block_engine(live.local)
-    store = operator_store(tmp_path, live)
-    cfg = load_config(None, {
-        "store.dir": str(store),
-        "cluster.name": "custom",
-        "cluster.rpc_url": live.rpc_url,
-        "cluster.ws_url": live.ws_url,
-        "jito.regions": {name: be.url(name) for name in ("ny", "frankfurt")},
-        "wallet.keypair": str(keypair or localnet_keypair_path(store)),  # off localnet: from here
-        "flash_loan.enabled": True,
-        "flash_loan.provider": provider,
-        "flash_loan.min_profit_usd": 1.0,
-        "search.loan_mints": ["USDC"],
-        "mode.approval": "manual",
-        "mode.approval_ttl_slots": 1000,
-        **lending_config(live.scenario),
-        **({"flash_loan.profit_guard_program": str(guard)} if guard is not None else {}),
-    }, search_default_paths=False)
-    stack = Stack(live, be, Runtime(cfg), store)
-    try:
-        await start_runtime(stack)
+
+    def custom(live: Live, store: Path) -> dict[str, object]:
+        if guard is not None:
+            live.local.cluster.svm.add_program(guard, program_bytes("profit_guard"))
+        return {
+            "cluster.name": "custom",
+            "wallet.keypair": str(keypair or localnet_keypair_path(store)),  # off localnet: from here
+            "flash_loan.provider": provider,
+            **lending_config(live.scenario),
+            **({"flash_loan.profit_guard_program": str(guard)} if guard is not None else {}),
+        }
+
+    async with open_stack(tmp_path, settings=custom) as stack:
         yield stack
-    finally:
-        await stack.runtime.close()
-        await stop_block_engine(be)
-        await stop_live(live)
 
 
 async def test_configured_dry_run_builds_validates_and_simulates_without_reading_the_scenario(
