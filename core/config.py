@@ -23,10 +23,11 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -115,6 +116,14 @@ def _check_pubkey(value: str) -> str:
     except ValueError:
         raise PydanticCustomError("pubkey", "not a base58 public key") from None
     return text
+
+
+def _optional_pubkey(value: str) -> str:
+    return _check_pubkey(value) if value.strip() else ""
+
+
+# A base58 public key, or empty for "not set".
+OptionalPubkey = Annotated[str, AfterValidator(_optional_pubkey)]
 
 
 def _check_mint_table(table: dict[str, str], what: str) -> dict[str, str]:
@@ -253,17 +262,12 @@ class WalletConfig(Section):
         "On localnet a generated keypair in `store.dir` is used instead.",
     )
 
-    pubkey: str = Field(
+    pubkey: OptionalPubkey = Field(
         "",
         description="The operator wallet's PUBLIC key (base58). Needed to build and dry-run flash loans on "
         "any cluster but localnet without reading the secret; in live mode the keypair's public key "
         "must equal it. Empty: not trading on non-local clusters.",
     )
-
-    @field_validator("pubkey")
-    @classmethod
-    def _pubkey_base58(cls, value: str) -> str:
-        return _check_pubkey(value) if value.strip() else ""
 
     @property
     def keypair_path(self) -> Path:
@@ -364,23 +368,18 @@ class FlashLoanConfig(Section):
         "HmpMfL8942u22htC4EMiWgLX931g3sacXFR6KjuLgKLV; elsewhere none). Used only with `marginfi_account`.",
         json_schema_extra={DERIVED: True},
     )
-    marginfi_account: str = Field(
+    marginfi_account: OptionalPubkey = Field(
         "",
         description="Your existing MarginFi account (base58; create it once with the MarginFi app or CLI, "
         "owned by `wallet.pubkey`). Empty: MarginFi is not used off localnet.",
     )
-    profit_guard_program: str = Field(
+    profit_guard_program: OptionalPubkey = Field(
         "",
         description="Program id of the deployed profit guard (core/localnet/programs/profit_guard.c; every "
         "flash-loan transaction ends with its check). Empty: derived — the local cluster's "
         "ArbGuard111…; no default elsewhere: off localnet nothing is traded until it is set.",
         json_schema_extra={DERIVED: True},
     )
-    @field_validator("profit_guard_program")
-    @classmethod
-    def _guard_base58(cls, value: str) -> str:
-        return _check_pubkey(value) if value.strip() else ""
-
     def guard_program(self) -> Pubkey:
         """The profit guard the builder calls and the validator looks for (the local cluster's when
         unset: off localnet the pipeline is not built without one)."""
@@ -404,11 +403,6 @@ class FlashLoanConfig(Section):
     def _mint_tables(cls, value: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         what = {"marginfi_banks": "bank", "sol_pools": "pool"}.get(info.field_name or "", "reserve")
         return _check_mint_table(value, what)
-
-    @field_validator("marginfi_account")
-    @classmethod
-    def _marginfi_account_base58(cls, value: str) -> str:
-        return _check_pubkey(value) if value.strip() else ""
 
     @field_validator("sol_usdc_pool")
     @classmethod

@@ -31,7 +31,7 @@ from core.localnet.genesis import operator_keypair
 from core.pipeline import FlashLoanPipeline
 from core.protocols import ids
 from core.runtime import Runtime
-from core.store import StoreReader
+from core.store import BundleAttempt, StoreReader
 from tests.feed.live import WAIT, Live, pool_by, start_live, stop_live, swap, units
 from tests.localnet.conftest import LocalBlockEngine, start_block_engine, stop_block_engine
 
@@ -157,7 +157,9 @@ def attempt_row(store: Path, mode: str, attempt_id: str):  # type: ignore[no-unt
         return reader.attempt(attempt_id)
 
 
-async def test_dry_run_approval_simulates_and_records_and_sends_nothing(stack: Stack) -> None:
+async def rehearse(stack: Stack) -> BundleAttempt:
+    """Open a gap and approve its candidate in dry-run: validated, re-checked, simulated, nothing
+    sent. Returns the row; the RPC request log holds what the approval asked the cluster."""
     await stack.open_gap()
     candidate = await stack.pending()
     row = attempt_row(stack.store, "dry-run", candidate.attempt_id)
@@ -168,12 +170,16 @@ async def test_dry_run_approval_simulates_and_records_and_sends_nothing(stack: S
 
     assert outcome.accepted, outcome.reason
     row = attempt_row(stack.store, "dry-run", candidate.attempt_id)
-    assert row.state == "simulated" and row.approved_at is not None and row.simulated_at is not None
-    assert row.validation_results["simulation"]["err"] is None
+    assert row.state == "simulated" and row.validation_results["simulation"]["err"] is None
     log = stack.request_log()
     assert "simulateTransaction" in log  # the re-check simulated the rebuilt transaction
-    assert SEND_METHODS.isdisjoint(log)
-    assert stack.be.engine.book.records() == []
+    assert SEND_METHODS.isdisjoint(log) and stack.be.engine.book.records() == []
+    return row
+
+
+async def test_dry_run_approval_simulates_and_records_and_sends_nothing(stack: Stack) -> None:
+    row = await rehearse(stack)
+    assert row.approved_at is not None and row.simulated_at is not None
 
 
 async def test_live_approval_lands_and_settles_one_row_with_the_wallet_gain(stack: Stack) -> None:
