@@ -182,17 +182,21 @@ async def test_dry_run_approval_simulates_and_records_and_sends_nothing(stack: S
     assert row.approved_at is not None and row.simulated_at is not None
 
 
-async def test_live_approval_lands_and_settles_one_row_with_the_wallet_gain(stack: Stack) -> None:
-    await stack.runtime.switch_to_live("live")
+async def trade(stack: Stack) -> tuple[Candidate, int]:
+    """Open a gap and approve its candidate (the stack is live); returns it and the wallet's USDC
+    change once the bundle is decided."""
     await stack.open_gap()
     candidate = await stack.pending()
     before = await stack.usdc()
-
     outcome = await stack.runtime.approve(candidate.opportunity_id)
     assert outcome.accepted, outcome.reason
     await stack.pipeline.drain(timeout=WAIT)
+    return candidate, await stack.usdc() - before
 
-    gain = await stack.usdc() - before
+
+async def test_live_approval_lands_and_settles_one_row_with_the_wallet_gain(stack: Stack) -> None:
+    await stack.runtime.switch_to_live("live")
+    candidate, gain = await trade(stack)
     with StoreReader(stack.store, "live") as reader:
         rows = [a for a in reader.iter_attempts() if a.opportunity_id == str(candidate.opportunity_id)]
         # Region answers are noted under the state they arrived in: the transitions are the distinct states.

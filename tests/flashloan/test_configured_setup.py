@@ -39,8 +39,8 @@ from core.mode import ModeSwitchRefused, StoreSet
 from core.pipeline import default_pipeline
 from core.protocols import ids
 from core.store import StoreReader
-from tests.feed.live import WAIT, Live, pool_by
-from tests.test_pipeline import Stack, attempt_row, open_stack, rehearse
+from tests.feed.live import Live, pool_by
+from tests.test_pipeline import Stack, attempt_row, open_stack, rehearse, trade
 
 REPO = Path(__file__).resolve().parents[2]
 SOLEND_USDC = "So1endDq2YkqhipRh3WViPa8hdiSpxWy6z3Z6tMCpAo"  # any valid base58 key serves here
@@ -229,15 +229,7 @@ async def test_configured_live_approval_lands_and_the_wallet_gains_the_recorded_
 ) -> None:
     async with custom_stack(tmp_path, provider) as stack:
         await stack.runtime.switch_to_live("custom")  # off localnet the word is the cluster's name
-        await stack.open_gap()
-        candidate = await stack.pending()
-        before = await stack.usdc()
-
-        outcome = await stack.runtime.approve(candidate.opportunity_id)
-        assert outcome.accepted, outcome.reason
-        await stack.pipeline.drain(timeout=WAIT)
-
-        gain = await stack.usdc() - before
+        candidate, gain = await trade(stack)
         row = attempt_row(stack.store, "live", candidate.attempt_id)
         assert row.state == "settled", (row.state, row.error_detail)
         assert row.provider == provider
@@ -251,11 +243,7 @@ async def test_a_profit_guard_deployed_at_the_operators_own_id_guards_the_trade(
     guard = Pubkey.new_unique()
     async with custom_stack(tmp_path, "solend", guard=guard) as stack:
         await stack.runtime.switch_to_live("custom")
-        await stack.open_gap()
-        candidate = await stack.pending()
-        outcome = await stack.runtime.approve(candidate.opportunity_id)
-        assert outcome.accepted, outcome.reason
-        await stack.pipeline.drain(timeout=WAIT)
+        candidate, _ = await trade(stack)
         row = attempt_row(stack.store, "live", candidate.attempt_id)
         assert row.state == "settled", (row.state, row.error_detail)
         checks = {c["name"]: c for c in row.validation_results["checks"]}
