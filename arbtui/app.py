@@ -319,6 +319,7 @@ class ArbConsole(App[int]):
             await asyncio.sleep(0)
 
     async def on_unmount(self) -> None:
+        gc.unfreeze()  # what on_mount froze is the collector's again (tests mount many consoles)
         if self._sub is not None:
             self._sub.close()
         for reader in self._readers.values():
