@@ -11,6 +11,7 @@ The engine's handler is the executor itself: `await executor(opportunity)`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import inspect
 import logging
@@ -54,6 +55,9 @@ from core.store import BundleAttempt, StoreWriter
 from core.store import Opportunity as StoredOpportunity
 
 log = logging.getLogger(__name__)
+
+# How old the count of live successes behind the graduated caps may be.
+SUCCESSES_TTL_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -210,6 +214,8 @@ class FlashLoanExecutor:
         self._tip_policy = tip_policy
         self._priority_fee = priority_fee
         self._tables_source = lookup_tables_source
+        self._successes_cached = 0
+        self._successes_at: float | None = None
         self.builder = FlashLoanTxBuilder(payer, slippage_bps=slippage_bps, rng=rng,
                                           guard_program=config.flash_loan.guard_program())
         register_guard_program(self.builder.guard_program)
@@ -228,6 +234,15 @@ class FlashLoanExecutor:
 
     def successes(self) -> int:
         return 0 if self.store_dir is None else successful_flash_loans(self.store_dir)
+
+    async def _successes(self) -> int:
+        """`successes()` read off the event loop, at most once a second. Successes only grow, so
+        a count up to a second old can only make the graduated cap smaller, never larger."""
+        now = time.monotonic()
+        if self._successes_at is None or now - self._successes_at >= SUCCESSES_TTL_S:
+            self._successes_cached = await asyncio.to_thread(self.successes)
+            self._successes_at = now
+        return self._successes_cached
 
     def cu_limit_for(self, provider: str, dexes: Sequence[str]) -> int:
         compute = self.config.compute
@@ -317,7 +332,7 @@ class FlashLoanExecutor:
             if p.supports(mint):
                 await p.refresh(self.client, mint)
         prices = await self.pricer.prices(self.client, mint)
-        cap = cap_amount(cfg.flash_loan, self.successes(), prices)
+        cap = cap_amount(cfg.flash_loan, await self._successes(), prices)
         amount = min(opp.amount_in, cap)
         if amount <= 0:
             raise _Refused("cap", f"cap {cap} leaves nothing to borrow")
