@@ -176,9 +176,13 @@ class FlashLoanPipeline:
         bundles to the end even if the market stays quiet. The first live `prepare` waits for it."""
         if not store_exists(self.stores.store_dir, "live"):
             return
-        try:
+
+        def unsettled() -> bool:
             with StoreReader(self.stores.store_dir, "live") as reader:
-                leftovers = bool(reader.unsettled_attempts())
+                return bool(reader.unsettled_attempts())
+
+        try:
+            leftovers = await asyncio.to_thread(unsettled)
         except StoreError as exc:
             log.warning("live store not read for reconciliation: %s", exc)
             return
