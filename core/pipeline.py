@@ -80,6 +80,10 @@ log = logging.getLogger(__name__)
 # Prepared candidates kept for the approval queue; the queue's TTL drops them long before this.
 MAX_REMEMBERED = 1_000
 CLOSE_GRACE_S = 5.0
+# A clean stop waits this long for bundles in flight to be decided (landed, or their blockhash
+# expired: 150 blocks, about a minute on mainnet, 7.5 s on the local cluster) so it leaves nothing
+# `submitted` behind; what is still out after it is reconciled by the next start.
+CLOSE_DRAIN_S = 90.0
 TIP_FLOOR_REFRESH_S = 10.0
 FIRST_TIP_FLOOR_WAIT_S = 1.0
 # Profit / minimum profit at or above which a transaction is that urgent (its fee percentile).
@@ -560,16 +564,24 @@ class FlashLoanPipeline:
         )
 
     async def drain(self, timeout: float | None = None) -> None:
-        """Wait for every live submission in flight to reach a final state, and for a lookup-table
-        update in progress to be warm."""
+        """Wait for every live submission in flight to reach a final state (outbid bundles still
+        watched included), and for a lookup-table update in progress to be warm."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         waiting = [*self._sending, *([self._table_sync] if self._table_sync is not None else [])]
         if waiting:
             await asyncio.wait(waiting, timeout=timeout)
+        if self._submitter is not None:
+            left = None if deadline is None else max(0.0, deadline - loop.time())
+            watching = asyncio.ensure_future(self._submitter.drain())
+            await asyncio.wait([watching], timeout=left)
+            if not watching.done():
+                watching.cancel()  # stops only the waiting: the watchers go on (Submitter.drain)
 
     async def close(self) -> None:
         # In-flight bundles get a moment to land and settle; what is still out after that stays
         # `submitted` in the store, and the next start's reconciliation follows it (never re-sends).
-        await self.drain(timeout=CLOSE_GRACE_S)
+        await self.drain(timeout=CLOSE_DRAIN_S)
         if self._submitter_start is not None and not self._submitter_start.done():
             self._submitter_start.cancel()  # what it has not followed yet, the next start does
             await asyncio.gather(self._submitter_start, return_exceptions=True)

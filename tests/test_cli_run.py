@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from solders.pubkey import Pubkey
@@ -19,6 +20,7 @@ from core.localnet.launcher import is_listening
 from core.search.dex_raydium import RAYDIUM_AMM_V4
 from core.search.fees import FeeBreakdown
 from core.search.opportunities import Hop, Opportunity, OpportunityWithdrawn
+from core.store import FINAL_STATES, StoreReader
 
 WAIT = 30.0
 
@@ -165,6 +167,33 @@ def test_for_duration_stops_by_itself_and_prints_a_summary(tmp_path: Path) -> No
         assert summary["type"] == "Summary" and summary["mode"] == "dry-run"
         assert summary["opportunity_cycles"] > 0 and summary["seconds"] >= 8
         assert summary["submitted"] == 0  # dry-run sends nothing
+        return
+    raise AssertionError("three port pairs taken")
+
+
+def test_live_headless_run_lands_profitable_bundles_and_stores_every_attempt(tmp_path: Path) -> None:
+    """The issue's "done when": on the embedded cluster (its block engine runs competing searchers),
+    auto approval and dry-run off, the run lands profitable flash-loan bundles and the store holds
+    every attempt, each in a final state, its settled profit the summary's."""
+    rng = random.Random(os.getpid() + 2)
+    for _ in range(3):
+        port = _free_port_pair(rng)
+        store = tmp_path / f"store{port}"
+        cmd, env = _headless(tmp_path, store, port, "--for", "30s", "--set", "mode.dry_run=false")
+        done = subprocess.run(cmd, cwd=tmp_path, env=env, text=True, capture_output=True, timeout=WAIT * 4)
+        if done.returncode != 0 and "address already in use" in done.stderr:
+            continue
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(done.stdout.splitlines()[-1])
+        assert summary["type"] == "Summary" and summary["mode"] == "live"
+        assert summary["landed"] >= 1 and summary["realised_profit"] > 0, summary
+        with StoreReader(store, "live") as reader:
+            attempts = list(reader.iter_attempts())
+        assert attempts and all(a.state in FINAL_STATES for a in attempts), \
+            Counter(a.state for a in attempts if a.state not in FINAL_STATES)
+        settled = [a for a in attempts if a.state == "settled"]
+        assert len(settled) == summary["landed"]
+        assert sum(a.realised_profit or 0 for a in settled) == summary["realised_profit"]
         return
     raise AssertionError("three port pairs taken")
 

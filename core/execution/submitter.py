@@ -385,7 +385,8 @@ class Submitter:
     async def drain(self) -> None:
         """Wait until every outbid bundle still being watched has landed or expired."""
         while self._watchers:
-            await asyncio.gather(*list(self._watchers), return_exceptions=True)
+            # asyncio.wait, not gather: a caller that stops waiting must not cancel the watchers.
+            await asyncio.wait(list(self._watchers))
 
     async def close(self) -> None:
         """Record the slower regions' last answers and stop watching (an attempt still followed stays
