@@ -415,7 +415,10 @@ class ArbConsole(App[int]):
         table = pane.table
         # Only what can be seen (plus a page below the cursor) is drawn: of thousands of cycles
         # the screen holds a few dozen, and the table is patched in place, not rebuilt.
-        shown = min(OPPORTUNITIES_SHOWN, max(table.size.height, table.cursor_row + 1) + ROWS_BELOW)
+        # The pane's height, not only the table's: a table hidden behind the placeholder has none,
+        # and the first rows would otherwise stop at a handful until the next change redraws them.
+        visible = max(table.size.height, pane.size.height, table.cursor_row + 1)
+        shown = min(OPPORTUNITIES_SHOWN, visible + ROWS_BELOW)
         rows = sorted_rows(self.view, self.sort, self.text_filter, limit=shown)
         total = len(self.view.opportunities)
         wide = pane.columns == WIDE_COLUMNS

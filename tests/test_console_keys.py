@@ -406,3 +406,19 @@ async def test_footer_offers_approve_only_on_a_pending_row_and_quiet_redraws_lea
         assert "approve" not in offered() and "reject" not in offered()
         await pilot.press("q")
     await runtime.close()
+
+
+async def test_the_first_opportunities_fill_the_pane_without_waiting_for_another_change(
+    tmp_path: Path,
+) -> None:
+    runtime, _ = await started(tmp_path)
+    app = ArbConsole(runtime.config, link=runtime)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)  # empty: the placeholder stands where the table will be
+        pane = app.query_one("#opportunities", Pane)
+        for oid in range(1, 41):  # one burst, then a quiet market
+            runtime.bus.publish(opportunity(oid, net=oid * 10_000))
+        await pilot.pause(0.5)
+        assert pane.table.row_count >= pane.size.height - 3  # every line of the pane holds a row
+        await pilot.press("q")
+    await runtime.close()
