@@ -25,6 +25,7 @@ from core.execution.jito_client import MAINNET_TIP_FLOOR_URL
 from core.execution.rpc import JsonRpc, RpcError
 from core.keypair import KeypairError, load_keypair
 from core.mode import keypair_path
+from core.protocols import ids
 from core.protocols.ids import JITO_TIP_ACCOUNTS
 
 HTTP_TIMEOUT_S = 5.0
@@ -257,6 +258,52 @@ class Doctor:
             )
         return Check("lookup tables", True, f"{len(addresses)} present on chain")
 
+    async def check_flash_loans(self) -> Check:
+        """Off localnet: every configured lending account, pool and the profit guard is on the
+        cluster and owned by the program it claims to be (a typo or another cluster's address
+        fails here, not in the first simulation)."""
+        from core.config import mint_table_keys
+        from core.flashloan.configured_setup import missing_keys
+
+        fl = self.config.flash_loan
+        name = "flash loans"
+        if not fl.enabled:
+            return Check(name, True, "off (flash_loan.enabled = false): opportunities shown, not traded")
+        if self.config.cluster.name == "localnet":
+            return Check(name, True, "lenders, pools and wallet from the local cluster's genesis")
+        missing = missing_keys(self.config)
+        if missing:
+            return Check(name, False, "not configured: nothing will be traded", "set " + "; ".join(missing))
+        wanted: list[tuple[str, str, str | None]] = [  # (key, address, owner program; None: executable)
+            ("flash_loan.profit_guard_program", fl.profit_guard_program, None),
+            ("flash_loan.sol_usdc_pool", fl.sol_usdc_pool, str(ids.RAYDIUM_AMM_V4)),
+        ]
+        for key, table, program in (("flash_loan.solend_reserves", fl.solend_reserves, ids.SOLEND),
+                                     ("flash_loan.kamino_reserves", fl.kamino_reserves, ids.KAMINO_LEND),
+                                     ("flash_loan.marginfi_banks", fl.marginfi_banks, ids.MARGINFI_V2),
+                                     ("flash_loan.sol_pools", fl.sol_pools, ids.RAYDIUM_AMM_V4)):
+            wanted += [(f"{key}.{mint}", str(address), str(program))
+                       for mint, address in mint_table_keys(table).items()]
+        if fl.marginfi_banks and fl.marginfi_account:
+            wanted.append(("flash_loan.marginfi_account", fl.marginfi_account, str(ids.MARGINFI_V2)))
+        try:
+            addresses = [address for _, address, _ in wanted]
+            reply = await self.call("getMultipleAccounts", [addresses, {"encoding": "base64"}])
+        except RpcError as exc:
+            return Check(name, False, f"cannot read the accounts: {exc.message}", "fix the rpc check first")
+        for (key, address, program), account in zip(wanted, reply["value"], strict=True):
+            if account is None:
+                return Check(name, False, f"{key} {address}: no such account on {self.config.cluster.name}",
+                             f"check {key} (an address of another cluster, or a typo)")
+            if program is None and not account.get("executable"):
+                return Check(name, False, f"{key} {address} is not a program",
+                             f"deploy the profit guard; set {key}")
+            if program is not None and account.get("owner") != program:
+                owner = account.get("owner")
+                return Check(name, False, f"{key} {address} is owned by {owner}, not {program}",
+                             f"check {key}")
+        return Check(name, True, f"{len(wanted)} accounts present, owned as configured")
+
     def check_store(self) -> Check:
         store_dir = Path(self.config.store.dir)
         fix = f"make {store_dir} a directory this user can write (or set store.dir)"
@@ -310,6 +357,7 @@ class Doctor:
             self.check_tip_accounts(),
             await self.check_wallet(),
             await self.check_lookup_tables(),
+            await self.check_flash_loans(),
             self.check_store(),
             await self.check_clock(),
         ]

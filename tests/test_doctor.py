@@ -8,12 +8,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from solders.pubkey import Pubkey
 
 from arbtui.cli import main
 from core.config import AppConfig, load_config
 from core.doctor import Check, diagnose
+from core.flashloan.localnet_setup import fetch_scenario, pricer_from_scenario
 from core.keypair import localnet_keypair_path
 from core.localnet.launcher import ClusterHandle, ensure_cluster
+from core.protocols import ids
 from tests.daemon.ports import free_port_triple, localnet_settings
 
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("clean_env")]
@@ -52,7 +55,7 @@ def test_every_check_passes_on_the_local_cluster(
     names = [line.split(":")[0] for line in lines]
     assert names == ["✓ config", "✓ rpc", "✓ websocket", "✓ region ny", "✓ region frankfurt",
                      "✓ region tokyo", "✓ tip floor", "✓ tip accounts", "✓ wallet", "✓ lookup tables",
-                     "✓ store", "✓ clock"]
+                     "✓ flash loans", "✓ store", "✓ clock"]
     assert "ms" in next(line for line in lines if line.startswith("✓ region ny"))
 
 
@@ -91,3 +94,34 @@ def test_a_broken_configuration_is_a_failed_check_with_its_fix(capsys: pytest.Ca
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("✗ config: cluster.rpc_url: must be an http:// or https:// URL")
     assert out[1].strip().startswith("fix: correct the value")
+
+
+def test_a_custom_clusters_flash_loan_accounts_are_checked_on_chain(
+    cluster: tuple[ClusterHandle, dict[str, object]],
+) -> None:
+    _, settings = cluster
+    scenario = asyncio.run(fetch_scenario(str(settings["cluster.rpc_url"])))
+    pool = str(pricer_from_scenario(scenario).sol_usdc_pool[0])
+    reserves = {str(r.liquidity_mint): str(r.address) for r in scenario.solend_reserves}
+    good = {
+        "cluster.name": "custom",
+        "flash_loan.enabled": True,
+        "wallet.pubkey": str(scenario.wallet),
+        "flash_loan.solend_reserves": reserves,
+        "flash_loan.sol_usdc_pool": pool,
+        "flash_loan.profit_guard_program": str(ids.PROFIT_GUARD),
+    }
+
+    def flash_check(**changes: object) -> Check:
+        return by_name(asyncio.run(diagnose(config_with(settings, **{**good, **changes}))))["flash loans"]
+
+    ok = flash_check()
+    assert ok.ok and "accounts present" in ok.detail, ok
+    unset = flash_check(**{"wallet.pubkey": ""})
+    assert not unset.ok and unset.fix.startswith("set wallet.pubkey")
+    not_a_program = flash_check(**{"flash_loan.profit_guard_program": pool})
+    assert not not_a_program.ok and "not a program" in not_a_program.detail
+    pool_as_reserve = flash_check(**{"flash_loan.solend_reserves": {"USDC": pool}})
+    assert not pool_as_reserve.ok and f"not {ids.SOLEND}" in pool_as_reserve.detail
+    absent = flash_check(**{"flash_loan.solend_reserves": {"USDC": str(Pubkey.new_unique())}})
+    assert not absent.ok and "no such account" in absent.detail and "flash_loan.solend_reserves" in absent.fix

@@ -3,7 +3,8 @@
 On mainnet-beta (or a `custom` cluster) nothing describes the lending markets to the engine, so the
 operator names them: `flash_loan.solend_reserves`, `kamino_reserves`, `marginfi_banks` (with the
 existing `marginfi_account`), the Raydium `sol_usdc_pool` that prices lamports, optional `sol_pools`
-for other loan mints, and `wallet.pubkey`, the owner every transaction is built for (dry-run never
+for other loan mints, the deployed `profit_guard_program` every transaction ends with, and
+`wallet.pubkey`, the owner every transaction is built for (dry-run never
 reads the keypair). Localnet reads the same things from its genesis (`localnet_setup`).
 """
 
