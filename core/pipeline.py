@@ -34,7 +34,7 @@ Execution policy, the same in both modes (dry-run rehearses exactly what live wo
 - live, at most one bundle of ours writes a pool at a time: a cycle through a pool with a bundle
   still out is passed over and handed back (`on_free`) once it is decided, so the bot never races
   its own bundles for one gap; a quote of a pool state older than our own landing on it, or whose
-  best net is under the minimum, is not built at all.
+  best net is under the minimum or leaves no room for the live tip floor, is not built at all.
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ from core.execution.rpc import JsonRpc, RpcError
 from core.execution.submitter import Submitter
 from core.execution.tips import DynamicTip, TipDecision, TipHistory
 from core.flashloan.executor import FlashLoanExecutor, Prepared, Pricer, stored_opportunity
+from core.flashloan.profitability import LoanPrices, PriceError
 from core.flashloan.provider import FlashLoanProvider
 from core.keypair import Signer
 from core.metrics import Metrics
@@ -164,14 +165,15 @@ class FlashLoanPipeline:
         self._moved_at: dict[Pubkey, int] = {}
         self.passed_stale = 0
         self.passed_small = 0
+        self.passed_tip_floor = 0
         self.on_free: Callable[[list[int]], None] | None = None
         # The live signer while the engine is live (the Runtime's ModeController holds it): lookup
         # tables are made from the first live candidate, since without them a 3-hop route does
         # not fit a transaction and nothing would ever be dispatched to make them.
         self.live_signer: Callable[[], Signer | None] = lambda: None
-        # flash_loan.min_profit_usd in each loan mint's units, at the price of its latest build;
-        # and the last quote (opportunity id) of each cycle that was validated.
-        self._min_net: dict[Pubkey, int] = {}
+        # Each loan mint's prices at its latest build, and the last quote (opportunity id) of each
+        # cycle that was validated.
+        self._prices: dict[Pubkey, LoanPrices] = {}
         self._validated_quote: dict[int, int] = {}
 
     async def start(self) -> None:
@@ -198,11 +200,7 @@ class FlashLoanPipeline:
     async def prepare(self, opportunity: Opportunity, mode: Mode) -> Candidate | None:
         if not self.config.flash_loan.enabled:
             return None
-        if opportunity.net < self._min_net.get(opportunity.loan_mint, 0):
-            # The search's net is at its profit-maximising size with fewer costs than the
-            # validator counts (no rent, no priority fee): under the minimum there, under it at
-            # any size. Not worth a build and a simulation, nor a row.
-            self.passed_small += 1
+        if self._refused_unbuilt(opportunity):
             return None
         if mode == "live":
             # Reconciliation (at the Submitter's start) must run before this run's first live row
@@ -233,8 +231,7 @@ class FlashLoanPipeline:
         if signer is not None and signer.pubkey == self.owner:
             self._sync_tables(signer.solders_keypair())
         if prepared.prices is not None:
-            self._min_net[opportunity.loan_mint] = prepared.prices.from_usd(
-                self.config.flash_loan.min_profit_usd)
+            self._prices[opportunity.loan_mint] = prepared.prices
         writer.add_opportunity(stored_opportunity(opportunity, attempt))
         lifecycle = Lifecycle(writer, bus=self.bus)
         if not prepared.passed:
@@ -367,6 +364,30 @@ class FlashLoanPipeline:
         self._sending.add(task)
         task.add_done_callback(done)
         self._sync_tables(keypair)
+
+    def _refused_unbuilt(self, opportunity: Opportunity) -> bool:
+        """What the validator and the tip policy would refuse, told from the search's quote alone.
+
+        The search's net is at its profit-maximising size and counts fewer costs than the
+        validator (no rent, no priority fee): under the minimum profit there, under it at any
+        size; and when even that net, before its own tip estimate, leaves less room above the
+        minimum than the live tip floor, the tip policy refuses (`tip_cap`). Neither is worth a
+        build, a simulation or a row."""
+        prices = self._prices.get(opportunity.loan_mint)
+        if prices is None:
+            return False
+        try:
+            min_units = prices.from_usd(self.config.flash_loan.min_profit_usd)
+            if opportunity.net < min_units:
+                self.passed_small += 1
+                return True
+            room = prices.loan_to_lamports(opportunity.net + opportunity.fees.tip - min_units)
+        except PriceError:
+            return False
+        if room < self.tips.floor_lamports():
+            self.passed_tip_floor += 1
+            return True
+        return False
 
     def worth_another_look(self, opportunity: Opportunity) -> bool:
         """Whether a cycle passed over while its pools were busy is worth preparing again: its

@@ -122,5 +122,11 @@ async def test_live_bundles_writing_the_same_pool_go_out_one_at_a_time_and_all_l
         assert await original(stale, "live") is None and stack.pipeline.passed_stale == 1
         small = dataclasses.replace(traded, id=10**9 + 1, net=1)
         assert await original(small, "live") is None and stack.pipeline.passed_small >= 1
+        # Exactly the minimum, no tip of its own: no room for even the minimum tip (tip_cap).
+        prices = stack.pipeline._prices[traded.loan_mint]
+        bare = prices.from_usd(stack.pipeline.config.flash_loan.min_profit_usd)
+        no_room = dataclasses.replace(traded, id=10**9 + 2, net=bare,
+                                      fees=dataclasses.replace(traded.fees, tip=0))
+        assert await original(no_room, "live") is None and stack.pipeline.passed_tip_floor == 1
         assert len(live_rows(stack.store)) == rows
 

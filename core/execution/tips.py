@@ -112,7 +112,7 @@ class DynamicTip:
         tod = cfg.time_of_day_multiplier(hour)
         base = expected_profit_lamports * cfg.tip_percent / 100
         wanted = round(base * inclusion * tod * bump)
-        floor = max(cfg.min_tip_lamports, self._floor_percentile())
+        floor = self.floor_lamports()
         cap = expected_profit_lamports - min_profit_lamports
         tip = min(max(wanted, floor), cap)
         dropped = tip < floor
@@ -130,6 +130,10 @@ class DynamicTip:
             shown = self.history.last_tip if dropped else tip
             self._bus.publish(TipPolicy(cfg.tip_percent, inclusion, tod, floor, shown))
         return decision
+
+    def floor_lamports(self) -> int:
+        """The least tip any bundle gets: `min_tip_lamports`, or the live floor's percentile."""
+        return max(self.config.min_tip_lamports, self._floor_percentile())
 
     def _floor_percentile(self) -> int:
         if self.tip_floor is None:
