@@ -57,6 +57,11 @@ class Metrics:
         )
         self.retries = Counter("arb_retries", "Bundle retries, by failure reason", ["reason"], registry=r)
         self.opportunities_seen = Counter("arb_opportunities_seen", "Opportunities detected", registry=r)
+        self.opportunities_passed = Counter(
+            "arb_opportunities_passed",
+            "Opportunities not built, by reason (small, tip_floor, stale, pool_busy)",
+            ["reason"], registry=r,
+        )
         self.detection_latency_seconds = Histogram(
             "arb_detection_latency_seconds",
             "Account update received → opportunity detected (seconds)",

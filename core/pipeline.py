@@ -43,7 +43,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -159,13 +159,11 @@ class FlashLoanPipeline:
         # for one (with their pools), handed to `on_free` once none of their pools is busy.
         self._busy_pools: dict[Pubkey, int] = {}
         self._deferred: dict[int, tuple[Pubkey, ...]] = {}
-        self.passed_busy = 0
+        # Opportunities not built, by reason (small, tip_floor, stale, pool_busy).
+        self.passed: Counter[str] = Counter()
         # The slot each pool was last moved by a bundle of ours: a quote of an older state of it
         # is sized for a gap our trade has already taken.
         self._moved_at: dict[Pubkey, int] = {}
-        self.passed_stale = 0
-        self.passed_small = 0
-        self.passed_tip_floor = 0
         self.on_free: Callable[[list[int]], None] | None = None
         # The live signer while the engine is live (the Runtime's ModeController holds it): lookup
         # tables are made from the first live candidate, since without them a 3-hop route does
@@ -210,7 +208,7 @@ class FlashLoanPipeline:
             states = zip(pools, opportunity.state_slots, strict=True)
             if any(slot < self._moved_at.get(pool, -1) for pool, slot in states):
                 # The search quotes the new state as soon as the feed delivers it.
-                self.passed_stale += 1
+                self._passed("stale")
                 return None
             if any(pool in self._busy_pools for pool in pools):
                 # A bundle of ours that writes one of these pools is still out. Sent now, this one
@@ -219,7 +217,7 @@ class FlashLoanPipeline:
                 # and counting as a failure. It is taken up again, quoted on the state after ours,
                 # once the pools are free.
                 self._deferred[opportunity.cycle_id] = pools
-                self.passed_busy += 1
+                self._passed("pool_busy")
                 return None
         writer = self.stores.writer(mode)
         self._validated_quote[opportunity.cycle_id] = opportunity.id
@@ -365,6 +363,12 @@ class FlashLoanPipeline:
         task.add_done_callback(done)
         self._sync_tables(keypair)
 
+    def _passed(self, reason: str) -> None:
+        """An opportunity not built (no row): counted here and in arb_opportunities_passed."""
+        self.passed[reason] += 1
+        if self.metrics is not None:
+            self.metrics.opportunities_passed.labels(reason=reason).inc()
+
     def _refused_unbuilt(self, opportunity: Opportunity) -> bool:
         """What the validator and the tip policy would refuse, told from the search's quote alone.
 
@@ -379,13 +383,13 @@ class FlashLoanPipeline:
         try:
             min_units = prices.from_usd(self.config.flash_loan.min_profit_usd)
             if opportunity.net < min_units:
-                self.passed_small += 1
+                self._passed("small")
                 return True
             room = prices.loan_to_lamports(opportunity.net + opportunity.fees.tip - min_units)
         except PriceError:
             return False
         if room < self.tips.floor_lamports():
-            self.passed_tip_floor += 1
+            self._passed("tip_floor")
             return True
         return False
 

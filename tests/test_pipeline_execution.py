@@ -204,6 +204,9 @@ async def test_a_tip_floor_above_the_profit_cap_refuses_the_candidate_with_the_r
         # The tip policy's floor only (the search still finds the gap with the configured tips).
         tips = stack.pipeline.tips
         tips.config = tips.config.model_copy(update={"min_tip_lamports": 50 * 10**9})
+        # Before the pipeline knows the loan mint's price, candidates are built and the tip policy
+        # refuses them with the reason in their row; after, they are refused unbuilt (counted).
+        stack.pipeline._refused_unbuilt = lambda opportunity: False  # type: ignore[method-assign]
         await stack.open_gap()
         deadline = time.monotonic() + WAIT
         while not (refused := refusals(stack.store, "dry-run", "tip_cap")):
@@ -212,6 +215,23 @@ async def test_a_tip_floor_above_the_profit_cap_refuses_the_candidate_with_the_r
         row = refused[0]
         assert row.state == "rejected"
         assert "tip floor 50000000000 lamports exceeds the profit cap" in row.error_detail
+        assert not stack.runtime.queue.pending()
+
+
+async def test_a_tip_floor_above_every_quotes_room_refuses_them_unbuilt_and_counts_them(
+    tmp_path: Path,
+) -> None:
+    async with open_stack(tmp_path) as stack:
+        tips = stack.pipeline.tips
+        tips.config = tips.config.model_copy(update={"min_tip_lamports": 50 * 10**9})
+        await stack.open_gap()
+        deadline = time.monotonic() + WAIT
+        while stack.pipeline.passed["tip_floor"] == 0:
+            assert time.monotonic() < deadline, stack.pipeline.passed
+            await asyncio.sleep(0.05)
+        with StoreReader(stack.store, "dry-run") as reader:
+            rows = list(reader.iter_attempts())
+        assert all(a.state == "rejected" for a in rows)  # the few built before the price was known
         assert not stack.runtime.queue.pending()
 
 

@@ -98,7 +98,7 @@ async def test_live_bundles_writing_the_same_pool_go_out_one_at_a_time_and_all_l
         # The gap makes several cycles through pool 0 profitable at once; each one the engine
         # hands over while a bundle of ours on pool 0 is out is passed over, and quoted afresh
         # once that bundle has landed.
-        await until(lambda: stack.pipeline.passed_busy > 0 and any(
+        await until(lambda: stack.pipeline.passed["pool_busy"] > 0 and any(
             a.state == "settled" for a in live_rows(stack.store)))
         await stack.pipeline.drain(timeout=WAIT)
         await stack.runtime.engine.stop()  # type: ignore[union-attr]
@@ -119,14 +119,14 @@ async def test_live_bundles_writing_the_same_pool_go_out_one_at_a_time_and_all_l
         traded = seen[int(sent[0].opportunity_id)]
         rows = len(live_rows(stack.store))
         stale = dataclasses.replace(traded, id=10**9, state_slots=(0,) * len(traded.route))
-        assert await original(stale, "live") is None and stack.pipeline.passed_stale == 1
+        assert await original(stale, "live") is None and stack.pipeline.passed["stale"] == 1
         small = dataclasses.replace(traded, id=10**9 + 1, net=1)
-        assert await original(small, "live") is None and stack.pipeline.passed_small >= 1
+        assert await original(small, "live") is None and stack.pipeline.passed["small"] >= 1
         # Exactly the minimum, no tip of its own: no room for even the minimum tip (tip_cap).
         prices = stack.pipeline._prices[traded.loan_mint]
         bare = prices.from_usd(stack.pipeline.config.flash_loan.min_profit_usd)
         no_room = dataclasses.replace(traded, id=10**9 + 2, net=bare,
                                       fees=dataclasses.replace(traded.fees, tip=0))
-        assert await original(no_room, "live") is None and stack.pipeline.passed_tip_floor == 1
+        assert await original(no_room, "live") is None and stack.pipeline.passed["tip_floor"] == 1
         assert len(live_rows(stack.store)) == rows
 
