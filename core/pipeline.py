@@ -637,7 +637,8 @@ class FlashLoanPipeline:
 
 
 async def default_pipeline(
-    config: AppConfig, stores: StoreSet, bus: EventBus, kill_switch: KillSwitch | None
+    config: AppConfig, stores: StoreSet, bus: EventBus, kill_switch: KillSwitch | None,
+    metrics: Metrics | None = None,
 ) -> FlashLoanPipeline | None:
     """The pipeline for the configured cluster, or None (logged) when it cannot trade there."""
     if config.cluster.name != "localnet":
@@ -678,7 +679,7 @@ async def default_pipeline(
     started = time.monotonic()
     pipeline = FlashLoanPipeline(config=config, client=client, owner=owner, providers=providers,
                                  pricer=pricer, stores=stores, bus=bus, kill_switch=kill_switch,
-                                 owns_client=True)
+                                 metrics=metrics, owns_client=True)
     log.info("flash-loan pipeline for %s wallet %s (%s) ready in %.3fs", config.cluster.name, owner,
              ", ".join(p.name for p in providers), time.monotonic() - started)
     return pipeline

@@ -30,6 +30,7 @@ from core.events import (
 )
 from core.execution.kill_switch import KillSwitch
 from core.keypair import Signer
+from core.metrics import Metrics, MetricsServer, start_metrics_server
 from core.mode import LivePreview, ModeController, StoreSet
 from core.search.opportunities import Opportunity, OpportunityWithdrawn
 from core.store import IN_FLIGHT_STATES, KillSwitchEvent, Mode, StoreError, StoreReader, store_exists
@@ -84,6 +85,9 @@ class Runtime:
         self.with_engine = with_engine  # False: events come from elsewhere (tests, benchmarks, a replay)
         # The engine's kill switch: the pipeline and its Submitter ask it before anything is sent.
         self.kill_switch = KillSwitch(config.risk, mode="dry-run", writer=self.stores.writer("dry-run"))
+        # One registry per engine; served on metrics.bind when metrics.enabled.
+        self.metrics = Metrics()
+        self._metrics_server: MetricsServer | None = None
         self.queue = ApprovalQueue(
             config.mode,
             self.stores.writer("dry-run"),
@@ -189,6 +193,10 @@ class Runtime:
 
     async def start(self) -> None:
         self._restore_kill_switch()
+        try:
+            self._metrics_server = start_metrics_server(self.config.metrics, self.metrics)
+        except OSError as exc:  # the engine trades without its metrics rather than not at all
+            log.error("metrics not served on %s: %s", self.config.metrics.bind, exc)
         await self.modes.start()
         self._watch = self.bus.subscribe()
         self._tasks.append(asyncio.create_task(self._follow(), name="runtime-follow"))
@@ -231,6 +239,8 @@ class Runtime:
             self._watch.close()
         self._set_state("stopped", "")
         await self.stores.close()
+        if self._metrics_server is not None:
+            await asyncio.to_thread(self._metrics_server.stop)
 
     def _restore_kill_switch(self) -> None:
         """The latest kill-switch change across both modes' stores: killed/stopped survives a restart.
@@ -259,7 +269,7 @@ class Runtime:
         except ImportError as exc:
             log.error("trading pipeline unavailable: %s", exc)
             return None
-        return await default_pipeline(self.config, self.stores, self.bus, self.kill_switch)
+        return await default_pipeline(self.config, self.stores, self.bus, self.kill_switch, self.metrics)
 
     def _default_engine(self) -> Any | None:
         try:
@@ -352,6 +362,7 @@ class Runtime:
             event = await self._watch.get()
             if isinstance(event, Opportunity):
                 self._latest[event.cycle_id] = event
+                self.metrics.opportunities_seen.inc()
             elif isinstance(event, (FeedHealth, TipPolicy, TokenList, MarketPrices)):
                 self._last[type(event)] = event
             elif isinstance(event, RegionStats):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.request
+from pathlib import Path
 
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
+from solders.pubkey import Pubkey
 
-from core.config import MetricsConfig
+from core.config import MetricsConfig, load_config
+from core.events import SlotTick
 from core.metrics import Metrics, start_metrics_server
+from core.protocols.ids import NATIVE_MINT, USDC_MINT
+from core.runtime import Runtime
+from core.search.fees import FeeBreakdown
+from core.search.opportunities import Hop, Opportunity
 
 
 def scrape(port: int) -> dict[str, object]:
@@ -78,3 +86,36 @@ def test_metrics_use_a_private_registry() -> None:
     first.opportunities_seen.inc()
     assert second.registry.get_sample_value("arb_opportunities_seen_total") == 0
     assert REGISTRY.get_sample_value("arb_opportunities_seen_total") is None
+
+
+async def test_the_engine_serves_its_metrics_while_it_runs_and_counts_what_it_sees(tmp_path: Path) -> None:
+    config = load_config(None, {"store.dir": str(tmp_path), "metrics.enabled": True,
+                                "metrics.bind": "127.0.0.1:0"}, search_default_paths=False)
+    runtime = Runtime(config, with_engine=False)
+    await runtime.start()
+    try:
+        assert runtime._metrics_server is not None
+        url = f"http://127.0.0.1:{runtime._metrics_server.port}/metrics"
+        runtime.bus.publish(SlotTick(1))
+        for oid in (1, 2):
+            runtime.bus.publish(an_opportunity(oid))
+        await asyncio.sleep(0.1)  # the runtime follows the bus
+        text = await asyncio.to_thread(lambda: urllib.request.urlopen(url, timeout=5).read().decode())
+        samples = {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples}
+        assert samples["arb_opportunities_seen_total"] == 2.0
+    finally:
+        await runtime.close()
+    try:
+        urllib.request.urlopen(url, timeout=2)
+    except OSError:
+        pass  # closed with the engine
+    else:
+        raise AssertionError("metrics still served after the engine closed")
+
+
+def an_opportunity(oid: int) -> Opportunity:
+    fees = FeeBreakdown(50_000, 10_000, 10_000, 5_000, 20_000)
+    route = (Hop(Pubkey.new_unique(), "raydium_amm_v4", True, USDC_MINT, NATIVE_MINT),
+             Hop(Pubkey.new_unique(), "whirlpool", False, NATIVE_MINT, USDC_MINT))
+    return Opportunity(oid, oid, USDC_MINT, route, 10**8, 10**8 + 10**6, 10**6, fees, 10**6 - fees.total, 1,
+                       (1, 1), 0)

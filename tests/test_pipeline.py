@@ -208,6 +208,10 @@ async def test_live_approval_lands_and_settles_one_row_with_the_wallet_gain(stac
     assert row.realised_profit == gain > 0
     assert row.realised_profit_usd is not None and row.realised_profit_usd > 0
     assert len(stack.be.engine.book.records()) == 1
+    # The engine's metrics saw it: the runtime's registry is the pipeline's.
+    sample = stack.runtime.metrics.registry.get_sample_value
+    assert sample("arb_flash_loans_successful_total") == 1
+    assert sum(sample("arb_bundles_landed_total", {"region": r}) or 0 for r in ("ny", "frankfurt")) == 1
 
     await stack.runtime.engine.stop()  # type: ignore[union-attr]  # no new rows while counting
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
