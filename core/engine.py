@@ -39,6 +39,7 @@ from core.config import AppConfig
 from core.events import EngineState, EventBus, FeedHealth, MarketPrices, MintPrice, SlotTick
 from core.feed.feed import FeedBatch, FeedEvent, MarketFeed
 from core.feed.prices import UNPRICED, MintPrices
+from core.metrics import Metrics
 from core.protocols.ids import NATIVE_MINT, USDC_MINT
 from core.search.engine import SearchEngine
 from core.search.fees import (
@@ -163,10 +164,12 @@ class Engine:
         flash_fee: dict[str, FlashFeeSchedule] | None = None,
         flash_cap_fn: Callable[[Pubkey], int] | None = None,
         watchdog_s: float = 1.0,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.bus = bus
         self.handler = handler
+        self.metrics = metrics  # account update received → opportunity detected, per opportunity
         s = config.search
         self.feed = MarketFeed(
             rpc_url or config.cluster.rpc_url, ws_url or config.cluster.ws_url,
@@ -259,8 +262,11 @@ class Engine:
             batch_pools: dict[Pubkey, Pool] = {}
             batch_removed: set[Pubkey] = set()
             batch_slot = 0
+            received_ns = 0
             for item in items:
                 if isinstance(item, FeedBatch):
+                    if item.received_ns and (not received_ns or item.received_ns < received_ns):
+                        received_ns = item.received_ns
                     # Coalesce what queued up meanwhile: only each pool's newest state is quoted.
                     for pool in item.pools:
                         batch_pools[pool.id] = pool
@@ -277,7 +283,7 @@ class Engine:
                     self.bus.publish(item)
             if batch_pools or batch_removed:
                 try:
-                    await self._apply(list(batch_pools.values()), batch_removed, batch_slot)
+                    await self._apply(list(batch_pools.values()), batch_removed, batch_slot, received_ns)
                 except Exception:
                     # The stage outlives any one batch; the pools come again with their next update.
                     log.exception("search stage failed on a batch of %d pools", len(batch_pools))
@@ -285,11 +291,11 @@ class Engine:
             if batch_slot:
                 self.processed_slot = max(self.processed_slot, batch_slot)
 
-    async def _apply(self, pools: list[Pool], removed: set[Pubkey], slot: int) -> None:
+    async def _apply(self, pools: list[Pool], removed: set[Pubkey], slot: int, received_ns: int = 0) -> None:
         repriced = self._refresh_prices(pools, removed)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(
-            self._executor, self._apply_in_worker, loop, pools, removed, repriced, slot
+            self._executor, self._apply_in_worker, loop, pools, removed, repriced, slot, received_ns
         )
 
     def _refresh_prices(self, pools: list[Pool], removed: set[Pubkey]) -> set[Pubkey]:
@@ -330,7 +336,7 @@ class Engine:
 
     def _apply_in_worker(
         self, loop: asyncio.AbstractEventLoop, pools: list[Pool], removed: set[Pubkey],
-        repriced: set[Pubkey], slot: int,
+        repriced: set[Pubkey], slot: int, received_ns: int = 0,
     ) -> None:
         """The search's only thread: each pool's events go back to the loop as soon as they exist."""
         for key in removed:
@@ -350,7 +356,7 @@ class Engine:
             self.stats.longest_upsert_s = max(self.stats.longest_upsert_s, time.perf_counter() - started)
             self.stats.pools_upserted += 1
             if events:
-                loop.call_soon_threadsafe(self._publish, events)
+                loop.call_soon_threadsafe(self._publish, events, received_ns)
         if repriced:
             # Lamport costs (and SOL flash caps) of these loan mints moved with the SOL price.
             events = self.search.refresh_costs(repriced, slot)
@@ -362,11 +368,14 @@ class Engine:
         """The search's n best opportunities, read on the search thread."""
         return await asyncio.get_running_loop().run_in_executor(self._executor, self.search.top, n)
 
-    def _publish(self, events: list[Opportunity | OpportunityWithdrawn]) -> None:
+    def _publish(self, events: list[Opportunity | OpportunityWithdrawn], received_ns: int = 0) -> None:
         current = self.feed.current
+        latency = self.metrics.detection_latency_seconds if self.metrics is not None and received_ns else None
         for event in events:
             self.bus.publish(event)
             if isinstance(event, Opportunity):
+                if latency is not None:
+                    latency.observe(max(event.detected_at_ns - received_ns, 0) / 1e9)
                 self.stats.opportunities += 1
                 if self.handler is not None and current:
                     self.queue.put(event)

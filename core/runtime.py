@@ -277,7 +277,7 @@ class Runtime:
         except ImportError as exc:
             log.error("engine unavailable: %s", exc)
             return None
-        return Engine(self.config, self.bus, handler=self.handle)
+        return Engine(self.config, self.bus, handler=self.handle, metrics=self.metrics)
 
     # -------------------------------------------------------------- pipeline
 

@@ -14,6 +14,7 @@ from core.config import AppConfig, load_config
 from core.engine import Engine, FreshestQueue, default_fee_model, flash_schedule
 from core.events import EngineState, EventBus, FeedHealth, SlotTick
 from core.feed.prices import MintPrices
+from core.metrics import Metrics
 from core.protocols import kamino, raydium_amm
 from core.protocols.ids import USDC_MINT
 from core.protocols.spl_token import decode_token_account
@@ -65,7 +66,9 @@ async def test_engine_publishes_opportunities_equal_to_a_fresh_recomputation(liv
     async def handler(opp: Opportunity) -> None:
         handled.append(opp)
 
-    engine = Engine(_config(), bus, handler=handler, rpc_url=live.rpc_url, ws_url=live.ws_url, watchdog_s=0.5)
+    metrics = Metrics()
+    engine = Engine(_config(), bus, handler=handler, rpc_url=live.rpc_url, ws_url=live.ws_url, watchdog_s=0.5,
+                    metrics=metrics)
     await engine.start()
     try:
         await engine.feed.wait_synced(WAIT)
@@ -100,6 +103,10 @@ async def test_engine_publishes_opportunities_equal_to_a_fresh_recomputation(liv
         assert {EngineState, FeedHealth, SlotTick, Opportunity} <= kinds
         await asyncio.wait_for(_until(lambda: bool(handled)), WAIT)
         assert all(o.net > 0 for o in handled)
+        # Account notification received → opportunity quoted, observed for the swaps' quotes.
+        sample = metrics.registry.get_sample_value
+        observed = sample("arb_detection_latency_seconds_count")
+        assert observed >= 1 and 0 < sample("arb_detection_latency_seconds_sum") < WAIT * observed
     finally:
         await engine.stop()
     assert engine.state == "stopped"

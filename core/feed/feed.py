@@ -55,6 +55,8 @@ class FeedBatch:
     slot: int
     pools: tuple[Pool, ...]
     removed: tuple[Pubkey, ...]
+    # time.monotonic_ns() when the batch's first account notification arrived (0: not from one).
+    received_ns: int = 0
 
 
 FeedEvent = FeedBatch | FeedHealth | SlotTick
@@ -106,6 +108,9 @@ class MarketFeed:
         self._subs: Subscriptions | None = None
         self._pending: dict[int, list[AccountUpdate]] = {}
         self._dirty: set[Pubkey] = set()
+        # When each pending slot's first notification arrived, and the earliest one in the next batch.
+        self._received_ns: dict[int, int] = {}
+        self._batch_received_ns = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._fill_task: asyncio.Task[None] | None = None
         self._last_health: tuple[bool, bool] | None = None
@@ -231,6 +236,7 @@ class MarketFeed:
         self.freshness.connected = False
         self.freshness.synced = False
         self._pending.clear()  # the resync refetches whatever these would have said
+        self._received_ns.clear()
         if self._fill_task is not None:
             self._fill_task.cancel()
             self._fill_task = None
@@ -313,6 +319,8 @@ class MarketFeed:
         self.freshness.saw_slot(update.slot)
         if any(s < update.slot for s in self._pending):
             await self._flush(update.slot)
+        if update.slot not in self._pending:
+            self._received_ns[update.slot] = time.monotonic_ns()
         self._pending.setdefault(update.slot, []).append(update)
 
     async def _on_slot(self, slot: int) -> None:
@@ -334,6 +342,9 @@ class MarketFeed:
         """
         started = time.perf_counter()
         for slot in sorted(s for s in self._pending if s < below):
+            received = self._received_ns.pop(slot, 0)
+            if received and (not self._batch_received_ns or received < self._batch_received_ns):
+                self._batch_received_ns = received
             for update in self._pending.pop(slot):
                 self.stats.applied += 1
                 self._dirty |= self.state.apply(update)
@@ -356,7 +367,8 @@ class MarketFeed:
                 pools.append(pool)
         self._dirty = set()
         self.stats.batches += 1
-        self._emit(FeedBatch(slot, tuple(pools), tuple(removed)))
+        received, self._batch_received_ns = self._batch_received_ns, 0
+        self._emit(FeedBatch(slot, tuple(pools), tuple(removed), received))
 
     # ------------------------------------------------------------------ health
 
