@@ -17,7 +17,7 @@ the oracle's volatility state and raise `UnsupportedAdaptiveFee`.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -904,25 +904,12 @@ class ExactInQuoter:
         """At least the largest liquidity the swap can trade against: the running liquidity over
         every initialized tick of the arrays the swap walks, in its direction, from the price on
         (a superset of the crossings any amount reaches). No step math: the table is not built."""
-        pool, a_to_b = self._pool, self.a_to_b
-        liquidity = deepest = pool.liquidity
+        deepest = self._pool.liquidity
         try:
-            sequence = build_tick_sequence(pool, self._arrays, a_to_b)
-        except WhirlpoolSwapError:
-            return deepest
-        current, spacing = pool.tick_current_index, pool.tick_spacing
-        for array in sequence:
-            if array is None:
-                continue
-            start, ticks = array.start_tick_index, array.ticks
-            offsets = _indexed(array, start).inits
-            for offset in reversed(offsets) if a_to_b else offsets:
-                tick = start + offset * spacing
-                if (a_to_b and tick > current) or (not a_to_b and tick <= current):
-                    continue
-                net = ticks[offset].liquidity_net
-                liquidity += -net if a_to_b else net
+            for _, liquidity in self._crossings():
                 deepest = max(deepest, liquidity)
+        except WhirlpoolSwapError:
+            return self._pool.liquidity
         return deepest
 
     @property
@@ -932,16 +919,28 @@ class ExactInQuoter:
         take and pay nothing (the price moves to each next initialized tick for free) and the swap
         trades from the first tick whose crossing leaves liquidity. None if no such tick lies in the
         arrays the swap walks (or the pool is one the quoter refuses outright)."""
-        pool, a_to_b = self._pool, self.a_to_b
+        pool = self._pool
         if pool.liquidity > 0:
             return pool.sqrt_price, pool.liquidity
         if pool.is_initialized_with_adaptive_fee_tier or self._g <= 0:
             return None
         try:
-            sequence = build_tick_sequence(pool, self._arrays, a_to_b)
+            for tick, liquidity in self._crossings():  # from the pool's liquidity, 0 here
+                if liquidity < 0 or liquidity > U128_MAX:
+                    return None  # the crossing fails in the program
+                if liquidity > 0:
+                    return sqrt_price_from_tick_index(tick), liquidity
         except WhirlpoolSwapError:
             return None
-        liquidity = 0
+        return None
+
+    def _crossings(self) -> Iterator[tuple[int, int]]:
+        """(tick, running liquidity after crossing it) for each initialized tick of the arrays the
+        swap walks, in its direction, from the current price on; WhirlpoolSwapError when the
+        arrays do not make the program's tick sequence."""
+        pool, a_to_b = self._pool, self.a_to_b
+        sequence = build_tick_sequence(pool, self._arrays, a_to_b)
+        liquidity = pool.liquidity
         current, spacing = pool.tick_current_index, pool.tick_spacing
         for array in sequence:
             if array is None:
@@ -954,11 +953,7 @@ class ExactInQuoter:
                     continue
                 net = ticks[offset].liquidity_net
                 liquidity += -net if a_to_b else net
-                if liquidity < 0 or liquidity > U128_MAX:
-                    return None  # the crossing fails in the program
-                if liquidity > 0:
-                    return sqrt_price_from_tick_index(tick), liquidity
-        return None
+                yield tick, liquidity
 
     def _build(self) -> None:
         pool, a_to_b = self._pool, self.a_to_b
