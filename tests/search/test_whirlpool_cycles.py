@@ -33,6 +33,17 @@ def whirlpool(
     return WhirlpoolState(built.pool, tuple(built.tick_arrays.values())), a == X
 
 
+def mixed_engine(hops, cap: int, fees):  # type: ignore[no-untyped-def]
+    """A search over the cycle's Raydium pool (slot 10) and Whirlpool (slot 11); with the events
+    the Whirlpool's upsert published."""
+    (_, ray, _), (_, wp, x_to_usdc) = hops
+    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
+    engine = SearchEngine((USDC_MINT,), lambda _m: cap, fees, models)
+    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
+    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
+    return engine, engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+
+
 def mixed_cycle(edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int = 0):
     """USDC → X on a Raydium pool priced 1:(1+edge), X → USDC on a whirlpool at about 1:1 whose
     liquidity steps at ±80 and ±400 ticks, so the optimum lies across tick crossings. `wall` adds
@@ -120,12 +131,7 @@ def test_optimum_of_the_mixed_cycle_crosses_ticks() -> None:
 
 def test_engine_publishes_a_whirlpool_cycle_quoted_to_the_unit() -> None:
     hops = mixed_cycle(0.02, 10**12, 10**12, 10**13, 3000)
-    (_, ray, _), (_, wp, x_to_usdc) = hops
-    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
-    engine = SearchEngine((USDC_MINT,), lambda _m: 10**13, zero_fees(), models)
-    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
-    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
-    events = engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+    engine, events = mixed_engine(hops, 10**13, zero_fees())
     best = engine.top(1)[0]
     assert best in events
     assert best.pools == (pool_id(1), pool_id(2)) and best.state_slots == (10, 11) and best.slot == 11
@@ -199,16 +205,11 @@ def test_engine_prefilter_never_drops_a_whirlpool_cycle_the_full_search_finds_pr
     edge: float, depth: int, l_wide: int, l_narrow: int, fee_rate: int, wall: int
 ) -> None:
     hops = mixed_cycle(edge, depth, l_wide, l_narrow, fee_rate, wall)
-    (_, ray, _), (_, wp, x_to_usdc) = hops
     fees = _costly()
     cap = 10**13
     sized, _ = size(hops, cap)
     full_net = -1 if sized is None else sized.objective - fees.fixed_cost(USDC_MINT)
-    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
-    engine = SearchEngine((USDC_MINT,), lambda _m: cap, fees, models)
-    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
-    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
-    engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+    engine, _ = mixed_engine(hops, cap, fees)
     found = [o for o in engine.top(10) if o.pools == (pool_id(1), pool_id(2))]
     event("profitable" if full_net > 0 else "not profitable")
     if full_net > 0:

@@ -9,12 +9,11 @@ from hypothesis import strategies as st
 
 from core.localnet.genesis_whirlpool import Position
 from core.protocols.ids import USDC_MINT
-from core.search import Pool, SearchEngine
 from core.search.dex_models import DEAD_LINE
-from core.search.dex_raydium import RAYDIUM_AMM_V4, RAYDIUM_AMM_V4_MODEL, RaydiumState
-from core.search.dex_whirlpool import WHIRLPOOL, WHIRLPOOL_MODEL
+from core.search.dex_raydium import RAYDIUM_AMM_V4_MODEL, RaydiumState
+from core.search.dex_whirlpool import WHIRLPOOL_MODEL
 from tests.search.market import pool_id
-from tests.search.test_whirlpool_cycles import TS, X, _costly, best_of, run, whirlpool
+from tests.search.test_whirlpool_cycles import TS, _costly, best_of, mixed_engine, run, whirlpool
 
 side = st.tuples(st.integers(1, 60), st.integers(1, 200), st.integers(10**9, 10**15))
 near_side = st.tuples(st.integers(1, 6), st.integers(1, 200), st.integers(10**10, 10**15))
@@ -78,11 +77,7 @@ def test_engine_finds_the_cycles_through_a_zero_liquidity_whirlpool_the_full_sea
     top2 = max(fine, key=lambda x: run(hops, x) or -(10**30))
     best = best_of(hops, [*grid, *fine, *range(max(1, top2 - 300), top2 + 301)])
     fixed = fees.fixed_cost(USDC_MINT)
-    models = {RAYDIUM_AMM_V4: RAYDIUM_AMM_V4_MODEL, WHIRLPOOL: WHIRLPOOL_MODEL}
-    engine = SearchEngine((USDC_MINT,), lambda _m: cap, fees, models)
-    engine.upsert_pool(Pool(pool_id(1), RAYDIUM_AMM_V4, USDC_MINT, X, ray, 10))
-    mint_a, mint_b = (X, USDC_MINT) if x_to_usdc else (USDC_MINT, X)
-    engine.upsert_pool(Pool(pool_id(2), WHIRLPOOL, mint_a, mint_b, wp, 11))
+    engine, _ = mixed_engine(hops, cap, fees)
     found = [o for o in engine.top(10) if o.pools == (pool_id(1), pool_id(2))]
     event("profitable" if best - fixed > best // 1000 else "not profitable")
     if best - fixed > best // 1000:
