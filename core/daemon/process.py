@@ -89,24 +89,15 @@ async def ensure_engine(
 ) -> EngineClient:
     """Attach to the store dir's engine, starting it in the background first if none runs."""
     store_dir = Path(config.store.dir)
-    try:
-        return await EngineClient.connect(store_dir)
-    except EngineRefused:
-        raise
-    except EngineUnavailable:
-        pass
+    client = await _attach(store_dir)
+    if client is not None:
+        return client
     if holder(store_dir) is None:
         process = spawn_engine(config, factory=factory, start_cluster=start_cluster)
     else:
         process = None  # one is starting (or another console just started it): wait for its socket
     started = time.monotonic()
-    while True:
-        try:
-            return await EngineClient.connect(store_dir)
-        except EngineRefused:
-            raise
-        except EngineUnavailable:
-            pass
+    while (client := await _attach(store_dir)) is None:
         if process is not None and process.poll() is not None:
             if process.returncode != EXIT_LOCKED:
                 raise EngineStartError(
@@ -121,6 +112,17 @@ async def ensure_engine(
                 process.terminate()
             raise EngineStartError(f"engine not answering after {timeout:g}s:\n{tail(store_dir)}")
         await asyncio.sleep(0.1)
+    return client
+
+
+async def _attach(store_dir: Path) -> EngineClient | None:
+    """The engine's client, or None while nothing answers on its socket (EngineRefused passes)."""
+    try:
+        return await EngineClient.connect(store_dir)
+    except EngineRefused:
+        raise  # it answered, and said no
+    except EngineUnavailable:
+        return None
 
 
 async def stop_engine(store_dir: Path, *, timeout: float = STOP_TIMEOUT_S) -> int | None:
