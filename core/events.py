@@ -206,7 +206,7 @@ def _plain(value: Any) -> Any:
 
 def to_json_dict(event: Event) -> dict[str, Any]:
     """`{"type": ClassName, ...fields}` with pubkeys as base58 and amounts as JSON integers."""
-    return _class_encoder(type(event))(event)
+    return {"type": type(event).__name__, **_fields_encoder(type(event))(event)}
 
 
 _Encoder = Callable[[Any], Any]
@@ -230,8 +230,7 @@ def _encoder(hint: Any) -> _Encoder:
             return lambda value: [item(v) for v in value]
         return _plain
     if dataclasses.is_dataclass(hint):
-        fields = [(f.name, _encoder(f_hint)) for f, f_hint in _field_hints(typing.cast(type[Any], hint))]
-        return lambda value: {name: encode(getattr(value, name)) for name, encode in fields}
+        return _fields_encoder(typing.cast(type[Any], hint))
     if hint is Pubkey:
         return str
     if hint in (int, str, bool):
@@ -249,17 +248,9 @@ def _field_hints(cls: type[Any]) -> list[tuple[dataclasses.Field[Any], Any]]:
 
 
 @functools.cache
-def _class_encoder(cls: type[Any]) -> _Encoder:
+def _fields_encoder(cls: type[Any]) -> _Encoder:
     fields = [(f.name, _encoder(hint)) for f, hint in _field_hints(cls)]
-    name = cls.__name__
-
-    def encode_event(event: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": name}
-        for field_name, encode in fields:
-            out[field_name] = encode(getattr(event, field_name))
-        return out
-
-    return encode_event
+    return lambda value: {name: encode(getattr(value, name)) for name, encode in fields}
 
 
 class EventDecodeError(ValueError):
@@ -332,11 +323,10 @@ def _decoder(hint: Any) -> _Decoder:
 
 @functools.cache
 def _class_decoder(cls: type[Any]) -> _Decoder:
-    hints = typing.get_type_hints(cls)
     fields = [
-        (f.name, _decoder(hints[f.name]),
+        (f.name, _decoder(hint),
          f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-        for f in dataclasses.fields(cls)
+        for f, hint in _field_hints(cls)
     ]
 
     def decode_object(data: Any) -> Any:
